@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+
+from app.auth.schemas import SignIn, TokenRead
+from app.auth.service import AuthService
+from app.deps import BearerDep, CurrentUser, SessionDep, SettingsDep
+from app.users.schemas import PasswordChange, UserRead
+from app.users.service import UserService
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+@router.post("/token", response_model=TokenRead)
+async def sign_in(
+    data: SignIn, request: Request, session: SessionDep, settings: SettingsDep
+) -> TokenRead:
+    """Sign in with username and password. The token goes in `Authorization: Bearer ...` for
+    the REST API (and as the websocket's `token`). After a few failed attempts for one
+    username or one address, each further attempt must wait longer (429 with Retry-After)."""
+    client = request.client.host if request.client else ""
+    issued = await AuthService(session, settings).sign_in(
+        data.username,
+        data.password,
+        client=client,
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    return TokenRead(
+        access_token=issued.token,
+        expires_at=issued.expires_at,
+        user=UserRead.model_validate(issued.user),
+    )
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def sign_out(
+    _: CurrentUser, creds: BearerDep, session: SessionDep, settings: SettingsDep
+) -> None:
+    """Revoke the token this request was made with."""
+    assert creds is not None
+    await AuthService(session, settings).sign_out(creds.credentials)
+
+
+@router.get("/me", response_model=UserRead)
+async def me(user: CurrentUser) -> UserRead:
+    """The signed-in user, with role and devices."""
+    return UserRead.model_validate(user)
+
+
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(data: PasswordChange, user: CurrentUser, session: SessionDep) -> None:
+    """Change my own password (the current one is required). Signs me out everywhere."""
+    await UserService(session).change_own_password(user, data)

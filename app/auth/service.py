@@ -1,0 +1,116 @@
+"""Sign-in, tokens and throttling of failed attempts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.errors import NotAuthenticated, SignInFailed, TooManyAttempts
+from app.models import AuthToken, User
+from app.security import hash_password, needs_rehash, new_token, token_digest, verify_password
+from app.users.repository import ThrottleRepository, TokenRepository, UserRepository
+
+logger = logging.getLogger(__name__)
+
+# Failures older than this are forgotten.
+FAILURE_WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    user: User
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AuthService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.users = UserRepository(session)
+        self.tokens = TokenRepository(session)
+        self.throttle = ThrottleRepository(session)
+
+    def _digest(self, token: str) -> str:
+        return token_digest(token, self.settings.secret_key.get_secret_value())
+
+    async def _check_throttle(self, keys: list[str], now: datetime) -> None:
+        for row in await self.throttle.get_many(keys):
+            if row.blocked_until is not None and row.blocked_until > now:
+                wait = int((row.blocked_until - now).total_seconds()) + 1
+                raise TooManyAttempts(
+                    f"too many failed sign-ins; try again in {wait} s", retry_after=wait
+                )
+
+    async def _record_failure(self, keys: list[str], now: datetime) -> None:
+        existing = {row.key: row for row in await self.throttle.get_many(keys)}
+        for key in keys:
+            row = existing.get(key)
+            if row is not None and row.last_failure_at < now - FAILURE_WINDOW:
+                await self.throttle.clear(key)
+            failures = await self.throttle.record_failure(key, now)
+            extra = failures - self.settings.login_free_failures
+            if extra >= 0:
+                delay = min(2**extra, self.settings.login_max_delay_seconds)
+                await self.throttle.block(key, now + timedelta(seconds=delay))
+
+    async def sign_in(
+        self, username: str, password: str, *, client: str = "", user_agent: str = ""
+    ) -> IssuedToken:
+        """Check the password and issue a token. Repeated failures for one username or one
+        client address make the next attempt wait (doubling each time)."""
+        now = _now()
+        name = username.strip().lower()
+        keys = [f"user:{name}"] + ([f"ip:{client}"] if client else [])
+        await self._check_throttle(keys, now)
+        user = await self.users.get_by_username(name)
+        ok = verify_password(user.password_hash if user else None, password)
+        if user is None or not ok or not user.is_active:
+            await self._record_failure(keys, now)
+            logger.info("failed sign-in for %r from %s", name, client or "?")
+            raise SignInFailed("wrong username or password")
+        for key in keys:
+            await self.throttle.clear(key)
+        if needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        token = new_token()
+        expires_at = now + timedelta(hours=self.settings.token_ttl_hours)
+        await self.tokens.add(
+            AuthToken(
+                user_id=user.id,
+                token_hash=self._digest(token),
+                expires_at=expires_at,
+                user_agent=user_agent[:300],
+            )
+        )
+        await self.tokens.delete_expired(now - timedelta(days=30))
+        logger.info("user %s signed in", user.username)
+        return IssuedToken(token=token, expires_at=expires_at, user=user)
+
+    async def user_for_token(self, token: str) -> User:
+        """The active user a token belongs to, or :class:`NotAuthenticated`."""
+        found = await self.tokens.active_user(self._digest(token), _now())
+        if found is None:
+            raise NotAuthenticated("the token is invalid, expired or revoked; sign in again")
+        auth_token, user = found
+        now = _now()
+        # Writing on every request would turn reads into writes; once a minute is enough.
+        if auth_token.last_used_at is None or now - auth_token.last_used_at > timedelta(minutes=1):
+            await self.tokens.touch(auth_token.id, now)
+        return user
+
+    async def sign_out(self, token: str) -> None:
+        found = await self.tokens.active_user(self._digest(token), _now())
+        if found is not None:
+            await self.tokens.revoke(found[0].id, _now())
+
+    async def revoke_all(self, user_id: int) -> int:
+        return await self.tokens.revoke_all(user_id, _now())

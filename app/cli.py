@@ -1,0 +1,298 @@
+"""The ``tamas`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from app.config import Settings
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    help="Tamas (تماس): a call-center CRM beside an Asterisk PBX.\n\n"
+    "Without TAMAS_DATABASE_URL, Tamas runs its own embedded PostgreSQL in ./var/pgdata.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+user_cli = typer.Typer(help="Manage users (agents, supervisors, admins).", no_args_is_help=True)
+import_cli = typer.Typer(help="Import data from files.", no_args_is_help=True)
+cli.add_typer(user_cli, name="user")
+cli.add_typer(import_cli, name="import")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "settings"
+            typer.echo(f"configuration error ({where}): {err['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _with_db(work: Callable[..., Awaitable[T]]) -> T:
+    """Open the database (embedded or configured, migrated), run ``work(db)``, close."""
+    from app.db import Database
+
+    settings = _settings()
+    _logging(settings)
+
+    async def run() -> T:
+        async with Database(settings) as db:
+            return await work(db)
+
+    return asyncio.run(run())
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+) -> None:
+    """Run the API and pages (uvicorn). Migrations run at start-up."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings()
+    _logging(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@cli.command()
+def migrate(
+    check: Annotated[
+        bool, typer.Option("--check", help="fail if the models and migrations disagree")
+    ] = False,
+) -> None:
+    """Bring the database schema up to date (also done at start-up)."""
+    from app.db import Database
+    from app.migrate import pending_model_changes, upgrade
+
+    async def work(db: Database) -> list[object]:
+        assert db.engine is not None
+        await upgrade(db.engine)
+        return await pending_model_changes(db.engine) if check else []
+
+    settings = _settings()
+    _logging(settings)
+
+    async def run() -> list[object]:
+        db = Database(settings)
+        await db.open(migrate=False)
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    diff = asyncio.run(run())
+    if diff:
+        typer.echo("the models and the migrations disagree; write a migration for:", err=True)
+        for item in diff:
+            typer.echo(f"  {item}", err=True)
+        raise typer.Exit(1)
+    typer.echo("database schema is up to date")
+
+
+def _read_password(password: str | None, confirm: bool = True) -> str:
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline().rstrip("\n")
+        if not line:
+            raise typer.BadParameter("no password on standard input")
+        return line
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+
+
+@user_cli.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="agent, supervisor or admin")] = "agent",
+    full_name: Annotated[str, typer.Option("--name", help="full name")] = "",
+    device: Annotated[
+        list[str] | None,
+        typer.Option("--device", help="PBX device, e.g. PJSIP/1001 (repeat for several)"),
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="prompted for when omitted (or read from standard input)"),
+    ] = None,
+) -> None:
+    """Create a user. The password is asked for (never echoed)."""
+    from app.db import Database, unit_of_work
+    from app.errors import DomainError
+    from app.users.schemas import UserCreate
+    from app.users.service import UserService
+
+    try:
+        data = UserCreate.model_validate(
+            {
+                "username": username,
+                "password": _read_password(password),
+                "role": role,
+                "full_name": full_name,
+                "devices": device or [],
+            }
+        )
+    except ValidationError as exc:
+        for err in exc.errors():
+            typer.echo(
+                f"{err['loc'][0]}: {str(err['msg']).removeprefix('Value error, ')}", err=True
+            )
+        raise typer.Exit(2) from None
+
+    async def work(db: Database) -> str:
+        assert db.sessionmaker is not None
+        async with unit_of_work(db.sessionmaker) as session:
+            user = await UserService(session).create(data)
+            return f"created {user.role} {user.username} (id {user.id})"
+
+    try:
+        typer.echo(_with_db(work))
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+@user_cli.command("passwd")
+def user_passwd(
+    username: str,
+    password: Annotated[str | None, typer.Option(help="prompted for when omitted")] = None,
+) -> None:
+    """Set a user's password; the user is signed out everywhere."""
+    from app.db import Database, unit_of_work
+    from app.errors import DomainError
+    from app.users.schemas import PasswordSet
+    from app.users.service import UserService
+
+    try:
+        new = PasswordSet(password=_read_password(password)).password
+    except ValidationError as exc:
+        typer.echo(str(exc.errors()[0]["msg"]).removeprefix("Value error, "), err=True)
+        raise typer.Exit(2) from None
+
+    async def work(db: Database) -> str:
+        assert db.sessionmaker is not None
+        async with unit_of_work(db.sessionmaker) as session:
+            service = UserService(session)
+            user = await service.get_by_username(username)
+            await service.set_password(user.id, new)
+            return f"password of {user.username} changed"
+
+    try:
+        typer.echo(_with_db(work))
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+@user_cli.command("list")
+def user_list() -> None:
+    """List users with their roles and devices."""
+    from app.db import Database, unit_of_work
+    from app.users.service import UserService
+
+    async def work(db: Database) -> list[str]:
+        assert db.sessionmaker is not None
+        async with unit_of_work(db.sessionmaker) as session:
+            return [
+                f"{u.id:>5}  {u.username:<20} {u.role:<10} "
+                f"{'active' if u.is_active else 'inactive':<8} "
+                f"{' '.join(d.device for d in u.devices)}"
+                for u in await UserService(session).list()
+            ]
+
+    for line in _with_db(work):
+        typer.echo(line)
+
+
+@import_cli.command("customers")
+def import_customers(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    batch: Annotated[int, typer.Option(help="rows per transaction", min=1)] = 500,
+) -> None:
+    """Import customers from a CSV file (UTF-8 with or without BOM, or Windows-1256).
+
+    Good rows are imported; bad ones are listed with their line number and reason. Running the
+    same file again creates no duplicates.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from app.customers.endpoints import import_report
+    from app.customers.importer import in_batches, read_customers
+    from app.customers.schemas import ImportReport
+    from app.customers.service import CustomerService, ImportCounts
+    from app.db import Database, unit_of_work
+
+    size = file.stat().st_size
+
+    async def work(db: Database) -> ImportReport | str:
+        assert db.sessionmaker is not None
+        counts = ImportCounts()
+        with (
+            file.open("rb") as stream,
+            Progress(
+                TextColumn("importing"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%  {task.fields[rows]} rows"),
+                TimeRemainingColumn(),
+                transient=True,
+                disable=not sys.stderr.isatty(),
+            ) as progress,
+        ):
+            task = progress.add_task("import", total=size, rows=0)
+            try:
+                parsed = read_customers(
+                    stream, on_bytes=lambda n: progress.update(task, completed=n)
+                )
+            except ValueError as exc:
+                return str(exc)
+            for rows in in_batches(parsed.rows, batch):
+                # One transaction per batch: a large file is not one huge transaction, and
+                # an interruption keeps what was done (a re-run skips it).
+                async with unit_of_work(db.sessionmaker) as session:
+                    await CustomerService(session, db.settings).import_rows(rows, counts)
+                progress.update(task, rows=counts.rows)
+        return import_report(parsed.encoding, counts, parsed.columns.ignored)
+
+    report = _with_db(work)
+    if isinstance(report, str):
+        typer.echo(f"error: {report}", err=True)
+        raise typer.Exit(2)
+    for error in report.errors:
+        typer.echo(f"line {error.line}: {error.reason}", err=True)
+    if report.ignored_columns:
+        typer.echo(f"ignored columns: {', '.join(report.ignored_columns)}", err=True)
+    typer.echo(
+        f"{report.rows} rows ({report.encoding}): {report.created} created, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.failed} failed"
+    )
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    cli()

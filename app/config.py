@@ -1,0 +1,76 @@
+"""One settings object for the whole service (``TAMAS_`` environment variables or ``.env``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The development default is public (it is in this file): refused outside development.
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TAMAS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    environment: Literal["development", "production", "test"] = "development"
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+
+    # PostgreSQL. Unset: an embedded server (pgserver) in ``data_dir``/pgdata.
+    database_url: SecretStr | None = None
+    data_dir: Path = Path("var")
+    pgdata: Path | None = None
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_echo: bool = False
+    run_migrations_on_start: bool = True
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "info"
+
+    default_region: str = "IR"
+    # City code for local landlines typed without one (e.g. 21 for Tehran); unset: refused.
+    default_area_code: str | None = Field(default=None, pattern=r"^0?\d{1,4}$")
+    token_ttl_hours: float = Field(default=12.0, gt=0, le=24 * 90)
+    # Failed sign-ins: the first few are free, then each one doubles the wait.
+    login_free_failures: int = Field(default=5, ge=1)
+    login_max_delay_seconds: int = Field(default=900, ge=1)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_upper(cls, value: str) -> str:
+        import phonenumbers
+
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r} (use an ISO code such as IR)")
+        return region
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.environment != "development":
+            key = self.secret_key.get_secret_value()
+            if key == DEV_SECRET_KEY or len(key) < 32:
+                raise ValueError(
+                    "TAMAS_SECRET_KEY must be set to a private random value of at least 32 "
+                    "characters outside development (for example: "
+                    'python -c "import secrets; print(secrets.token_urlsafe(48))")'
+                )
+        return self
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.pgdata if self.pgdata is not None else self.data_dir / "pgdata"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ARRAY, Text, cast, delete, func, literal_column, select, text, tuple_
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.models import Customer, CustomerPhone, User
+
+
+@dataclass(frozen=True)
+class SearchVector:
+    """Lexemes per weight: A name, B company, C numbers, D email and tags."""
+
+    name: Sequence[str]
+    company: Sequence[str]
+    numbers: Sequence[str]
+    other: Sequence[str]
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    # tsquery text built from sanitised lexemes (see service), or None.
+    query: str | None = None
+    tags: Sequence[str] = ()
+    owner_id: int | None = None
+    priority: str | None = None
+    after: tuple[str, int] | None = None
+    limit: int = 50
+
+
+def _vector(lexemes: Sequence[str], weight: str) -> ColumnElement[str]:
+    assert weight in "ABCD"
+    # setweight takes a "char"; an untyped literal lets PostgreSQL resolve it.
+    return func.setweight(
+        func.array_to_tsvector(cast(list(lexemes), ARRAY(Text))), literal_column(f"'{weight}'")
+    )
+
+
+class CustomerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _with_phones(self) -> list[object]:
+        return [selectinload(Customer.phones)]
+
+    async def get(self, customer_id: int) -> Customer | None:
+        stmt = select(Customer).where(Customer.id == customer_id).options(*self._with_phones())
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get_by_external_id(self, external_id: str) -> Customer | None:
+        stmt = (
+            select(Customer)
+            .where(Customer.external_id == external_id)
+            .options(*self._with_phones())
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def add(self, customer: Customer) -> Customer:
+        self.session.add(customer)
+        await self.session.flush()
+        return customer
+
+    async def delete(self, customer: Customer) -> None:
+        await self.session.delete(customer)
+        await self.session.flush()
+
+    async def reload(self, customer: Customer) -> Customer:
+        await self.session.refresh(customer, ["phones"])
+        return customer
+
+    async def set_search_vector(self, customer_id: int, vector: SearchVector) -> None:
+        combined = (
+            _vector(vector.name, "A")
+            .op("||")(_vector(vector.company, "B"))
+            .op("||")(_vector(vector.numbers, "C"))
+            .op("||")(_vector(vector.other, "D"))
+        )
+        stmt = (
+            Customer.__table__.update()
+            .where(Customer.__table__.c.id == customer_id)
+            .values(search_vector=combined)
+        )
+        await self.session.execute(stmt)
+
+    async def ids_holding_numbers(self, e164s: Sequence[str]) -> list[int]:
+        stmt = select(CustomerPhone.customer_id).where(CustomerPhone.e164.in_(e164s)).distinct()
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def by_number(self, e164: str) -> Sequence[Customer]:
+        """Every customer holding ``e164`` (an index lookup on customer_phones.e164)."""
+        holders = select(CustomerPhone.customer_id).where(CustomerPhone.e164 == e164)
+        stmt = (
+            select(Customer)
+            .where(Customer.id.in_(holders))
+            .options(*self._with_phones())
+            .order_by(Customer.id)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def find_for_import(
+        self, sort_key: str, company: str, e164s: Sequence[str]
+    ) -> Customer | None:
+        """The customer an imported row is a re-run of: same normalised name and one of the
+        same numbers; without numbers, same name and company and no numbers."""
+        stmt = select(Customer).where(Customer.sort_key == sort_key)
+        if e164s:
+            holders = select(CustomerPhone.customer_id).where(CustomerPhone.e164.in_(e164s))
+            stmt = stmt.where(Customer.id.in_(holders))
+        else:
+            no_phones = (
+                ~select(CustomerPhone.id).where(CustomerPhone.customer_id == Customer.id).exists()
+            )
+            stmt = stmt.where(Customer.company == company, no_phones)
+        stmt = stmt.options(*self._with_phones()).order_by(Customer.id).limit(1)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def search(self, flt: SearchFilter) -> Sequence[Customer]:
+        stmt = select(Customer).options(*self._with_phones())
+        if flt.query is not None:
+            stmt = stmt.where(Customer.search_vector.op("@@")(cast(flt.query, TSQUERY)))
+        if flt.tags:
+            stmt = stmt.where(Customer.tags.contains(list(flt.tags)))
+        if flt.owner_id is not None:
+            stmt = stmt.where(Customer.owner_id == flt.owner_id)
+        if flt.priority is not None:
+            stmt = stmt.where(Customer.priority == flt.priority)
+        if flt.after is not None:
+            stmt = stmt.where(tuple_(Customer.sort_key, Customer.id) > tuple_(*flt.after))
+        stmt = stmt.order_by(Customer.sort_key, Customer.id).limit(flt.limit)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def phone(self, customer_id: int, phone_id: int) -> CustomerPhone | None:
+        stmt = select(CustomerPhone).where(
+            CustomerPhone.id == phone_id, CustomerPhone.customer_id == customer_id
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def delete_phone(self, phone: CustomerPhone) -> None:
+        await self.session.execute(delete(CustomerPhone).where(CustomerPhone.id == phone.id))
+
+    async def user_exists(self, user_id: int) -> bool:
+        stmt = select(text("1")).select_from(User).where(User.id == user_id)
+        return (await self.session.execute(stmt)).first() is not None

@@ -1,0 +1,106 @@
+"""Engine, sessions and the unit of work. The edge that receives a request or an event owns
+the transaction: services flush, never commit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.config import Settings
+from app.embedded_db import EmbeddedPostgres, start_embedded
+
+SessionMaker = async_sessionmaker[AsyncSession]
+
+
+def async_url(url: str) -> str:
+    """Accept the URL forms admins paste (``postgres://``, ``postgresql://``, with or without a
+    driver) and return one for asyncpg."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise ValueError(
+            f"TAMAS_DATABASE_URL must point at PostgreSQL, not {parsed.get_backend_name()!r}"
+        )
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,  # a restarted database leaves dead pooled connections behind
+        echo=echo,
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def unit_of_work(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
+    """One transaction: committed when the block ends, rolled back if it raises."""
+    async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+class Database:
+    """The database the service runs on: the configured server, or the embedded one.
+
+    ``open()`` starts what is needed (embedded server, engine, migrations); ``close()`` undoes
+    it in reverse. Built in the lifespan (or by a CLI command), never at import time.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedded: EmbeddedPostgres | None = None
+        self.engine: AsyncEngine | None = None
+        self.sessionmaker: SessionMaker | None = None
+
+    @property
+    def url(self) -> str:
+        if self.settings.database_url is not None:
+            return self.settings.database_url.get_secret_value()
+        assert self.embedded is not None, "open() first"
+        return self.embedded.url()
+
+    async def open(self, *, migrate: bool | None = None) -> Database:
+        if self.settings.database_url is None:
+            self.embedded = await asyncio.to_thread(start_embedded, self.settings.pgdata_dir)
+        self.engine = create_engine(
+            self.url, pool_size=self.settings.db_pool_size, echo=self.settings.db_echo
+        )
+        self.sessionmaker = create_sessionmaker(self.engine)
+        if self.settings.run_migrations_on_start if migrate is None else migrate:
+            from app.migrate import upgrade
+
+            await upgrade(self.engine)
+        return self
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+            self.engine = None
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+            self.embedded = None
+
+    async def __aenter__(self) -> Database:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,85 @@
+"""Dependencies as ``Annotated`` aliases: ``SessionDep``, ``CurrentUser``, role guards."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.db import SessionMaker
+from app.errors import DomainError, NotAuthenticated, PermissionDenied
+from app.models import Role, User
+
+_bearer = HTTPBearer(auto_error=False, description="The token from POST /api/auth/token")
+
+ROLE_RANK = {Role.agent: 1, Role.supervisor: 2, Role.admin: 3}
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_sessionmaker(request: Request) -> SessionMaker:
+    sessionmaker: SessionMaker = request.app.state.sessionmaker
+    return sessionmaker
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent.
+
+    A :class:`DomainError` marked ``keep_changes`` (a failed sign-in that must still be
+    counted) commits what was written before it; any other error rolls back.
+    """
+    async with get_sessionmaker(request)() as session:
+        try:
+            yield session
+        except DomainError as exc:
+            if exc.keep_changes:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def get_current_user(session: SessionDep, settings: SettingsDep, creds: BearerDep) -> User:
+    from app.auth.service import AuthService
+
+    if creds is None or not creds.credentials:
+        raise NotAuthenticated()
+    return await AuthService(session, settings).user_for_token(creds.credentials)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def has_role(user: User, role: Role) -> bool:
+    return ROLE_RANK[Role(user.role)] >= ROLE_RANK[role]
+
+
+def require_role(role: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
+    async def check(user: CurrentUser) -> User:
+        if not has_role(user, role):
+            raise PermissionDenied(f"this needs the {role.value} role")
+        return user
+
+    return check
+
+
+AgentUser = Annotated[User, Depends(require_role(Role.agent))]
+SupervisorUser = Annotated[User, Depends(require_role(Role.supervisor))]
+AdminUser = Annotated[User, Depends(require_role(Role.admin))]

@@ -1,0 +1,72 @@
+"""Persian-aware text normalisation for search and matching.
+
+What people type varies: Arabic yeh/kaf from an Arabic keyboard layout, ZWNJ or a space inside
+words, diacritics, tatweel, Persian or Arabic-Indic digits. Search keys fold all of these so
+that what a person means matches what is stored. Stored text keeps what was entered.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_DIGITS = "۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩"
+_DIGIT_TABLE = str.maketrans(_DIGITS, "0123456789" * 2)
+
+# Letters folded to one Persian form for matching.
+_LETTER_TABLE = str.maketrans(
+    {
+        "ي": "ی",  # Arabic yeh
+        "ى": "ی",  # alef maksura
+        "ئ": "ی",
+        "ك": "ک",  # Arabic kaf
+        "ة": "ه",
+        "ۀ": "ه",
+        "ؤ": "و",
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+    }
+)
+
+# Removed outright: ZWNJ/ZWJ, bidi marks, tatweel, BOM.
+_DROP = dict.fromkeys(
+    map(
+        ord,
+        "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u0640\ufeff",
+    ),
+    None,
+)
+_TOKEN_SPLIT = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def to_latin_digits(text: str) -> str:
+    """Persian (۰–۹) and Arabic-Indic (٠–٩) digits to 0–9; everything else unchanged."""
+    return text.translate(_DIGIT_TABLE)
+
+
+def normalize(text: str) -> str:
+    """The search key of ``text``: folded letters and digits, no diacritics, lower case,
+    single spaces."""
+    # NFKC first: Arabic presentation forms and compatibility characters to their base letters.
+    text = unicodedata.normalize("NFKC", text).translate(_DROP)
+    text = to_latin_digits(text).translate(_LETTER_TABLE)
+    # Diacritics (harakat, tanwin, shadda, superscript alef) are combining marks.
+    decomposed = unicodedata.normalize("NFD", text)
+    text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    text = unicodedata.normalize("NFC", text).translate(_LETTER_TABLE)
+    return " ".join(text.casefold().split())
+
+
+def tokens(text: str) -> list[str]:
+    """Words of the search key of ``text`` (letters and digits only)."""
+    return [t for t in _TOKEN_SPLIT.split(normalize(text).replace("_", " ")) if t]
+
+
+def clean_display(text: str) -> str:
+    """Text as stored for display: trimmed, inner runs of white space collapsed, stray bidi
+    marks removed; letters and ZWNJ kept as typed."""
+    text = unicodedata.normalize("NFC", text)
+    text = re.sub(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]", "", text)
+    return " ".join(text.split())

@@ -1,0 +1,65 @@
+"""One embedded PostgreSQL per test session, the app with its lifespan entered, and a
+transaction rolled back after every test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.main import create_app
+
+TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir: Path = tmp_path_factory.mktemp("tamas")
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="test",
+        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        data_dir=data_dir,
+        default_region="IR",
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
+    """A session inside a transaction that is rolled back after the test. Requests made
+    through ``client`` join the same transaction (their commits become savepoints)."""
+    database = app.state.database
+    async with database.engine.connect() as conn:
+        outer = await conn.begin()
+        maker = async_sessionmaker(
+            bind=conn,
+            expire_on_commit=False,
+            autoflush=False,
+            join_transaction_mode="create_savepoint",
+        )
+        app.state.sessionmaker = maker
+        try:
+            async with maker() as s:
+                yield s
+        finally:
+            app.state.sessionmaker = database.sessionmaker
+            await outer.rollback()
+
+
+@pytest.fixture
+async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://tamas.test") as c:
+        yield c
