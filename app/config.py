@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     token_ttl_hours: float = Field(default=12.0, gt=0, le=24 * 90)
     # Failed sign-ins: the first few are free, then each one doubles the wait.
     login_free_failures: int = Field(default=5, ge=1)
+    # Per client address: higher, since a whole call center may sit behind one NAT address.
+    login_free_failures_per_address: int = Field(default=30, ge=1)
     login_max_delay_seconds: int = Field(default=900, ge=1)
 
     @field_validator("default_region")

@@ -1,6 +1,7 @@
-"""One error shape for the whole API:
+"""One error shape for the whole API::
 
-    {"error": {"code": "not_found", "message": "...", "fields": [{"field": "...", "message": "..."}]}}
+    {"error": {"code": "not_found", "message": "...",
+               "fields": [{"field": "...", "message": "..."}]}}
 
 Services raise :class:`DomainError` subclasses; one handler renders them. Bad input is a 4xx,
 never a 500.

@@ -3,9 +3,12 @@ import time)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -14,9 +17,10 @@ from app import admin
 from app.auth import endpoints as auth_endpoints
 from app.config import Settings, get_settings
 from app.customers import endpoints as customer_endpoints
-from app.db import Database
+from app.db import Database, unit_of_work
 from app.errors import install_error_handlers
 from app.users import endpoints as user_endpoints
+from app.users.service import ensure_first_admin
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +33,28 @@ for all users), **admin** (users and settings).
 """
 
 
+def write_private_file(path: Path, content: str) -> None:
+    """Write ``content`` to a file only its owner can read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(content)
+
+
+async def _first_admin(database: Database, settings: Settings) -> None:
+    assert database.sessionmaker is not None
+    password_file = settings.data_dir / "initial-admin-password"
+    async with unit_of_work(database.sessionmaker) as session:
+        created = await ensure_first_admin(session)
+    if created is not None:
+        await asyncio.to_thread(write_private_file, password_file, created[1] + "\n")
+        logger.warning(
+            "no users existed: created user 'admin'; its password is in %s "
+            "(change it with `tamas user passwd admin`)",
+            password_file,
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -38,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await database.open()
         app.state.database = database
         app.state.sessionmaker = database.sessionmaker
+        if settings.environment == "development":
+            await _first_admin(database, settings)
         logger.info("Tamas is up")
         try:
             yield

@@ -25,7 +25,9 @@ async def test_create_and_lookup(
     )
     assert r.status_code == 201, r.text
     await make_customer(session, settings, "Shared Office", ("+98 912 123 4567",))
-    r = await client.get("/api/customers/lookup", params={"number": "989121234567"}, headers=headers)
+    r = await client.get(
+        "/api/customers/lookup", params={"number": "989121234567"}, headers=headers
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["e164"] == "+989121234567"

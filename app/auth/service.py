@@ -57,7 +57,12 @@ class AuthService:
             if row is not None and row.last_failure_at < now - FAILURE_WINDOW:
                 await self.throttle.clear(key)
             failures = await self.throttle.record_failure(key, now)
-            extra = failures - self.settings.login_free_failures
+            free = (
+                self.settings.login_free_failures
+                if key.startswith("user:")
+                else self.settings.login_free_failures_per_address
+            )
+            extra = failures - free
             if extra >= 0:
                 delay = min(2**extra, self.settings.login_max_delay_seconds)
                 await self.throttle.block(key, now + timedelta(seconds=delay))

@@ -153,7 +153,7 @@ async def import_customers(
             buffer.write(chunk)
         buffer.seek(0)
         try:
-            parsed = read_customers(buffer)  # type: ignore[arg-type]
+            parsed = read_customers(buffer)
         except ValueError as exc:
             raise InvalidInput(str(exc), field="file") from exc
         service = CustomerService(session, settings)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ARRAY, Text, cast, delete, func, literal_column, select, text, tuple_
+from sqlalchemy import ARRAY, Text, cast, delete, func, literal_column, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -33,6 +33,10 @@ class SearchFilter:
     limit: int = 50
 
 
+# Every query that returns customers loads their numbers with them (no lazy loads).
+_PHONES = selectinload(Customer.phones)
+
+
 def _vector(lexemes: Sequence[str], weight: str) -> ColumnElement[str]:
     assert weight in "ABCD"
     # setweight takes a "char"; an untyped literal lets PostgreSQL resolve it.
@@ -45,19 +49,12 @@ class CustomerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _with_phones(self) -> list[object]:
-        return [selectinload(Customer.phones)]
-
     async def get(self, customer_id: int) -> Customer | None:
-        stmt = select(Customer).where(Customer.id == customer_id).options(*self._with_phones())
+        stmt = select(Customer).where(Customer.id == customer_id).options(_PHONES)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def get_by_external_id(self, external_id: str) -> Customer | None:
-        stmt = (
-            select(Customer)
-            .where(Customer.external_id == external_id)
-            .options(*self._with_phones())
-        )
+        stmt = select(Customer).where(Customer.external_id == external_id).options(_PHONES)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def add(self, customer: Customer) -> Customer:
@@ -80,12 +77,9 @@ class CustomerRepository:
             .op("||")(_vector(vector.numbers, "C"))
             .op("||")(_vector(vector.other, "D"))
         )
-        stmt = (
-            Customer.__table__.update()
-            .where(Customer.__table__.c.id == customer_id)
-            .values(search_vector=combined)
-        )
-        await self.session.execute(stmt)
+        stmt = update(Customer).where(Customer.id == customer_id).values(search_vector=combined)
+        # The vector is never loaded into objects: nothing in the session to synchronise.
+        await self.session.execute(stmt, execution_options={"synchronize_session": False})
 
     async def ids_holding_numbers(self, e164s: Sequence[str]) -> list[int]:
         stmt = select(CustomerPhone.customer_id).where(CustomerPhone.e164.in_(e164s)).distinct()
@@ -95,10 +89,7 @@ class CustomerRepository:
         """Every customer holding ``e164`` (an index lookup on customer_phones.e164)."""
         holders = select(CustomerPhone.customer_id).where(CustomerPhone.e164 == e164)
         stmt = (
-            select(Customer)
-            .where(Customer.id.in_(holders))
-            .options(*self._with_phones())
-            .order_by(Customer.id)
+            select(Customer).where(Customer.id.in_(holders)).options(_PHONES).order_by(Customer.id)
         )
         return (await self.session.execute(stmt)).scalars().all()
 
@@ -116,11 +107,11 @@ class CustomerRepository:
                 ~select(CustomerPhone.id).where(CustomerPhone.customer_id == Customer.id).exists()
             )
             stmt = stmt.where(Customer.company == company, no_phones)
-        stmt = stmt.options(*self._with_phones()).order_by(Customer.id).limit(1)
+        stmt = stmt.options(_PHONES).order_by(Customer.id).limit(1)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def search(self, flt: SearchFilter) -> Sequence[Customer]:
-        stmt = select(Customer).options(*self._with_phones())
+        stmt = select(Customer).options(_PHONES)
         if flt.query is not None:
             stmt = stmt.where(Customer.search_vector.op("@@")(cast(flt.query, TSQUERY)))
         if flt.tags:

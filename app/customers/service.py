@@ -74,10 +74,7 @@ def build_tsquery(q: str) -> str | None:
     text = q.strip()
     if not text:
         return None
-    if _NUMBERISH.match(normalize(text)):
-        words = [digits_of(text)]
-    else:
-        words = tokens(text)
+    words = [digits_of(text)] if _NUMBERISH.match(normalize(text)) else tokens(text)
     words = [w for w in words if w]
     if not words:
         return None

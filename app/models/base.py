@@ -18,7 +18,10 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: DateTime(timezone=True)}
+    type_annotation_map = {datetime: DateTime(timezone=True)}  # noqa: RUF012
+    # Server-set values (timestamps, ids) come back with RETURNING instead of expiring the
+    # attribute, which would mean a hidden lazy load (MissingGreenlet) in async code.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
 
 
 class TimestampMixin:

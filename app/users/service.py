@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -90,3 +91,15 @@ class UserService:
         if not verify_password(user.password_hash, data.current_password):
             raise InvalidInput("the current password is wrong", field="current_password")
         await self.set_password(user.id, data.new_password)
+
+
+async def ensure_first_admin(session: AsyncSession) -> tuple[User, str] | None:
+    """With no users at all, create ``admin`` with a random password and return both, so a
+    fresh install can be signed into. The caller hands the password over (never logs it)."""
+    if await UserRepository(session).list():
+        return None
+    password = secrets.token_urlsafe(12)
+    user = await UserService(session).create(
+        UserCreate(username="admin", password=password, role=Role.admin, full_name="Admin")
+    )
+    return user, password

@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.models import Role
+from tests.fixtures.factories import make_customer, make_token, make_user
+
+
+async def headers_for(
+    session: AsyncSession, settings: Settings, role: Role
+) -> tuple[int, dict[str, str]]:
+    user = await make_user(session, role)
+    return user.id, {"Authorization": f"Bearer {await make_token(session, settings, user)}"}
+
+
+async def test_create_read_update_delete(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    agent_id, agent = await headers_for(session, settings, Role.agent)
+    _, supervisor = await headers_for(session, settings, Role.supervisor)
+    r = await client.post(
+        "/api/customers",
+        json={
+            "kind": "organization",
+            "name": "  شرکت   آلفا ",
+            "company": "آلفا",
+            "address": "تهران، خیابان ولیعصر",
+            "email": "info@alpha.ir",
+            "tags": ["VIP", "عمده‌فروش", "vip"],
+            "priority": "VIP",
+            "external_id": "crm-1",
+            "phones": [
+                {"number": "021 8877 6655 داخلی ۱۲", "label": "office"},
+                {"number": "۰۹۱۲-۱۲۳-۴۵۶۷", "label": "mobile"},
+                {"number": "+98 912 123 4567", "label": "mobile"},
+            ],
+        },
+        headers=agent,
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    cid = body["id"]
+    assert body["name"] == "شرکت آلفا"
+    assert body["owner_id"] == agent_id  # an agent's new customer is theirs
+    assert body["tags"] == ["vip", "عمدهفروش"]
+    phones = {p["e164"]: p for p in body["phones"]}
+    assert set(phones) == {"+982188776655", "+989121234567"}  # the duplicate is folded
+    assert phones["+982188776655"]["extension"] == "12"
+    assert phones["+982188776655"]["number"] == "021 8877 6655 داخلی ۱۲"
+    assert phones["+989121234567"]["extension"] is None
+
+    r = await client.patch(
+        f"/api/customers/{cid}", json={"notes": "پیگیری شود", "priority": None}, headers=agent
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["notes"] == "پیگیری شود"
+    assert r.json()["priority"] is None
+    assert r.json()["email"] == "info@alpha.ir"  # untouched
+
+    assert (await client.delete(f"/api/customers/{cid}", headers=agent)).status_code == 403
+    assert (await client.delete(f"/api/customers/{cid}", headers=supervisor)).status_code == 204
+    r = await client.get(f"/api/customers/{cid}", headers=agent)
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+
+
+async def test_invalid_numbers_are_refused_whole(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    _, agent = await headers_for(session, settings, Role.agent)
+    r = await client.post(
+        "/api/customers",
+        json={"name": "بد", "phones": [{"number": "09121234567"}, {"number": "0912 12"}]},
+        headers=agent,
+    )
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["fields"][0]["field"] == "phones.1.number"
+    assert "0912 12" in err["message"]
+    # Nothing was stored half.
+    r = await client.get("/api/customers/lookup", params={"number": "09121234567"}, headers=agent)
+    assert r.json()["customers"] == []
+
+
+async def test_validation_errors_name_the_field(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    _, agent = await headers_for(session, settings, Role.agent)
+    r = await client.post(
+        "/api/customers",
+        json={"name": "   ", "email": "not-an-email", "priority": "Z"},
+        headers=agent,
+    )
+    assert r.status_code == 422
+    fields = {f["field"] for f in r.json()["error"]["fields"]}
+    assert fields == {"body.name", "body.email", "body.priority"}
+    r = await client.post(
+        "/api/customers",
+        content=b"{not json",
+        headers={**agent, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid"
+    r = await client.get("/api/customers/abc", headers=agent)
+    assert r.status_code == 422
+
+
+async def test_numbers_add_and_remove(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    _, agent = await headers_for(session, settings, Role.agent)
+    customer = await make_customer(session, settings, "مریم", ("09351112233",))
+    r = await client.post(
+        f"/api/customers/{customer.id}/phones",
+        json={"number": "0098 21 8877 6655", "label": "Office"},
+        headers=agent,
+    )
+    assert r.status_code == 201, r.text
+    added = [p for p in r.json()["phones"] if p["e164"] == "+982188776655"]
+    assert added[0]["label"] == "office"
+    r = await client.post(
+        f"/api/customers/{customer.id}/phones", json={"number": "۰۲۱۸۸۷۷۶۶۵۵"}, headers=agent
+    )
+    assert r.status_code == 409
+    r = await client.post(
+        f"/api/customers/{customer.id}/phones", json={"number": "hello"}, headers=agent
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["fields"][0]["field"] == "phones.0.number"
+
+    r = await client.get("/api/customers/lookup", params={"number": "88776655"}, headers=agent)
+    assert r.json()["valid"] is False  # no city code configured: a local number is ambiguous
+    r = await client.get("/api/customers/lookup", params={"number": "021-88776655"}, headers=agent)
+    assert [c["id"] for c in r.json()["customers"]] == [customer.id]
+
+    r = await client.delete(f"/api/customers/{customer.id}/phones/{added[0]['id']}", headers=agent)
+    assert r.status_code == 200
+    assert [p["e164"] for p in r.json()["phones"]] == ["+989351112233"]
+    r = await client.get("/api/customers/lookup", params={"number": "021-88776655"}, headers=agent)
+    assert r.json()["customers"] == []
+    # The search index follows the numbers.
+    r = await client.get("/api/customers", params={"q": "8877"}, headers=agent)
+    assert r.json()["items"] == []
+    r = await client.delete(f"/api/customers/{customer.id}/phones/999999", headers=agent)
+    assert r.status_code == 404
+
+
+async def test_lookup_returns_every_holder_of_a_shared_line(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    _, agent = await headers_for(session, settings, Role.agent)
+    a = await make_customer(session, settings, "رضا", ("021 8877 6655", "09121112233"))
+    b = await make_customer(session, settings, "سارا", ("+982188776655",))
+    await make_customer(session, settings, "دیگری", ("02188776656",))
+    for typed in ("02188776655", "۰۲۱ ۸۸۷۷ ۶۶۵۵", "+98 21 8877 6655", "00982188776655"):
+        r = await client.get("/api/customers/lookup", params={"number": typed}, headers=agent)
+        assert r.status_code == 200
+        body = r.json()
+        assert body["valid"] is True
+        assert body["e164"] == "+982188776655"
+        assert [c["id"] for c in body["customers"]] == sorted([a.id, b.id])
+    r = await client.get("/api/customers/lookup", params={"number": "anonymous"}, headers=agent)
+    assert r.status_code == 200
+    assert r.json() == {"number": "anonymous", "valid": False, "e164": None, "customers": []}
+
+
+async def test_owner_rules(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    agent_id, agent = await headers_for(session, settings, Role.agent)
+    other_id, other = await headers_for(session, settings, Role.agent)
+    _, supervisor = await headers_for(session, settings, Role.supervisor)
+    r = await client.post("/api/customers", json={"name": "x", "owner_id": other_id}, headers=agent)
+    assert r.status_code == 403
+    r = await client.post(
+        "/api/customers", json={"name": "x", "owner_id": other_id}, headers=supervisor
+    )
+    assert r.status_code == 201
+    cid = r.json()["id"]
+    # The other agent's customer cannot be taken over by this agent...
+    r = await client.patch(f"/api/customers/{cid}", json={"owner_id": agent_id}, headers=agent)
+    assert r.status_code == 403
+    # ...but can be edited by it.
+    r = await client.patch(f"/api/customers/{cid}", json={"notes": "n"}, headers=agent)
+    assert r.status_code == 200
+    r = await client.patch(f"/api/customers/{cid}", json={"owner_id": 987654}, headers=supervisor)
+    assert r.status_code == 422
+    mine = await client.get("/api/customers", params={"mine": "true"}, headers=other)
+    assert [c["id"] for c in mine.json()["items"]] == [cid]
+
+
+async def test_external_id_is_unique(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    _, agent = await headers_for(session, settings, Role.agent)
+    r = await client.post("/api/customers", json={"name": "a", "external_id": "E1"}, headers=agent)
+    assert r.status_code == 201
+    r = await client.post("/api/customers", json={"name": "b", "external_id": "E1"}, headers=agent)
+    assert r.status_code == 409
+    assert r.json()["error"]["fields"][0]["field"] == "external_id"

@@ -1,0 +1,93 @@
+"""The role matrix: every endpoint, every role. Anonymous callers get 401, roles without the
+right get 403, the others get the endpoint's success status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.models import Role
+from tests.fixtures.factories import make_customer, make_token, make_user
+
+ANON = "anonymous"
+ROLES = [ANON, Role.agent.value, Role.supervisor.value, Role.admin.value]
+AGENT_UP = {"agent", "supervisor", "admin"}
+SUPERVISOR_UP = {"supervisor", "admin"}
+ADMIN = {"admin"}
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str
+    allowed: set[str]
+    status: int
+    json: dict[str, Any] | None = None
+    files: bool = False
+
+
+CASES = [
+    Case("GET", "/api/auth/me", AGENT_UP, 200),
+    Case("GET", "/api/customers", AGENT_UP, 200),
+    Case("GET", "/api/customers/lookup?number=09121234567", AGENT_UP, 200),
+    Case("GET", "/api/customers/{customer}", AGENT_UP, 200),
+    Case("POST", "/api/customers", AGENT_UP, 201, {"name": "نگار", "phones": []}),
+    Case("PATCH", "/api/customers/{customer}", AGENT_UP, 200, {"notes": "called back"}),
+    Case("POST", "/api/customers/{customer}/phones", AGENT_UP, 201, {"number": "02188776655"}),
+    Case("DELETE", "/api/customers/{customer}/phones/{phone}", AGENT_UP, 200),
+    Case("DELETE", "/api/customers/{customer}", SUPERVISOR_UP, 204),
+    Case("POST", "/api/customers/import", SUPERVISOR_UP, 200, files=True),
+    Case("GET", "/api/users", SUPERVISOR_UP, 200),
+    Case("GET", "/api/users/{user}", SUPERVISOR_UP, 200),
+    Case(
+        "POST",
+        "/api/users",
+        ADMIN,
+        201,
+        {"username": "newagent", "password": "long enough 1", "devices": ["PJSIP/1009"]},
+    ),
+    Case("PATCH", "/api/users/{user}", ADMIN, 200, {"full_name": "Renamed"}),
+    Case("PUT", "/api/users/{user}/password", ADMIN, 204, {"password": "another secret"}),
+    Case("POST", "/api/users/{user}/revoke-tokens", ADMIN, 200),
+    Case("GET", "/api/admin/settings", ADMIN, 200),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method} {c.path}")
+async def test_role_matrix(
+    case: Case,
+    role: str,
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+) -> None:
+    customer = await make_customer(session, settings, "مشتری نمونه", ("09351112233",))
+    target = await make_user(session, Role.agent)
+    path = case.path.format(customer=customer.id, phone=customer.phones[0].id, user=target.id)
+    headers = {}
+    if role != ANON:
+        caller = await make_user(session, Role(role))
+        headers["Authorization"] = f"Bearer {await make_token(session, settings, caller)}"
+    kwargs: dict[str, Any] = {"headers": headers}
+    if case.json is not None:
+        kwargs["json"] = case.json
+    if case.files:
+        kwargs["files"] = {"file": ("c.csv", "name,mobile\nرضا,09121112233\n".encode(), "text/csv")}
+
+    r = await client.request(case.method, path, **kwargs)
+
+    if role == ANON:
+        expected = 401
+    elif role in case.allowed:
+        expected = case.status
+    else:
+        expected = 403
+    assert r.status_code == expected, r.text
+    if expected >= 400:
+        assert set(r.json()["error"]) == {"code", "message", "fields"}
