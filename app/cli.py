@@ -44,6 +44,9 @@ def _logging(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # pgserver logs every pg_ctl command with its full output at INFO.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _with_db(work: Callable[..., Awaitable[T]]) -> T:

@@ -1,0 +1,89 @@
+"""The ``tamas`` command against a database of its own on the test session's server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from app.cli import cli
+
+DB_NAME = "tamas_cli_users"
+
+
+@pytest.fixture(scope="module")
+async def cli_env(app: FastAPI) -> AsyncIterator[dict[str, str]]:
+    engine = app.state.database.engine
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"))
+        await conn.execute(text(f"CREATE DATABASE {DB_NAME}"))
+    url = engine.url.set(database=DB_NAME).render_as_string(hide_password=False)
+    yield {"TAMAS_DATABASE_URL": url, "TAMAS_LOG_LEVEL": "warning"}
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"))
+
+
+def test_help_is_readable() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "migrate", "user", "import"):
+        assert command in result.output
+
+
+def test_user_add_passwd_list(cli_env: dict[str, str]) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        cli,
+        [
+            "user",
+            "add",
+            "Ali",
+            "--role",
+            "agent",
+            "--name",
+            "علی رضایی",
+            "--device",
+            "1001",
+            "--password",
+            "a long secret",
+        ],
+        env=cli_env,
+    )
+    assert result.exit_code == 0, result.output
+    assert "created agent ali" in result.output
+    assert "a long secret" not in result.output
+
+    again = runner.invoke(cli, ["user", "add", "ali", "--password", "a long secret"], env=cli_env)
+    assert again.exit_code == 1
+    assert "taken" in again.output
+
+    bad = runner.invoke(
+        cli, ["user", "add", "x y", "--role", "boss", "--password", "short"], env=cli_env
+    )
+    assert bad.exit_code == 2
+    assert "username" in bad.output and "role" in bad.output and "password" in bad.output
+
+    # The password can come on standard input (for scripts).
+    passwd = runner.invoke(cli, ["user", "passwd", "ali"], input="another secret\n", env=cli_env)
+    assert passwd.exit_code == 0, passwd.output
+    assert "another secret" not in passwd.output
+    missing = runner.invoke(
+        cli, ["user", "passwd", "nobody"], input="another secret\n", env=cli_env
+    )
+    assert missing.exit_code == 1
+    assert "not found" in missing.output
+
+    listing = runner.invoke(cli, ["user", "list"], env=cli_env)
+    assert listing.exit_code == 0
+    assert "ali" in listing.output and "PJSIP/1001" in listing.output
+
+
+def test_migrate_check(cli_env: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, ["migrate", "--check"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
