@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -131,6 +132,25 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _data_error(_: Request, exc: Exception) -> JSONResponse:
+    # A value PostgreSQL cannot store (a NUL character, a number out of range) that got past
+    # validation: the client's input, so a 422, with the database's reason but no SQL.
+    reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+    logger.info("database refused a value: %s", reason)
+    return JSONResponse(
+        error_body("invalid", f"a value cannot be stored: {reason}"), status_code=422
+    )
+
+
+async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
+    # Checks run before writes; this is the race they cannot see (two requests at once).
+    logger.info("integrity error: %s", str(getattr(exc, "orig", exc)).splitlines()[0])
+    return JSONResponse(
+        error_body("conflict", "this conflicts with data saved at the same moment; try again"),
+        status_code=409,
+    )
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return JSONResponse(error_body("internal", "internal server error"), status_code=500)
@@ -140,4 +160,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -200,3 +200,28 @@ async def test_external_id_is_unique(
     r = await client.post("/api/customers", json={"name": "b", "external_id": "E1"}, headers=agent)
     assert r.status_code == 409
     assert r.json()["error"]["fields"][0]["field"] == "external_id"
+
+
+async def test_odd_input_is_never_a_500(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    _, agent = await headers_for(session, settings, Role.agent)
+    huge = 10**30
+    r = await client.get(f"/api/customers/{huge}", headers=agent)
+    assert r.status_code == 422
+    r = await client.post("/api/customers", json={"name": "x", "owner_id": huge}, headers=agent)
+    assert r.status_code == 422
+    assert r.json()["error"]["fields"][0]["field"] == "body.owner_id"
+    r = await client.post("/api/customers", json={"name": "nul\x00byte"}, headers=agent)
+    assert r.status_code == 422
+    r = await client.post(
+        "/api/customers", json={"name": "x", "notes": "a\x00b", "address": "\x00"}, headers=agent
+    )
+    assert r.status_code == 422
+    r = await client.get("/api/customers", params={"q": "'\\:*&|!()<>"}, headers=agent)
+    assert r.status_code == 200
+    r = await client.get("/api/customers", params={"q": "علی:* | !x"}, headers=agent)
+    assert r.status_code == 200
+    r = await client.get("/api/customers/lookup", params={"number": "\x00"}, headers=agent)
+    assert r.status_code == 200
+    assert r.json()["valid"] is False

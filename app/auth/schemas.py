@@ -4,10 +4,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from app.schemas import Input
 from app.users.schemas import UserRead
 
 
-class SignIn(BaseModel):
+class SignIn(Input):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024, repr=False)
 

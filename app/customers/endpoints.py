@@ -20,6 +20,7 @@ from app.customers.service import CustomerService, ImportCounts
 from app.deps import AgentUser, SessionDep, SettingsDep, SupervisorUser
 from app.errors import InvalidInput
 from app.models import Priority
+from app.schemas import DbId
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
 
@@ -57,7 +58,7 @@ async def search_customers(
         list[str] | None, Query(description="repeat for several (all must match)")
     ] = None,
     priority: Priority | None = None,
-    owner_id: int | None = None,
+    owner_id: DbId | None = None,
     mine: Annotated[bool, Query(description="only customers I own")] = False,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -91,7 +92,7 @@ async def create_customer(
 
 @router.get("/{customer_id}", response_model=CustomerRead)
 async def get_customer(
-    customer_id: int, session: SessionDep, settings: SettingsDep, _: AgentUser
+    customer_id: DbId, session: SessionDep, settings: SettingsDep, _: AgentUser
 ) -> CustomerRead:
     """One customer with all its numbers."""
     return CustomerRead.model_validate(await CustomerService(session, settings).get(customer_id))
@@ -99,7 +100,7 @@ async def get_customer(
 
 @router.patch("/{customer_id}", response_model=CustomerRead)
 async def update_customer(
-    customer_id: int,
+    customer_id: DbId,
     data: CustomerUpdate,
     session: SessionDep,
     settings: SettingsDep,
@@ -112,7 +113,7 @@ async def update_customer(
 
 @router.delete("/{customer_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_customer(
-    customer_id: int, session: SessionDep, settings: SettingsDep, _: SupervisorUser
+    customer_id: DbId, session: SessionDep, settings: SettingsDep, _: SupervisorUser
 ) -> None:
     """Delete a customer and its numbers (supervisors and admins)."""
     await CustomerService(session, settings).delete(customer_id)
@@ -122,7 +123,7 @@ async def delete_customer(
     "/{customer_id}/phones", response_model=CustomerRead, status_code=status.HTTP_201_CREATED
 )
 async def add_phone(
-    customer_id: int, phone: PhoneIn, session: SessionDep, settings: SettingsDep, _: AgentUser
+    customer_id: DbId, phone: PhoneIn, session: SessionDep, settings: SettingsDep, _: AgentUser
 ) -> CustomerRead:
     """Add a number. It is stored in E.164 with the text as typed; an invalid number is
     refused with the reason."""
@@ -132,7 +133,7 @@ async def add_phone(
 
 @router.delete("/{customer_id}/phones/{phone_id}", response_model=CustomerRead)
 async def remove_phone(
-    customer_id: int, phone_id: int, session: SessionDep, settings: SettingsDep, _: AgentUser
+    customer_id: DbId, phone_id: DbId, session: SessionDep, settings: SettingsDep, _: AgentUser
 ) -> CustomerRead:
     """Remove one number from a customer."""
     customer = await CustomerService(session, settings).remove_phone(customer_id, phone_id)

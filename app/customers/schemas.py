@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from app.models import CustomerKind, Priority
+from app.schemas import DbId, Input
 from app.textnorm import clean_display, normalize
 
 MAX_TAGS = 20
@@ -39,7 +40,7 @@ Tags = Annotated[list[str], AfterValidator(_clean_tags)]
 Label = Annotated[str, AfterValidator(lambda v: normalize(v) or "other"), Field(max_length=32)]
 
 
-class PhoneIn(BaseModel):
+class PhoneIn(Input):
     number: str = Field(min_length=1, max_length=100, examples=["0912 123 4567"])
     label: Label = "mobile"
 
@@ -59,7 +60,7 @@ class PhoneRead(BaseModel):
         return value or None
 
 
-class CustomerBase(BaseModel):
+class CustomerBase(Input):
     kind: CustomerKind = CustomerKind.person
     company: Text200 = ""
     address: str = Field(default="", max_length=2000)
@@ -67,7 +68,7 @@ class CustomerBase(BaseModel):
     notes: str = Field(default="", max_length=10000)
     tags: Tags = Field(default_factory=list)
     priority: Priority | None = None
-    owner_id: int | None = None
+    owner_id: DbId | None = None
     external_id: str | None = Field(default=None, max_length=100)
 
 
@@ -76,7 +77,7 @@ class CustomerCreate(CustomerBase):
     phones: list[PhoneIn] = Field(default_factory=list, max_length=50)
 
 
-class CustomerUpdate(BaseModel):
+class CustomerUpdate(Input):
     """Only the fields sent are changed; numbers have their own endpoints."""
 
     kind: CustomerKind | None = None
@@ -87,7 +88,7 @@ class CustomerUpdate(BaseModel):
     notes: str | None = Field(default=None, max_length=10000)
     tags: Tags | None = None
     priority: Priority | None = None
-    owner_id: int | None = None
+    owner_id: DbId | None = None
     external_id: str | None = Field(default=None, max_length=100)
 
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 
 from app.auth.service import AuthService
 from app.deps import AdminUser, SessionDep, SettingsDep, SupervisorUser
+from app.schemas import DbId
 from app.users.schemas import PasswordSet, UserCreate, UserRead, UserUpdate
 from app.users.service import UserService
 
@@ -17,7 +18,7 @@ async def list_users(session: SessionDep, _: SupervisorUser) -> list[UserRead]:
 
 
 @router.get("/{user_id}", response_model=UserRead)
-async def get_user(user_id: int, session: SessionDep, _: SupervisorUser) -> UserRead:
+async def get_user(user_id: DbId, session: SessionDep, _: SupervisorUser) -> UserRead:
     """One user (supervisors and admins)."""
     return UserRead.model_validate(await UserService(session).get(user_id))
 
@@ -30,7 +31,7 @@ async def create_user(data: UserCreate, session: SessionDep, _: AdminUser) -> Us
 
 @router.patch("/{user_id}", response_model=UserRead)
 async def update_user(
-    user_id: int, data: UserUpdate, session: SessionDep, _: AdminUser
+    user_id: DbId, data: UserUpdate, session: SessionDep, _: AdminUser
 ) -> UserRead:
     """Change name, role, devices or active state (admins). Deactivating signs the user out.
     The last active admin cannot be demoted."""
@@ -38,14 +39,14 @@ async def update_user(
 
 
 @router.put("/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
-async def set_password(user_id: int, data: PasswordSet, session: SessionDep, _: AdminUser) -> None:
+async def set_password(user_id: DbId, data: PasswordSet, session: SessionDep, _: AdminUser) -> None:
     """Set a user's password (admins). Signs the user out everywhere."""
     await UserService(session).set_password(user_id, data.password)
 
 
 @router.post("/{user_id}/revoke-tokens")
 async def revoke_tokens(
-    user_id: int, session: SessionDep, settings: SettingsDep, _: AdminUser
+    user_id: DbId, session: SessionDep, settings: SettingsDep, _: AdminUser
 ) -> dict[str, int]:
     """Sign a user out of every session (admins)."""
     await UserService(session).get(user_id)

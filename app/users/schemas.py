@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from app.models import Role
+from app.schemas import Input
 from app.security import MIN_PASSWORD_LENGTH
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -51,7 +52,7 @@ Password = Annotated[str, AfterValidator(_check_password), Field(repr=False)]
 Devices = Annotated[list[str], AfterValidator(_check_devices), Field(max_length=20)]
 
 
-class UserCreate(BaseModel):
+class UserCreate(Input):
     username: Username
     password: Password
     role: Role = Role.agent
@@ -59,7 +60,7 @@ class UserCreate(BaseModel):
     devices: Devices = Field(default_factory=list)
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(Input):
     """Only the fields sent are changed."""
 
     full_name: str | None = Field(default=None, max_length=200)
@@ -68,11 +69,11 @@ class UserUpdate(BaseModel):
     devices: Devices | None = None
 
 
-class PasswordSet(BaseModel):
+class PasswordSet(Input):
     password: Password
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(Input):
     current_password: str = Field(repr=False)
     new_password: Password
 
