@@ -79,19 +79,28 @@ class Database:
         return self.embedded.url()
 
     async def open(self, *, migrate: bool | None = None) -> Database:
-        if self.settings.database_url is None:
-            self.embedded = await asyncio.to_thread(start_embedded, self.settings.pgdata_dir)
-        self.engine = create_engine(
-            self.url, pool_size=self.settings.db_pool_size, echo=self.settings.db_echo
-        )
-        self.sessionmaker = create_sessionmaker(self.engine)
-        if self.settings.run_migrations_on_start if migrate is None else migrate:
-            from app.migrate import upgrade
+        try:
+            if self.settings.database_url is None:
+                self.embedded = await asyncio.to_thread(
+                    start_embedded, self.settings.pgdata_dir
+                )
+            self.engine = create_engine(
+                self.url, pool_size=self.settings.db_pool_size, echo=self.settings.db_echo
+            )
+            self.sessionmaker = create_sessionmaker(self.engine)
+            if self.settings.run_migrations_on_start if migrate is None else migrate:
+                from app.migrate import upgrade
 
-            await upgrade(self.engine)
+                await upgrade(self.engine)
+        except BaseException:
+            # Half-opened (say, a failed migration): release the engine and the embedded
+            # server now, since nobody will call close() on a database that did not open.
+            await self.close()
+            raise
         return self
 
     async def close(self) -> None:
+        self.sessionmaker = None
         if self.engine is not None:
             await self.engine.dispose()
             self.engine = None

@@ -62,12 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings)
         await database.open()
-        app.state.database = database
-        app.state.sessionmaker = database.sessionmaker
-        if settings.environment == "development":
-            await _first_admin(database, settings)
-        logger.info("Tamas is up")
         try:
+            app.state.database = database
+            app.state.sessionmaker = database.sessionmaker
+            if settings.environment == "development":
+                await _first_admin(database, settings)
+            logger.info("Tamas is up")
             yield
         finally:
             await database.close()

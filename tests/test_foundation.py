@@ -67,3 +67,17 @@ async def test_first_admin_is_created_once(session: AsyncSession, tmp_path: Path
     password_file = tmp_path / "var" / "initial-admin-password"
     write_private_file(password_file, password)
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+
+
+async def test_a_database_that_fails_to_open_is_released() -> None:
+    from app.db import Database
+
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url="postgresql://tamas@127.0.0.1:9/tamas",  # type: ignore[arg-type]
+    )
+    db = Database(settings)
+    with pytest.raises(OSError):
+        await db.open()
+    assert db.engine is None and db.sessionmaker is None
