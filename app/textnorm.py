@@ -1,8 +1,12 @@
 """Persian-aware text normalisation for search and matching.
 
-What people type varies: Arabic yeh/kaf from an Arabic keyboard layout, ZWNJ or a space inside
-words, diacritics, tatweel, Persian or Arabic-Indic digits. Search keys fold all of these so
-that what a person means matches what is stored. Stored text keeps what was entered.
+What people type varies: Arabic yeh/kaf from an Arabic keyboard layout, ZWNJ inside words,
+hamza forms, diacritics, tatweel, Persian or Arabic-Indic digits, Arabic presentation forms.
+Search keys fold all of these so that what a person means matches what is stored. Stored text
+keeps what was entered.
+
+Not folded: a space where ZWNJ belongs ("علی رضا" and "علیرضا" are two words and one); that
+needs the search index to hold both forms.
 """
 
 from __future__ import annotations
@@ -30,14 +34,19 @@ _LETTER_TABLE = str.maketrans(
     }
 )
 
-# Removed outright: ZWNJ/ZWJ, bidi marks, tatweel, BOM.
+# Removed outright: ZWNJ/ZWJ, zero-width space, word joiner, soft hyphen, bidi marks (ALM
+# included), tatweel, BOM, and the standalone hamza (علاءالدین, علاالدین and اشیاء, اشیا are
+# the same words written two ways).
 _DROP = dict.fromkeys(
     map(
         ord,
-        "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u0640\ufeff",
+        "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067"
+        "\u2068\u2069\u061c\u00ad\u0640\ufeff\u0621\u0674",
     ),
     None,
 )
+# Bidi and zero-width marks that are never part of what is displayed.
+_STRAY_MARKS = re.compile("[\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\u061c\ufeff]")
 _TOKEN_SPLIT = re.compile(r"[^\w]+", re.UNICODE)
 
 
@@ -50,13 +59,15 @@ def normalize(text: str) -> str:
     """The search key of ``text``: folded letters and digits, no diacritics, lower case,
     single spaces."""
     # NFKC first: Arabic presentation forms and compatibility characters to their base letters.
-    text = unicodedata.normalize("NFKC", text).translate(_DROP)
+    # Case-folded before the marks go: "İ" folds to "i" and a combining dot.
+    text = unicodedata.normalize("NFKC", text).casefold()
     text = to_latin_digits(text).translate(_LETTER_TABLE)
     # Diacritics (harakat, tanwin, shadda, superscript alef) are combining marks.
     decomposed = unicodedata.normalize("NFD", text)
     text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    text = unicodedata.normalize("NFC", text).translate(_LETTER_TABLE)
-    return " ".join(text.casefold().split())
+    # Dropped last, after NFKC may have made one (ٸ is yeh and a high hamza).
+    text = unicodedata.normalize("NFC", text).translate(_LETTER_TABLE).translate(_DROP)
+    return " ".join(text.split())
 
 
 def tokens(text: str) -> list[str]:
@@ -68,5 +79,5 @@ def clean_display(text: str) -> str:
     """Text as stored for display: trimmed, inner runs of white space collapsed, stray bidi
     marks removed; letters and ZWNJ kept as typed."""
     text = unicodedata.normalize("NFC", text)
-    text = re.sub(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]", "", text)
+    text = _STRAY_MARKS.sub("", text)
     return " ".join(text.split())
