@@ -81,9 +81,7 @@ class Database:
     async def open(self, *, migrate: bool | None = None) -> Database:
         try:
             if self.settings.database_url is None:
-                self.embedded = await asyncio.to_thread(
-                    start_embedded, self.settings.pgdata_dir
-                )
+                self.embedded = await asyncio.to_thread(start_embedded, self.settings.pgdata_dir)
             self.engine = create_engine(
                 self.url, pool_size=self.settings.db_pool_size, echo=self.settings.db_echo
             )

@@ -5,8 +5,8 @@ hamza forms, diacritics, tatweel, Persian or Arabic-Indic digits, Arabic present
 Search keys fold all of these so that what a person means matches what is stored. Stored text
 keeps what was entered.
 
-Not folded: a space where ZWNJ belongs ("علی رضا" and "علیرضا" are two words and one); that
-needs the search index to hold both forms.
+A space where ZWNJ or nothing belongs ("علی رضا" and "علیرضا") is handled by the search
+index, which also holds adjacent words joined (see ``app.customers.service``).
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ def normalize(text: str) -> str:
     text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     # Dropped last, after NFKC may have made one (ٸ is yeh and a high hamza).
     text = unicodedata.normalize("NFC", text).translate(_LETTER_TABLE).translate(_DROP)
+    # Control characters (NUL included) never belong in a search key.
+    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
     return " ".join(text.split())
 
 

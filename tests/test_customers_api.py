@@ -225,3 +225,18 @@ async def test_odd_input_is_never_a_500(
     r = await client.get("/api/customers/lookup", params={"number": "\x00"}, headers=agent)
     assert r.status_code == 200
     assert r.json()["valid"] is False
+
+
+async def test_names_written_with_or_without_a_space_find_each_other(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    _, agent = await headers_for(session, settings, Role.agent)
+    joined = await make_customer(session, settings, "علیرضا قاسمی", ("09121110001",))
+    spaced = await make_customer(session, settings, "علی رضا قاسمی", ("09121110002",))
+    zwnj = await make_customer(session, settings, "علی‌رضا قاسمی", ("09121110003",))
+    other = await make_customer(session, settings, "علی قاسمی", ("09121110004",))
+    for q in ("علیرضا", "علی رضا", "علي رضا"):
+        r = await client.get("/api/customers", params={"q": q}, headers=agent)
+        found = {c["id"] for c in r.json()["items"]}
+        assert {joined.id, spaced.id, zwnj.id} <= found, q
+        assert other.id not in found, q

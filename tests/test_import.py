@@ -548,11 +548,6 @@ async def test_external_id_match_updates_the_customer(
     assert [c.id for c in rows] == [customer.id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CustomerService._import_one never updates the name (it excludes it from the "
-    "fields compared), not even on a match by external id; nor does it update sort_key",
-)
 async def test_external_id_match_updates_the_name(
     session: AsyncSession, settings: Settings
 ) -> None:

@@ -233,12 +233,6 @@ async def test_search_by_company(
     assert await _names(client, agent, q="نرگس", company="شرکت") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="company= matches names too: the search vector is built with array_to_tsvector "
-    "(app/customers/repository.py _vector), whose lexemes have no positions, so setweight "
-    "adds no weight and the ':*B' restriction matches every field",
-)
 async def test_company_filter_looks_at_companies_only(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings, agent: dict[str, str]
 ) -> None:
@@ -400,12 +394,6 @@ async def test_garbage_cursor_is_422(
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Exception,
-    reason="decode_cursor (app/customers/service.py) lets a cursor through that the database "
-    "then refuses: an id beyond bigint, a boolean id or a NUL in the key give a 500",
-)
 @pytest.mark.parametrize(
     "cursor",
     [_cursor(["key", 10**30]), _cursor(["key", True]), _cursor(["key\u0000", 1])],
@@ -427,11 +415,6 @@ async def test_a_long_tag_finds_its_customer(
     assert await _names(client, agent, tag=tag) == ["دارای برچسب بلند"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Exception,
-    reason="a NUL in tag= reaches PostgreSQL (CustomerService.search): a 500, not a 422",
-)
 async def test_nul_in_a_tag_is_not_a_server_error(
     client: httpx.AsyncClient, agent: dict[str, str]
 ) -> None:

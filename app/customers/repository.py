@@ -3,11 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ARRAY, Text, cast, delete, func, literal_column, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy import cast, delete, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
-from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import Customer, CustomerPhone, User
 
@@ -37,12 +36,27 @@ class SearchFilter:
 _PHONES = selectinload(Customer.phones)
 
 
-def _vector(lexemes: Sequence[str], weight: str) -> ColumnElement[str]:
-    assert weight in "ABCD"
-    # setweight takes a "char"; an untyped literal lets PostgreSQL resolve it.
-    return func.setweight(
-        func.array_to_tsvector(cast(list(lexemes), ARRAY(Text))), literal_column(f"'{weight}'")
-    )
+# tsvector positions stop at 16383; later lexemes share the last one (weights still hold).
+_MAX_POSITION = 16383
+
+
+def tsvector_text(vector: SearchVector) -> str:
+    """The tsvector input text for ``vector``: every lexeme with a position, since a weight
+    is stored on a position (a lexeme without one has no weight and a ``:B`` filter would not
+    see it)."""
+    parts: list[str] = []
+    position = 0
+    for weight, lexemes in (
+        ("A", vector.name),
+        ("B", vector.company),
+        ("C", vector.numbers),
+        ("D", vector.other),
+    ):
+        for lexeme in lexemes:
+            position = min(position + 1, _MAX_POSITION)
+            quoted = lexeme.replace("\\", "\\\\").replace("'", "''")
+            parts.append(f"'{quoted}':{position}{weight}")
+    return " ".join(parts)
 
 
 class CustomerRepository:
@@ -71,12 +85,7 @@ class CustomerRepository:
         return customer
 
     async def set_search_vector(self, customer_id: int, vector: SearchVector) -> None:
-        combined = (
-            _vector(vector.name, "A")
-            .op("||")(_vector(vector.company, "B"))
-            .op("||")(_vector(vector.numbers, "C"))
-            .op("||")(_vector(vector.other, "D"))
-        )
+        combined = cast(tsvector_text(vector), TSVECTOR)
         stmt = update(Customer).where(Customer.id == customer_id).values(search_vector=combined)
         # The vector is never loaded into objects: nothing in the session to synchronise.
         await self.session.execute(stmt, execution_options={"synchronize_session": False})

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,7 @@ from app.customers.schemas import CustomerCreate, CustomerUpdate, PhoneIn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.models import Customer, CustomerPhone, Role, User
 from app.phones import InvalidPhoneNumber, PhoneNumber, digits_of, parse_phone, try_parse_phone
+from app.schemas import MAX_BIGINT
 from app.textnorm import normalize, tokens
 
 # Digit runs shorter than this are not indexed as number fragments.
@@ -60,7 +62,10 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key, cid = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(key, str) or not isinstance(cid, int):
+        # bool is an int in Python; a NUL or an id beyond bigint would reach the database.
+        if type(key) is not str or "\x00" in key or type(cid) is not int:
+            raise ValueError
+        if not 1 <= cid <= MAX_BIGINT:
             raise ValueError
         return key, cid
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
@@ -78,7 +83,18 @@ def build_tsquery(q: str) -> str | None:
     words = [w for w in words if w]
     if not words:
         return None
-    return " & ".join(f"'{w}':*" for w in words)
+    every_word = " & ".join(f"'{w}':*" for w in words)
+    if len(words) == 1:
+        return every_word
+    # "علی رضا" also finds "علیرضا" (a space typed where the name has none).
+    return f"({every_word}) | '{''.join(words)}':*"
+
+
+def name_lexemes(text: str) -> list[str]:
+    """The words of a name, and each pair of adjacent words joined: "علیرضا" also finds
+    "علی رضا" (a name written with a space or ZWNJ by one person and without by another)."""
+    words = tokens(text)
+    return words + [a + b for a, b in pairwise(words)]
 
 
 class CustomerService:
@@ -121,11 +137,12 @@ class CustomerService:
             parsed = parse_phone(phone.e164)
             numbers.extend(number_lexemes(phone.e164, parsed.national()))
         email = customer.email or ""
+        tag_words = [w for tag in customer.tags for w in tokens(tag)]
         vector = SearchVector(
-            name=tokens(customer.name),
-            company=tokens(customer.company),
+            name=name_lexemes(customer.name),
+            company=name_lexemes(customer.company),
             numbers=sorted(set(numbers)),
-            other=tokens(email.replace("@", " ").replace(".", " ")) + list(customer.tags),
+            other=tokens(email.replace("@", " ").replace(".", " ")) + tag_words,
         )
         await self.repo.set_search_vector(customer.id, vector)
 
@@ -308,6 +325,12 @@ class CustomerService:
             await self.create(data, actor=None)
             return "created"
         changed = False
+        if normalize(existing.name) != normalize(data.name):
+            # Matched by external id: the customer was renamed. (The same name in other
+            # letter forms is the same name, and is left as it was stored.)
+            existing.name = data.name
+            existing.sort_key = normalize(data.name)
+            changed = True
         incoming = data.model_dump(exclude_defaults=True, exclude={"phones", "name"})
         for name, value in incoming.items():
             if name == "kind":
