@@ -49,16 +49,20 @@ def _logging(settings: Settings) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
-def _with_db(work: Callable[..., Awaitable[T]]) -> T:
-    """Open the database (embedded or configured, migrated), run ``work(db)``, close."""
+def _with_db(work: Callable[..., Awaitable[T]], *, migrate: bool = True) -> T:
+    """Open the database (embedded or configured; migrated unless told otherwise), run
+    ``work(db)``, close."""
     from app.db import Database
 
     settings = _settings()
     _logging(settings)
 
     async def run() -> T:
-        async with Database(settings) as db:
+        db = await Database(settings).open(migrate=migrate)
+        try:
             return await work(db)
+        finally:
+            await db.close()
 
     return asyncio.run(run())
 
@@ -117,6 +121,44 @@ def migrate(
             typer.echo(f"  {item}", err=True)
         raise typer.Exit(1)
     typer.echo("database schema is up to date")
+
+
+@cli.command()
+def makemigration(
+    message: Annotated[str, typer.Argument(help="what the migration does, in a few words")],
+) -> None:
+    """For developers: write a new Alembic migration from what the models changed."""
+    from app.db import Database
+    from app.migrate import autogenerate, upgrade
+
+    async def work(db: Database) -> None:
+        assert db.engine is not None
+        await upgrade(db.engine)
+        await autogenerate(db.engine, message)
+
+    _with_db(work, migrate=False)
+
+
+@cli.command()
+def reindex(
+    batch: Annotated[int, typer.Option(help="customers per transaction", min=1)] = 1000,
+) -> None:
+    """Rebuild the phonebook's search index (after an upgrade that changes how Persian text
+    or numbers are matched; the release notes say when)."""
+    from app.customers.service import CustomerService
+    from app.db import Database, unit_of_work
+
+    async def work(db: Database) -> int:
+        assert db.sessionmaker is not None
+        total, last = 0, 0
+        while True:
+            async with unit_of_work(db.sessionmaker) as session:
+                count, last = await CustomerService(session, db.settings).reindex_batch(last, batch)
+            if count == 0:
+                return total
+            total += count
+
+    typer.echo(f"search index rebuilt for {_with_db(work)} customers")
 
 
 def _read_password(password: str | None, confirm: bool = True) -> str:

@@ -87,3 +87,46 @@ def test_migrate_check(cli_env: dict[str, str]) -> None:
     result = CliRunner().invoke(cli, ["migrate", "--check"], env=cli_env)
     assert result.exit_code == 0, result.output
     assert "up to date" in result.output
+
+
+def test_reindex_rebuilds_search_keys(cli_env: dict[str, str]) -> None:
+    import asyncio
+
+    from sqlalchemy import text as sql
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from app.db import async_url
+
+    runner = CliRunner()
+    csv_rows = "name,mobile\nعلی کریمی,09121234567\nسارا,09351234567\n"
+
+    async def break_index() -> None:
+        engine = create_async_engine(async_url(cli_env["TAMAS_DATABASE_URL"]))
+        async with engine.begin() as conn:
+            await conn.execute(sql("UPDATE customers SET search_vector = '', sort_key = ''"))
+        await engine.dispose()
+
+    async def found(word: str) -> int:
+        engine = create_async_engine(async_url(cli_env["TAMAS_DATABASE_URL"]))
+        async with engine.connect() as conn:
+            n = await conn.scalar(
+                sql("SELECT count(*) FROM customers WHERE search_vector @@ CAST(:q AS tsquery)"),
+                {"q": f"'{word}':*"},
+            )
+        await engine.dispose()
+        return int(n or 0)
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.csv"
+        path.write_text(csv_rows, encoding="utf-8")
+        assert runner.invoke(cli, ["import", "customers", str(path)], env=cli_env).exit_code == 0
+    asyncio.run(break_index())
+    assert asyncio.run(found("کریمی")) == 0
+    result = runner.invoke(cli, ["reindex", "--batch", "1"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    assert "rebuilt for" in result.output
+    assert asyncio.run(found("کریمی")) == 1
+    assert asyncio.run(found("1234567")) >= 2

@@ -119,6 +119,17 @@ class CustomerRepository:
         stmt = stmt.options(_PHONES).order_by(Customer.id).limit(1)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
+    async def batch_after(self, after_id: int, size: int) -> Sequence[Customer]:
+        """Customers with an id above ``after_id``, in id order (for walking the table)."""
+        stmt = (
+            select(Customer)
+            .where(Customer.id > after_id)
+            .options(_PHONES)
+            .order_by(Customer.id)
+            .limit(size)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
     async def search(self, flt: SearchFilter) -> Sequence[Customer]:
         stmt = select(Customer).options(_PHONES)
         if flt.query is not None:

@@ -294,6 +294,17 @@ class CustomerService:
             next_cursor = encode_cursor(last.sort_key, last.id)
         return rows, next_cursor
 
+    async def reindex_batch(self, after_id: int, size: int = 1000) -> tuple[int, int]:
+        """Recompute the search index and sort key of the next ``size`` customers after
+        ``after_id`` (after a change to the normalisation rules). Returns how many were done
+        (0: none left) and the last id done."""
+        batch = await self.repo.batch_after(after_id, size)
+        for customer in batch:
+            customer.sort_key = normalize(customer.name)
+            await self._reindex(customer)
+        await self.session.flush()
+        return len(batch), batch[-1].id if batch else after_id
+
     # -- import ----------------------------------------------------------------------------
 
     async def import_rows(self, rows: Sequence[ImportRow | RowError], counts: ImportCounts) -> None:
