@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -56,6 +57,26 @@ async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
         finally:
             app.state.sessionmaker = database.sessionmaker
             await outer.rollback()
+
+
+@pytest.fixture(scope="module")
+async def cli_env(app: FastAPI, request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str]]:
+    """Environment for running the ``tamas`` command against a database of its own on the
+    test server (one per test module): the command commits, which the rolled-back ``session``
+    could not show."""
+    name = "tamas_cli_" + request.module.__name__.rsplit(".", 1)[-1].lower()
+    engine = app.state.database.engine
+
+    async def admin(sql: str) -> None:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(sql))
+
+    await admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await admin(f"CREATE DATABASE {name}")
+    url = engine.url.set(database=name).render_as_string(hide_password=False)
+    yield {"TAMAS_DATABASE_URL": url, "TAMAS_LOG_LEVEL": "warning"}
+    await admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-from fastapi import FastAPI
-from sqlalchemy import text
 from typer.testing import CliRunner
 
 from app.cli import cli
-
-DB_NAME = "tamas_cli_users"
-
-
-@pytest.fixture(scope="module")
-async def cli_env(app: FastAPI) -> AsyncIterator[dict[str, str]]:
-    engine = app.state.database.engine
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"))
-        await conn.execute(text(f"CREATE DATABASE {DB_NAME}"))
-    url = engine.url.set(database=DB_NAME).render_as_string(hide_password=False)
-    yield {"TAMAS_DATABASE_URL": url, "TAMAS_LOG_LEVEL": "warning"}
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"))
 
 
 def test_help_is_readable() -> None:

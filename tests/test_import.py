@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
@@ -693,24 +690,6 @@ async def test_import_without_a_file_is_422(
 
 
 # -- the command ---------------------------------------------------------------------------
-
-CLI_DB = "tamas_cli_import"
-
-
-@pytest.fixture(scope="module")
-async def cli_env(app: FastAPI) -> AsyncIterator[dict[str, str]]:
-    """A database of its own on the test server: the command commits, the tests' rolled-back
-    transaction could not show that."""
-    engine = app.state.database.engine
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {CLI_DB} WITH (FORCE)"))
-        await conn.execute(text(f"CREATE DATABASE {CLI_DB}"))
-    url = engine.url.set(database=CLI_DB).render_as_string(hide_password=False)
-    yield {"TAMAS_DATABASE_URL": url, "TAMAS_LOG_LEVEL": "warning"}
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {CLI_DB} WITH (FORCE)"))
 
 
 def test_cli_import(cli_env: dict[str, str], tmp_path: Path) -> None:
