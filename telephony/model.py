@@ -1,0 +1,101 @@
+"""What the tracker tells the rest of Tamas: immutable call snapshots and live call events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Direction = Literal["inbound", "outbound", "internal"]
+# inbound: answered | missed | abandoned | busy; outbound and internal: answered | no_answer |
+# busy | failed. "live" while the call is up.
+Outcome = Literal["live", "answered", "missed", "abandoned", "busy", "no_answer", "failed"]
+CallEventKind = Literal["started", "ringing", "answered", "transferred", "ended"]
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    uniqueid: str
+    channel: str
+    device: str
+    internal: bool
+    created_at: float
+    answered_at: float | None
+    ended_at: float | None
+    hangup_cause: str
+    hangup_cause_text: str
+    dial_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ring:
+    """An agent's phone that rang for this call, and how it ended."""
+
+    device: str
+    extension: str
+    member_name: str
+    at: float
+    answered_at: float | None
+    ended_at: float | None
+    # ringing | answered | no_answer | rejected | cancelled
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    kind: Literal["blind", "attended"]
+    from_device: str
+    to: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallSnapshot:
+    pbx: str
+    linkedid: str
+    direction: Direction
+    caller_number: str
+    caller_name: str
+    called_number: str
+    # The external party (the customer): the caller of an inbound call, the callee of an
+    # outbound one; empty for internal calls.
+    customer_number: str
+    customer_e164: str | None
+    did: str
+    queue: str
+    rings: tuple[Ring, ...]
+    answered_by: str  # device, e.g. PJSIP/1001
+    transfers: tuple[Transfer, ...]
+    hold_seconds: float
+    started_at: float
+    queue_joined_at: float | None
+    answered_at: float | None
+    ended_at: float | None
+    wait_seconds: float
+    talk_seconds: float
+    outcome: Outcome
+    hangup_cause: str
+    hangup_cause_text: str
+    dial_status: str
+    hung_up_by: str  # customer | agent | pbx | "" while live
+    recordings: tuple[str, ...]
+    legs: tuple[Leg, ...]
+    # Why the end was not seen, when it was not (resync after a reconnect or a PBX restart).
+    end_reason: str = ""
+    agent_devices: tuple[str, ...] = field(default=())
+
+    @property
+    def live(self) -> bool:
+        return self.ended_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """A live event for screen-pops and wallboards, numbered per PBX."""
+
+    kind: CallEventKind
+    pbx: str
+    seq: int
+    call: CallSnapshot
+    device: str = ""  # the agent's device this event is about (ringing, answered)
+    from_device: str = ""  # transferred
+    to: str = ""  # transferred

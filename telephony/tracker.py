@@ -1,0 +1,726 @@
+"""The call tracker: AMI events in, calls and live call events out. Pure: no socket, no
+database, no clock of its own (every event carries its time).
+
+A call is what the customer experiences, keyed by Asterisk's ``Linkedid`` (per PBX); its legs
+are the channels that share it. Local channels (``Local/...;1`` and ``;2``) only connect
+things inside the PBX: they are followed (their linkedid ties the real devices together) but
+are never legs of their own. A channel whose linkedid changes (the target of an attended
+transfer joins the customer's call) moves to the new call.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from app.phones import try_parse_phone
+from telephony.events import AmiEvent, device_of, extension_of, is_local
+from telephony.model import (
+    CallEvent,
+    CallEventKind,
+    CallSnapshot,
+    Direction,
+    Leg,
+    Outcome,
+    Ring,
+    Transfer,
+)
+
+logger = logging.getLogger(__name__)
+
+STATE_RINGING = "5"
+STATE_UP = "6"
+_EXTENSION = re.compile(r"^\d{1,6}$")
+# Hangup causes (Q.850) that mean the called phone declined.
+_REJECT_CAUSES = {"17", "21"}
+_NO_ANSWER_CAUSES = {"18", "19"}
+
+
+def default_is_internal(device: str) -> bool:
+    """An extension-like device (``PJSIP/1001``) is internal; a named one (``PJSIP/trunk``,
+    ``SIP/provider``) is external. Tamas passes a better test when it knows the agents'
+    devices."""
+    return bool(_EXTENSION.match(extension_of(device)))
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStatus:
+    """A channel as the PBX reports it on resync (``CoreShowChannel``)."""
+
+    channel: str
+    uniqueid: str
+    linkedid: str
+    state: str
+    caller_number: str
+    caller_name: str
+    connected_number: str
+    exten: str
+    duration_seconds: float
+
+
+@dataclass
+class _Channel:
+    uniqueid: str
+    name: str
+    device: str
+    internal: bool
+    local: bool
+    linkedid: str
+    created_at: float
+    state: str = "0"
+    caller_number: str = ""
+    caller_name: str = ""
+    connected_number: str = ""
+    exten: str = ""
+    answered_at: float | None = None
+    ringing_at: float | None = None
+    ended_at: float | None = None
+    hangup_requested_at: float | None = None
+    cause: str = ""
+    cause_text: str = ""
+    dial_status: str = ""
+    member_name: str = ""
+    hold_since: float | None = None
+    announced: bool = False  # an "answered" event went out for this leg
+
+
+@dataclass
+class _Call:
+    linkedid: str
+    started_at: float
+    channels: dict[str, _Channel] = field(default_factory=dict)  # every leg ever, by uniqueid
+    live: set[str] = field(default_factory=set)
+    origin: str = ""  # uniqueid of the first real (non-Local) channel
+    did: str = ""
+    queue: str = ""
+    queue_joined_at: float | None = None
+    abandoned: bool = False
+    answered_by: str = ""
+    answered_at: float | None = None
+    external_answered_at: float | None = None
+    dial_status: str = ""
+    dialled_number: str = ""
+    originate_failed: bool = False
+    transfers: list[Transfer] = field(default_factory=list)
+    hold_seconds: float = 0.0
+    recordings: list[str] = field(default_factory=list)
+    ended_at: float | None = None
+    end_reason: str = ""
+
+
+class CallTracker:
+    """Follows the calls of one PBX."""
+
+    def __init__(
+        self,
+        pbx: str,
+        *,
+        is_internal: Callable[[str], bool] = default_is_internal,
+        region: str = "IR",
+    ) -> None:
+        self.pbx = pbx
+        self.is_internal = is_internal
+        self.region = region
+        self.seq = 0
+        self.calls: dict[str, _Call] = {}
+        self.channel_call: dict[str, str] = {}  # uniqueid -> linkedid of its call
+        self.unknown_events = 0
+        self._handlers: dict[str, Callable[[AmiEvent], list[CallEvent]]] = {
+            "Newchannel": self._newchannel,
+            "Newstate": self._newstate,
+            "NewCallerid": self._newcallerid,
+            "NewConnectedLine": self._newconnectedline,
+            "DialBegin": self._dialbegin,
+            "DialEnd": self._dialend,
+            "BridgeEnter": self._touch,
+            "BridgeLeave": self._touch,
+            "HangupRequest": self._hanguprequest,
+            "Hangup": self._hangup,
+            "QueueCallerJoin": self._queuecallerjoin,
+            "QueueCallerLeave": self._touch,
+            "QueueCallerAbandon": self._queuecallerabandon,
+            "AgentCalled": self._agentcalled,
+            "AgentRingNoAnswer": self._touch,
+            "AgentConnect": self._agentconnect,
+            "AgentComplete": self._touch,
+            "BlindTransfer": self._blindtransfer,
+            "AttendedTransfer": self._attendedtransfer,
+            "Hold": self._hold,
+            "Unhold": self._unhold,
+            "MusicOnHoldStart": self._touch,
+            "MusicOnHoldStop": self._touch,
+            "VarSet": self._varset,
+            "MixMonitorStart": self._touch,
+            "MixMonitorStop": self._touch,
+            "Cdr": self._touch,
+            "OriginateResponse": self._originateresponse,
+        }
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def handle(self, event: AmiEvent) -> list[CallEvent]:
+        """Apply one event; return the live call events it caused, in order."""
+        handler = self._handlers.get(event.name)
+        if handler is None:
+            return []
+        return handler(event)
+
+    def handles(self, name: str) -> bool:
+        return name in self._handlers
+
+    def resync(self, channels: Iterable[ChannelStatus], at: float) -> list[CallEvent]:
+        """Align with what the PBX reports is up now (after a (re)connect): channels we
+        missed are added, channels that went away unseen are ended, and calls left with no
+        channel are closed with a reason saying their end was not observed."""
+        out: list[CallEvent] = []
+        reported = {c.uniqueid: c for c in channels}
+        for status in reported.values():
+            if status.uniqueid not in self.channel_call:
+                out += self._adopt(status, at)
+        for linkedid in list(self.calls):
+            call = self.calls[linkedid]
+            for uid in list(call.live):
+                if uid not in reported:
+                    channel = call.channels[uid]
+                    channel.ended_at = at
+                    call.live.discard(uid)
+                    self.channel_call.pop(uid, None)
+            if not call.live:
+                call.end_reason = "end not observed: the call was gone when Tamas reconnected"
+                out += self._finish(call, at)
+        return out
+
+    def end_all(self, at: float, reason: str) -> list[CallEvent]:
+        """Close every call (the PBX restarted: whatever was up is gone)."""
+        out: list[CallEvent] = []
+        for call in list(self.calls.values()):
+            for uid in list(call.live):
+                call.channels[uid].ended_at = at
+                self.channel_call.pop(uid, None)
+            call.live.clear()
+            call.end_reason = reason
+            out += self._finish(call, at)
+        return out
+
+    def snapshot(self, linkedid: str) -> CallSnapshot | None:
+        call = self.calls.get(linkedid)
+        return None if call is None else self._snapshot(call)
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _emit(self, kind: CallEventKind, call: _Call, **extra: str) -> list[CallEvent]:
+        self.seq += 1
+        return [
+            CallEvent(kind=kind, pbx=self.pbx, seq=self.seq, call=self._snapshot(call), **extra)
+        ]
+
+    def _channel(self, uniqueid: str) -> tuple[_Call, _Channel] | None:
+        linkedid = self.channel_call.get(uniqueid)
+        if linkedid is None:
+            return None
+        call = self.calls[linkedid]
+        return call, call.channels[uniqueid]
+
+    def _call_of(self, event: AmiEvent) -> tuple[_Call, _Channel] | tuple[None, None]:
+        """The call and channel an event is about, following a changed linkedid."""
+        found = self._channel(event.uniqueid) if event.uniqueid else None
+        if found is None:
+            return None, None
+        call, channel = found
+        linkedid = event.linkedid
+        if linkedid and linkedid != call.linkedid:
+            call = self._move(channel, call, linkedid, event.at)
+        return call, channel
+
+    def _move(self, channel: _Channel, old: _Call, linkedid: str, at: float) -> _Call:
+        # The channel joins another call (the target of an attended transfer joins the
+        # customer's call). The old call ends if nothing is left in it.
+        new = self.calls.get(linkedid)
+        if new is None:
+            new = _Call(linkedid=linkedid, started_at=at)
+            self.calls[linkedid] = new
+        old.live.discard(channel.uniqueid)
+        channel.linkedid = linkedid
+        new.channels[channel.uniqueid] = channel
+        new.live.add(channel.uniqueid)
+        self.channel_call[channel.uniqueid] = linkedid
+        if not old.live:
+            self._finish(old, at)
+        return new
+
+    def _new_channel(
+        self, uniqueid: str, name: str, linkedid: str, at: float
+    ) -> tuple[_Call, _Channel, bool]:
+        device = device_of(name)
+        local = is_local(name)
+        channel = _Channel(
+            uniqueid=uniqueid,
+            name=name,
+            device=device,
+            internal=local or self.is_internal(device),
+            local=local,
+            linkedid=linkedid,
+            created_at=at,
+        )
+        call = self.calls.get(linkedid)
+        new_call = call is None
+        if call is None:
+            call = _Call(linkedid=linkedid, started_at=at)
+            self.calls[linkedid] = call
+        call.channels[uniqueid] = channel
+        call.live.add(uniqueid)
+        self.channel_call[uniqueid] = linkedid
+        if not call.origin and not local:
+            call.origin = uniqueid
+        return call, channel, new_call
+
+    def _adopt(self, status: ChannelStatus, at: float) -> list[CallEvent]:
+        started = at - status.duration_seconds
+        call, channel, new_call = self._new_channel(
+            status.uniqueid, status.channel, status.linkedid or status.uniqueid, started
+        )
+        call.started_at = min(call.started_at, started)
+        channel.state = status.state
+        channel.caller_number = status.caller_number
+        channel.caller_name = status.caller_name
+        channel.connected_number = status.connected_number
+        channel.exten = status.exten
+        if call.origin == channel.uniqueid and not channel.internal:
+            call.did = status.exten if status.exten != "s" else ""
+        if status.state == STATE_UP:
+            channel.answered_at = started
+        out = self._emit("started", call) if new_call else []
+        if status.state == STATE_UP and call.origin != channel.uniqueid:
+            out += self._answered(call, channel, started)
+        return out
+
+    # -- handlers --------------------------------------------------------------------------
+
+    def _touch(self, event: AmiEvent) -> list[CallEvent]:
+        # Events that only matter for their linkedid (a moved channel) or not at all yet.
+        if event.uniqueid:
+            self._call_of(event)
+        return []
+
+    def _newchannel(self, event: AmiEvent) -> list[CallEvent]:
+        uid = event.uniqueid
+        if not uid or uid in self.channel_call:
+            return []  # a replay, or nonsense: never a second leg
+        call, channel, new_call = self._new_channel(
+            uid, event.channel, event.linkedid or uid, event.at
+        )
+        channel.state = event.get("ChannelState", "0")
+        channel.caller_number = event.get("CallerIDNum")
+        channel.caller_name = event.get("CallerIDName")
+        channel.exten = event.get("Exten")
+        if call.origin == uid and not channel.internal and channel.exten != "s":
+            call.did = channel.exten
+        out = self._emit("started", call) if new_call else []
+        if channel.state == STATE_RINGING:
+            out += self._ringing(call, channel, event.at)
+        return out
+
+    def _newstate(self, event: AmiEvent) -> list[CallEvent]:
+        call, channel = self._call_of(event)
+        if call is None or channel is None:
+            return []
+        channel.state = event.get("ChannelState", channel.state)
+        self._caller(channel, event)
+        if channel.state == STATE_RINGING:
+            return self._ringing(call, channel, event.at)
+        if channel.state == STATE_UP:
+            return self._answered(call, channel, event.at)
+        return []
+
+    def _caller(self, channel: _Channel, event: AmiEvent) -> None:
+        if "CallerIDNum" in event.msg:
+            channel.caller_number = event.get("CallerIDNum") or channel.caller_number
+        if "CallerIDName" in event.msg:
+            channel.caller_name = event.get("CallerIDName") or channel.caller_name
+        if "ConnectedLineNum" in event.msg:
+            channel.connected_number = event.get("ConnectedLineNum") or channel.connected_number
+        if event.get("Exten"):
+            channel.exten = event.get("Exten")
+
+    def _newcallerid(self, event: AmiEvent) -> list[CallEvent]:
+        _call, channel = self._call_of(event)
+        if channel is not None:
+            self._caller(channel, event)
+        return []
+
+    def _newconnectedline(self, event: AmiEvent) -> list[CallEvent]:
+        return self._newcallerid(event)
+
+    def _ringing(self, call: _Call, channel: _Channel, at: float) -> list[CallEvent]:
+        if channel.ringing_at is not None or channel.local or call.origin == channel.uniqueid:
+            return []
+        channel.ringing_at = at
+        if not channel.internal:
+            return []
+        return self._emit("ringing", call, device=channel.device)
+
+    def _answered(self, call: _Call, channel: _Channel, at: float) -> list[CallEvent]:
+        if channel.local:
+            return []
+        if channel.answered_at is None:
+            channel.answered_at = at
+        if call.origin == channel.uniqueid:
+            return []
+        if not channel.internal:
+            if call.external_answered_at is None:
+                call.external_answered_at = at
+            return []
+        if channel.announced:
+            return []
+        if call.answered_by:
+            # Only a transfer's target is announced after the first answer.
+            targets = {t.to for t in call.transfers}
+            if not targets & {channel.device, extension_of(channel.device)}:
+                return []
+        else:
+            call.answered_by = channel.device
+            call.answered_at = at
+        channel.announced = True
+        return self._emit("answered", call, device=channel.device)
+
+    def _dialbegin(self, event: AmiEvent) -> list[CallEvent]:
+        dest = self._channel(event.get("DestUniqueid"))
+        if dest is None:
+            return []
+        call, channel = dest
+        source = self._channel(event.uniqueid) if event.uniqueid else None
+        if source is not None and not channel.internal and not call.dialled_number:
+            # Outbound: the number the agent's channel was sent to dial.
+            src_call, src_channel = source
+            exten = event.get("Exten") or src_channel.exten
+            if exten and exten != "s":
+                src_call.dialled_number = exten
+        return self._ringing(call, channel, event.at)
+
+    def _dialend(self, event: AmiEvent) -> list[CallEvent]:
+        dest = self._channel(event.get("DestUniqueid"))
+        if dest is None:
+            return []
+        call, channel = dest
+        status = event.get("DialStatus")
+        channel.dial_status = status
+        # The call's dial status is the last one seen, except that once a dial was
+        # answered the others being cancelled does not undo that. The dial that brought in
+        # the originating channel itself (an Originate ringing the agent) is not the call's.
+        if status and call.dial_status != "ANSWER" and channel.uniqueid != call.origin:
+            call.dial_status = status
+        if status == "ANSWER":
+            return self._answered(call, channel, event.at)
+        return []
+
+    def _hanguprequest(self, event: AmiEvent) -> list[CallEvent]:
+        _call, channel = self._call_of(event)
+        if channel is not None and channel.hangup_requested_at is None:
+            channel.hangup_requested_at = event.at
+        return []
+
+    def _hangup(self, event: AmiEvent) -> list[CallEvent]:
+        call, channel = self._call_of(event)
+        if call is None or channel is None:
+            return []
+        channel.ended_at = event.at
+        channel.cause = event.get("Cause")
+        channel.cause_text = event.get("Cause-txt")
+        if channel.hold_since is not None:
+            call.hold_seconds += event.at - channel.hold_since
+            channel.hold_since = None
+        call.live.discard(channel.uniqueid)
+        self.channel_call.pop(channel.uniqueid, None)
+        if call.live:
+            return []
+        return self._finish(call, event.at)
+
+    def _finish(self, call: _Call, at: float) -> list[CallEvent]:
+        if call.linkedid not in self.calls:
+            return []
+        call.ended_at = at
+        out = self._emit("ended", call)
+        del self.calls[call.linkedid]
+        for uid in call.channels:
+            if self.channel_call.get(uid) == call.linkedid:
+                del self.channel_call[uid]
+        return out
+
+    def _queuecallerjoin(self, event: AmiEvent) -> list[CallEvent]:
+        call, _ = self._call_of(event)
+        if call is not None:
+            call.queue = event.get("Queue")
+            if call.queue_joined_at is None:
+                call.queue_joined_at = event.at
+        return []
+
+    def _queuecallerabandon(self, event: AmiEvent) -> list[CallEvent]:
+        call, _ = self._call_of(event)
+        if call is not None:
+            call.abandoned = True
+            call.queue = call.queue or event.get("Queue")
+        return []
+
+    def _agentcalled(self, event: AmiEvent) -> list[CallEvent]:
+        dest = self._channel(event.get("DestUniqueid"))
+        if dest is None:
+            return []
+        call, channel = dest
+        channel.member_name = event.get("MemberName")
+        call.queue = call.queue or event.get("Queue")
+        return self._ringing(call, channel, event.at)
+
+    def _agentconnect(self, event: AmiEvent) -> list[CallEvent]:
+        dest = self._channel(event.get("DestUniqueid"))
+        if dest is None:
+            return []
+        call, channel = dest
+        return self._answered(call, channel, event.at)
+
+    def _transfer(
+        self, linkedid: str, kind: str, from_channel: str, to: str, at: float
+    ) -> list[CallEvent]:
+        call = self.calls.get(linkedid)
+        if call is None:
+            return []
+        transfer = Transfer(
+            kind="blind" if kind == "blind" else "attended",
+            from_device=device_of(from_channel),
+            to=to,
+            at=at,
+        )
+        call.transfers.append(transfer)
+        return self._emit("transferred", call, from_device=transfer.from_device, to=transfer.to)
+
+    def _blindtransfer(self, event: AmiEvent) -> list[CallEvent]:
+        if event.get("Result") != "Success":
+            return []
+        linkedid = event.get("TransfereeLinkedid") or event.get("TransfererLinkedid")
+        return self._transfer(
+            linkedid, "blind", event.get("TransfererChannel"), event.get("Extension"), event.at
+        )
+
+    def _attendedtransfer(self, event: AmiEvent) -> list[CallEvent]:
+        if event.get("Result") != "Success":
+            return []
+        linkedid = event.get("TransfereeLinkedid") or event.get("OrigTransfererLinkedid")
+        target = event.get("TransferTargetChannel")
+        to = device_of(target) if target else event.get("DestApp")
+        return self._transfer(
+            linkedid, "attended", event.get("OrigTransfererChannel"), to, event.at
+        )
+
+    def _hold(self, event: AmiEvent) -> list[CallEvent]:
+        _call, channel = self._call_of(event)
+        if channel is not None and channel.hold_since is None:
+            channel.hold_since = event.at
+        return []
+
+    def _unhold(self, event: AmiEvent) -> list[CallEvent]:
+        call, channel = self._call_of(event)
+        if call is not None and channel is not None and channel.hold_since is not None:
+            call.hold_seconds += event.at - channel.hold_since
+            channel.hold_since = None
+        return []
+
+    def _varset(self, event: AmiEvent) -> list[CallEvent]:
+        if event.get("Variable") != "MIXMONITOR_FILENAME":
+            return []
+        call, _ = self._call_of(event)
+        value = event.get("Value")
+        if call is not None and value and value not in call.recordings:
+            call.recordings.append(value)
+        return []
+
+    def _originateresponse(self, event: AmiEvent) -> list[CallEvent]:
+        # The answer to an Originate (click-to-call). On failure there is no Uniqueid: the
+        # call is the newest one the named device started.
+        found = self._channel(event.uniqueid) if event.uniqueid else None
+        if found is not None:
+            call: _Call | None = found[0]
+        else:
+            device = device_of(event.channel)
+            candidates = [
+                c for c in self.calls.values() if c.origin and c.channels[c.origin].device == device
+            ]
+            call = max(candidates, key=lambda c: c.started_at, default=None)
+        if call is None:
+            return []
+        exten = event.get("Exten")
+        if exten and exten != "s" and not call.dialled_number:
+            call.dialled_number = exten
+        if event.get("Response") == "Failure":
+            call.originate_failed = True
+        return []
+
+    # -- the snapshot ----------------------------------------------------------------------
+
+    def _snapshot(self, call: _Call) -> CallSnapshot:
+        origin = call.channels.get(call.origin)
+        real = [c for c in call.channels.values() if not c.local]
+        externals = [c for c in real if not c.internal]
+        direction: Direction
+        if origin is not None and not origin.internal:
+            direction = "inbound"
+            customer: _Channel | None = origin
+        elif externals:
+            direction = "outbound"
+            customer = externals[0]
+        elif call.dialled_number and not _EXTENSION.match(call.dialled_number):
+            direction = "outbound"
+            customer = None
+        else:
+            direction = "internal"
+            customer = None
+
+        caller_number = origin.caller_number if origin else ""
+        caller_name = origin.caller_name if origin else ""
+        if direction == "inbound":
+            called = call.did
+            customer_number = caller_number
+        elif direction == "outbound":
+            called = call.dialled_number or (customer.caller_number if customer else "")
+            customer_number = called
+        else:
+            others = [c for c in real if c is not origin]
+            called = call.dialled_number or (
+                extension_of(others[0].device) if others else (origin.exten if origin else "")
+            )
+            customer_number = ""
+        parsed = try_parse_phone(customer_number, self.region) if customer_number else None
+
+        agents = [c for c in real if c.internal and (direction != "inbound" or c is not origin)]
+        rings = tuple(
+            Ring(
+                device=c.device,
+                extension=extension_of(c.device),
+                member_name=c.member_name,
+                at=c.ringing_at if c.ringing_at is not None else c.created_at,
+                answered_at=c.answered_at,
+                ended_at=c.ended_at,
+                result=_ring_result(c),
+            )
+            for c in sorted(agents, key=lambda c: c.created_at)
+            if c is not origin and (c.ringing_at is not None or c.answered_at is not None)
+        )
+
+        answered_at: float | None
+        answered_by: str
+        if direction == "inbound":
+            answered_at, answered_by = call.answered_at, call.answered_by
+        else:
+            answered_at = (
+                call.external_answered_at if direction == "outbound" else (call.answered_at)
+            )
+            answered_by = origin.device if origin is not None and answered_at else ""
+            if direction == "internal" and answered_at:
+                answered_by = call.answered_by
+
+        ended = call.ended_at
+        outcome = _outcome(call, direction, answered_at, origin)
+        end = ended if ended is not None else None
+        wait = (
+            ((answered_at or end or call.started_at) - call.started_at)
+            if end or answered_at
+            else 0.0
+        )
+        talk = (end - answered_at) if (end is not None and answered_at is not None) else 0.0
+        hangup_source = customer if customer is not None else origin
+        return CallSnapshot(
+            pbx=self.pbx,
+            linkedid=call.linkedid,
+            direction=direction,
+            caller_number=caller_number,
+            caller_name=caller_name,
+            called_number=called,
+            customer_number=customer_number,
+            customer_e164=parsed.e164 if parsed else None,
+            did=call.did if direction == "inbound" else "",
+            queue=call.queue,
+            rings=rings,
+            answered_by=answered_by,
+            transfers=tuple(call.transfers),
+            hold_seconds=round(call.hold_seconds, 3),
+            started_at=call.started_at,
+            queue_joined_at=call.queue_joined_at,
+            answered_at=answered_at,
+            ended_at=ended,
+            wait_seconds=round(max(0.0, wait), 3),
+            talk_seconds=round(max(0.0, talk), 3),
+            outcome=outcome,
+            hangup_cause=hangup_source.cause if hangup_source else "",
+            hangup_cause_text=hangup_source.cause_text if hangup_source else "",
+            dial_status=call.dial_status,
+            hung_up_by=_hung_up_by(call, customer, agents) if ended is not None else "",
+            recordings=tuple(call.recordings),
+            legs=tuple(
+                Leg(
+                    uniqueid=c.uniqueid,
+                    channel=c.name,
+                    device=c.device,
+                    internal=c.internal,
+                    created_at=c.created_at,
+                    answered_at=c.answered_at,
+                    ended_at=c.ended_at,
+                    hangup_cause=c.cause,
+                    hangup_cause_text=c.cause_text,
+                    dial_status=c.dial_status,
+                )
+                for c in sorted(real, key=lambda c: c.created_at)
+            ),
+            end_reason=call.end_reason,
+            agent_devices=tuple(dict.fromkeys(c.device for c in agents)),
+        )
+
+
+def _ring_result(channel: _Channel) -> str:
+    if channel.answered_at is not None:
+        return "answered"
+    if channel.ended_at is None:
+        return "ringing"
+    if channel.dial_status == "BUSY" or channel.cause in _REJECT_CAUSES:
+        return "rejected"
+    if channel.dial_status == "NOANSWER" or channel.cause in _NO_ANSWER_CAUSES:
+        return "no_answer"
+    return "cancelled"
+
+
+def _outcome(
+    call: _Call, direction: Direction, answered_at: float | None, origin: _Channel | None
+) -> Outcome:
+    if call.ended_at is None:
+        return "live"
+    if direction == "inbound":
+        if answered_at is not None:
+            return "answered"
+        if call.abandoned:
+            return "abandoned"
+        legs = [c for c in call.channels.values() if c is not origin and not c.local]
+        if call.dial_status == "BUSY" or any(_ring_result(c) == "rejected" for c in legs):
+            return "busy"
+        return "missed"
+    if answered_at is not None:
+        return "answered"
+    if call.originate_failed or (origin is not None and origin.answered_at is None):
+        return "failed"
+    status = call.dial_status
+    if status == "BUSY":
+        return "busy"
+    if status in ("NOANSWER", "CANCEL"):
+        return "no_answer"
+    return "failed"
+
+
+def _hung_up_by(call: _Call, customer: _Channel | None, agents: list[_Channel]) -> str:
+    if customer is not None and customer.hangup_requested_at is not None:
+        return "customer"
+    answered = [a for a in agents if a.answered_at is not None]
+    if any(a.hangup_requested_at is not None for a in answered):
+        return "agent"
+    if customer is None and answered:
+        return "agent"
+    if any(a.hangup_requested_at is not None for a in agents):
+        return "agent"
+    return "pbx"

@@ -1,0 +1,213 @@
+"""Every recorded trace through the tracker (no socket, no database): the call log it gives
+must be what really happened (expected.json and each trace's .json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from telephony.events import AmiEvent, extension_of
+from telephony.framing import Message
+from telephony.model import CallSnapshot
+from telephony.tracker import CallTracker, ChannelStatus
+from tests.telephony.replay import ended_calls, replay
+from tests.telephony.traces import call_trace_names, expected_calls, trace_facts
+
+
+def customer_calls(name: str) -> list[CallSnapshot]:
+    tracker, events = replay(name)
+    assert tracker.calls == {}, "every call of the trace must have ended"
+    calls = [e.call for e in ended_calls(events)]
+    # The consultation leg of an attended transfer is an internal call of its own.
+    return [c for c in calls if c.direction != "internal"]
+
+
+def as_expected(call: CallSnapshot) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "direction": call.direction,
+        "number": call.customer_number,
+        "outcome": call.outcome,
+    }
+    if call.did:
+        row["did"] = call.did
+    if call.answered_by:
+        row["answered_by"] = extension_of(call.answered_by)
+    if call.queue:
+        row["queue"] = call.queue
+    if call.transfers:
+        t = call.transfers[0]
+        row["transfer"] = {
+            "kind": t.kind,
+            "from": extension_of(t.from_device),
+            "to": extension_of(t.to),
+        }
+    return row
+
+
+def by_number(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (r["number"], r["outcome"]))
+
+
+@pytest.mark.parametrize("name", call_trace_names())
+def test_call_log_matches_what_happened(name: str) -> None:
+    calls = customer_calls(name)
+    assert by_number([as_expected(c) for c in calls]) == by_number(expected_calls()[name])
+
+
+@pytest.mark.parametrize("name", call_trace_names())
+def test_recordings_and_times(name: str) -> None:
+    facts = trace_facts(name)
+    calls = customer_calls(name)
+    recorded = sorted(r["path"] for r in facts.get("recordings", []))
+    assert sorted(p for c in calls for p in c.recordings) == recorded
+    for call in calls:
+        assert call.ended_at is not None and call.started_at <= call.ended_at
+        assert call.wait_seconds >= 0 and call.talk_seconds >= 0
+        if call.outcome == "answered":
+            assert call.answered_at is not None and call.talk_seconds > 0
+        else:
+            assert call.talk_seconds == 0
+        assert call.hung_up_by in ("customer", "agent", "pbx")
+        assert call.customer_e164 is not None and call.customer_e164.startswith("+98")
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in call_trace_names() if trace_facts(n).get("crm_call_log")]
+)
+def test_against_the_sip_truth(name: str) -> None:
+    """The A traces carry what the SIP side saw: durations within 1 s, who rang, who
+    rejected, who hung up, the caller's name as sent."""
+    truth = trace_facts(name)["crm_call_log"]
+    [call] = customer_calls(name)
+    if "wait_s" in truth:
+        assert call.wait_seconds == pytest.approx(truth["wait_s"], abs=1.0)
+    if "talk_s" in truth:
+        assert call.talk_seconds == pytest.approx(truth["talk_s"], abs=1.0)
+    if "agents_rung" in truth:
+        assert sorted(r.extension for r in call.rings) == sorted(truth["agents_rung"])
+    for rejected in truth.get("agents_rejected", []):
+        [ring] = [r for r in call.rings if r.extension == rejected["agent"]]
+        assert ring.result == "rejected"
+    if "hung_up_by" in truth:
+        assert call.hung_up_by == truth["hung_up_by"]
+    if "caller_name" in truth:
+        assert call.caller_name == truth["caller_name"]
+    if "agent_rang_s" in truth:  # click-to-call whose agent never answered
+        assert call.outcome == "failed"
+
+
+def test_queue_call_live_events_in_order() -> None:
+    _, events = replay("A4_persian_name_queue_answered")
+    kinds = [(e.kind, extension_of(e.device)) for e in events]
+    assert kinds == [
+        ("started", ""),
+        ("ringing", "1003"),
+        ("ringing", "1002"),
+        ("ringing", "1001"),
+        ("answered", "1002"),
+        ("ended", ""),
+    ]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    ringing = events[1].call
+    assert ringing.caller_name == "مریم حسینی" and ringing.live
+    assert ringing.customer_e164 == "+989351234567"
+
+
+def test_transfer_events() -> None:
+    _, events = replay("07_blind_transfer")
+    transferred = [e for e in events if e.kind == "transferred"]
+    assert [(e.from_device, e.to) for e in transferred] == [("PJSIP/1001", "1002")]
+    answered = [extension_of(e.device) for e in events if e.kind == "answered"]
+    assert answered == ["1001", "1002"]  # the transfer target's answer is announced too
+
+    _, events = replay("08_attended_transfer")
+    transferred = [e for e in events if e.kind == "transferred"]
+    assert [(e.from_device, e.to) for e in transferred] == [("PJSIP/1001", "PJSIP/1003")]
+    [customer] = [e.call for e in ended_calls(events) if e.call.direction == "inbound"]
+    assert [extension_of(leg.device) for leg in customer.legs] == ["trunk", "1001", "1003"]
+    assert customer.hold_seconds > 1  # 1001 held the customer while consulting 1003
+
+
+def test_replayed_events_never_make_a_second_leg() -> None:
+    tracker, events = replay("01_direct_answered")
+    first = ended_calls(events)
+    # The same Newchannel again (a replay after reconnect) is ignored.
+    msg = Message(
+        pairs=(
+            ("Event", "Newchannel"),
+            ("Channel", "PJSIP/trunk-00000000"),
+            ("Uniqueid", "1795345220.0"),
+            ("Linkedid", "1795345220.0"),
+        ),
+    )
+    tracker.handle(AmiEvent("pbx1", "Newchannel", msg, 1.0))
+    tracker.handle(AmiEvent("pbx1", "Newchannel", msg, 1.0))
+    assert len(tracker.calls) == 1
+    assert len(tracker.calls["1795345220.0"].channels) == 1
+    assert len(first) == 1
+
+
+def _status(uid: str, linkedid: str, channel: str, state: str = "6") -> ChannelStatus:
+    return ChannelStatus(
+        channel=channel,
+        uniqueid=uid,
+        linkedid=linkedid,
+        state=state,
+        caller_number="09121234567",
+        caller_name="",
+        connected_number="",
+        exten="100",
+        duration_seconds=5,
+    )
+
+
+def test_resync_closes_calls_that_ended_unseen_and_adopts_new_ones() -> None:
+    tracker = CallTracker("pbx1")
+    msg = Message(
+        pairs=(
+            ("Event", "Newchannel"),
+            ("Channel", "PJSIP/trunk-00000001"),
+            ("Uniqueid", "10.1"),
+            ("Linkedid", "10.1"),
+            ("ChannelState", "4"),
+            ("CallerIDNum", "09121234567"),
+            ("Exten", "100"),
+        )
+    )
+    tracker.handle(AmiEvent("pbx1", "Newchannel", msg, 100.0))
+    # Reconnected at t=200: that call is gone, another one is up with an agent on it.
+    events = tracker.resync(
+        [
+            _status("20.1", "20.1", "PJSIP/trunk-00000002"),
+            _status("20.2", "20.1", "PJSIP/1001-00000003"),
+        ],
+        200.0,
+    )
+    kinds = [(e.kind, e.call.linkedid) for e in events]
+    assert ("ended", "10.1") in kinds and ("started", "20.1") in kinds
+    [gone] = [e.call for e in events if e.kind == "ended"]
+    assert gone.end_reason.startswith("end not observed")
+    assert gone.outcome == "missed"
+    assert tracker.snapshot("20.1") is not None
+    live = tracker.snapshot("20.1")
+    assert live is not None and live.answered_by == "PJSIP/1001"
+    assert live.started_at == 195.0
+    # The same resync again changes nothing.
+    assert (
+        tracker.resync(
+            [
+                _status("20.1", "20.1", "PJSIP/trunk-00000002"),
+                _status("20.2", "20.1", "PJSIP/1001-00000003"),
+            ],
+            201.0,
+        )
+        == []
+    )
+
+
+def test_two_pbxes_do_not_mix() -> None:
+    _a, _ = replay("01_direct_answered", pbx="tehran")
+    _b, events = replay("01_direct_answered", pbx="shiraz")
+    assert {e.pbx for e in events} == {"shiraz"}
+    assert {e.call.pbx for e in events} == {"shiraz"}
