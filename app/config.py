@@ -6,11 +6,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The development default is public (it is in this file): refused outside development.
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+
+class PbxSettings(BaseModel):
+    """One Asterisk to follow over AMI (a manager.conf user with read access)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    host: str
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str
+    secret: SecretStr
 
 
 class Settings(BaseSettings):
@@ -35,6 +45,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
+
+    # The PBXes to follow, as JSON: [{"id": "main", "host": "10.0.0.5", "port": 5038,
+    # "username": "tamas", "secret": "..."}]. Ids must be unique: every call carries one.
+    pbxes: list[PbxSettings] = Field(default_factory=list)
 
     default_region: str = "IR"
     # City code for local landlines typed without one (e.g. 21 for Tehran); unset: refused.
@@ -67,6 +81,14 @@ class Settings(BaseSettings):
                     'python -c "import secrets; print(secrets.token_urlsafe(48))")'
                 )
         return self
+
+    @field_validator("pbxes")
+    @classmethod
+    def _unique_pbx_ids(cls, value: list[PbxSettings]) -> list[PbxSettings]:
+        ids = [p.id for p in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("every PBX needs its own id")
+        return value
 
     @property
     def pgdata_dir(self) -> Path:

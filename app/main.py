@@ -9,18 +9,23 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from app import admin
 from app.auth import endpoints as auth_endpoints
+from app.calls import endpoints as call_endpoints
 from app.config import Settings, get_settings
 from app.customers import endpoints as customer_endpoints
 from app.db import Database, unit_of_work
 from app.errors import install_error_handlers
 from app.users import endpoints as user_endpoints
 from app.users.service import ensure_first_admin
+from telephony.handlers import CallRecorder
+from telephony.listener import AmiListener, PbxConfig
+from telephony.tracker import CallTracker
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +67,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings)
         await database.open()
+        listeners: list[AmiListener] = []
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
             if settings.environment == "development":
                 await _first_admin(database, settings)
-            logger.info("Tamas is up")
+            assert database.sessionmaker is not None
+            recorder = CallRecorder(database.sessionmaker)
+            app.state.call_recorder = recorder
+            for pbx in settings.pbxes:
+                listener = AmiListener(
+                    PbxConfig(pbx.id, pbx.host, pbx.port, pbx.username, pbx.secret),
+                    recorder,
+                    tracker=CallTracker(pbx.id, region=settings.default_region),
+                )
+                await listener.start()
+                listeners.append(listener)
+            app.state.listeners = listeners
+            logger.info("Tamas is up (following %d PBX)", len(listeners))
             yield
         finally:
+            for listener in reversed(listeners):
+                await listener.stop()
             await database.close()
 
     app = FastAPI(
@@ -83,11 +103,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_endpoints.router)
     app.include_router(user_endpoints.router)
     app.include_router(customer_endpoints.router)
+    app.include_router(call_endpoints.router)
     app.include_router(admin.router)
 
     @app.get("/health", tags=["health"])
-    async def health() -> dict[str, str]:
-        """Liveness and database reachability (no sign-in needed; shows no data)."""
+    async def health() -> dict[str, Any]:
+        """Liveness, database reachability and the state of each PBX connection
+        (connected / authenticating / failed with reason / retrying in N s). No sign-in
+        needed; it shows no customer data."""
         database: Database = app.state.database
         assert database.engine is not None
         try:
@@ -96,6 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db_state = "ok"
         except Exception as exc:  # reported, not raised: this is the health check
             db_state = f"unavailable: {type(exc).__name__}"
-        return {"status": "ok" if db_state == "ok" else "degraded", "database": db_state}
+        listeners: list[AmiListener] = getattr(app.state, "listeners", [])
+        pbxes = {pbx.config.id: pbx.health.as_dict() for pbx in listeners}
+        healthy = db_state == "ok" and all(p["status"] == "connected" for p in pbxes.values())
+        return {"status": "ok" if healthy else "degraded", "database": db_state, "pbxes": pbxes}
 
     return app

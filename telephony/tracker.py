@@ -242,6 +242,8 @@ class CallTracker:
             new = _Call(linkedid=linkedid, started_at=at)
             self.calls[linkedid] = new
         old.live.discard(channel.uniqueid)
+        # A leg belongs to one call: the one it ends in.
+        del old.channels[channel.uniqueid]
         channel.linkedid = linkedid
         new.channels[channel.uniqueid] = channel
         new.live.add(channel.uniqueid)

@@ -11,7 +11,7 @@ from tests.fixtures.factories import auth_headers, make_customer
 async def test_health(client: httpx.AsyncClient) -> None:
     r = await client.get("/health")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "database": "ok"}
+    assert r.json() == {"status": "ok", "database": "ok", "pbxes": {}}
 
 
 async def test_create_and_lookup(

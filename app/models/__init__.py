@@ -1,12 +1,16 @@
 """Every model, imported here so that Alembic and ``Base.metadata`` see them all."""
 
 from app.models.base import Base
+from app.models.calls import Call, CallCustomer, CallLeg
 from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
 from app.models.users import AuthToken, LoginThrottle, Role, User, UserDevice
 
 __all__ = [
     "AuthToken",
     "Base",
+    "Call",
+    "CallCustomer",
+    "CallLeg",
     "Customer",
     "CustomerKind",
     "CustomerPhone",

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.calls.schemas import CallDetail, CallLegRead, CallPage, CallRead
+from app.calls.service import CallLogService
+from app.customers.service import CustomerService
+from app.deps import AgentUser, SessionDep, SettingsDep, has_role
+from app.errors import InvalidInput, NotFound
+from app.models import Role
+from app.schemas import MAX_BIGINT, DbId
+
+router = APIRouter(tags=["calls"])
+
+
+def _encode(started_at: datetime, call_id: int) -> str:
+    raw = json.dumps([started_at.isoformat(), call_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode())
+        stamp, call_id = json.loads(raw)
+        if type(call_id) is not int or not 1 <= call_id <= MAX_BIGINT:
+            raise ValueError
+        return datetime.fromisoformat(stamp), call_id
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise InvalidInput("cursor is not one this API returned", field="cursor") from exc
+
+
+@router.get("/api/customers/{customer_id}/calls", response_model=CallPage)
+async def customer_calls(
+    customer_id: DbId,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: AgentUser,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CallPage:
+    """A customer's calls, newest first: every call from or to any of its numbers."""
+    await CustomerService(session, settings).get(customer_id)
+    rows = list(
+        await CallLogService(session).timeline(
+            customer_id, before=_decode(cursor) if cursor else None, limit=limit + 1
+        )
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = _encode(rows[-1].started_at, rows[-1].id)
+    return CallPage(items=[CallRead.model_validate(c) for c in rows], next_cursor=next_cursor)
+
+
+@router.get("/api/calls/{call_id}", response_model=CallDetail)
+async def get_call(call_id: DbId, session: SessionDep, user: AgentUser) -> CallDetail:
+    """One call with its legs (every channel), who rang, transfers and recordings. Agents
+    see the calls they took part in; supervisors and admins see all."""
+    service = CallLogService(session)
+    call = await service.get(call_id)
+    if not has_role(user, Role.supervisor):
+        involved = {leg.user_id for leg in call.legs} | {call.answered_by_user_id}
+        if user.id not in involved:
+            # Not "forbidden": whether the call exists is not the agent's business either.
+            raise NotFound(f"call {call_id} not found")
+    base = CallRead.model_validate(call).model_dump()
+    return CallDetail(
+        **base,
+        legs=[CallLegRead.model_validate(leg) for leg in call.legs],
+        customer_ids=await service.customer_ids(call.id),
+    )

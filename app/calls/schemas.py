@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CallLegRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    uniqueid: str
+    channel: str
+    device: str
+    internal: bool
+    user_id: int | None
+    created_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    hangup_cause: str
+    hangup_cause_text: str
+    dial_status: str
+
+
+class CallRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    pbx: str
+    linkedid: str
+    direction: str = Field(description="inbound, outbound or internal")
+    caller_number: str
+    caller_name: str
+    called_number: str
+    customer_number: str
+    customer_e164: str | None
+    did: str
+    queue: str
+    answered_by: str = Field(description="the device that answered, e.g. PJSIP/1001")
+    answered_by_user_id: int | None
+    outcome: str = Field(
+        description="inbound: answered, missed, abandoned, busy; outbound and internal: "
+        "answered, no_answer, busy, failed; live while the call is up"
+    )
+    hangup_cause: str
+    hangup_cause_text: str
+    dial_status: str
+    hung_up_by: str
+    started_at: datetime
+    queue_joined_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    wait_seconds: float
+    talk_seconds: float
+    hold_seconds: float
+    recordings: list[str]
+    rings: list[dict[str, Any]]
+    transfers: list[dict[str, Any]]
+    end_reason: str
+
+
+class CallDetail(CallRead):
+    legs: list[CallLegRead]
+    customer_ids: list[int]
+
+
+class CallPage(BaseModel):
+    items: list[CallRead]
+    next_cursor: str | None

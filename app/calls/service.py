@@ -1,0 +1,107 @@
+"""Call logs: store what the tracker reports, attached to customers and agents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.calls.repository import CallRepository
+from app.errors import NotFound
+from app.models import Call
+from telephony.model import CallSnapshot
+
+
+def _ts(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def call_values(call: CallSnapshot) -> dict[str, Any]:
+    started = _ts(call.started_at)
+    assert started is not None
+    return {
+        "pbx": call.pbx,
+        "linkedid": call.linkedid,
+        "direction": call.direction,
+        "caller_number": call.caller_number[:80],
+        "caller_name": call.caller_name[:200],
+        "called_number": call.called_number[:80],
+        "customer_number": call.customer_number[:80],
+        "customer_e164": call.customer_e164,
+        "did": call.did[:80],
+        "queue": call.queue[:80],
+        "answered_by": call.answered_by,
+        "outcome": call.outcome,
+        "hangup_cause": call.hangup_cause[:8],
+        "hangup_cause_text": call.hangup_cause_text[:100],
+        "dial_status": call.dial_status[:32],
+        "hung_up_by": call.hung_up_by,
+        "started_at": started,
+        "queue_joined_at": _ts(call.queue_joined_at),
+        "answered_at": _ts(call.answered_at),
+        "ended_at": _ts(call.ended_at),
+        "wait_seconds": call.wait_seconds,
+        "talk_seconds": call.talk_seconds,
+        "hold_seconds": call.hold_seconds,
+        "recordings": list(call.recordings),
+        "rings": [asdict(r) for r in call.rings],
+        "transfers": [asdict(t) for t in call.transfers],
+        "end_reason": call.end_reason,
+    }
+
+
+class CallLogService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.repo = CallRepository(session)
+
+    async def record(self, call: CallSnapshot) -> int:
+        """Store the call as it is now (insert or update: the same call reported again,
+        or replayed after a reconnect, stays one call with one row per leg)."""
+        devices = sorted({leg.device for leg in call.legs if leg.internal})
+        users = await self.repo.users_by_device(devices)
+        values = call_values(call)
+        values["answered_by_user_id"] = users.get(call.answered_by)
+        call_id = await self.repo.upsert(values)
+        await self.repo.upsert_legs(
+            [
+                {
+                    "call_id": call_id,
+                    "pbx": call.pbx,
+                    "uniqueid": leg.uniqueid,
+                    "channel": leg.channel[:200],
+                    "device": leg.device[:100],
+                    "internal": leg.internal,
+                    "user_id": users.get(leg.device),
+                    "created_at": _ts(leg.created_at),
+                    "answered_at": _ts(leg.answered_at),
+                    "ended_at": _ts(leg.ended_at),
+                    "hangup_cause": leg.hangup_cause[:8],
+                    "hangup_cause_text": leg.hangup_cause_text[:100],
+                    "dial_status": leg.dial_status[:32],
+                }
+                for leg in call.legs
+            ]
+        )
+        if call.customer_e164:
+            await self.repo.link_customers(
+                call_id, await self.repo.customer_ids_for(call.customer_e164)
+            )
+        return call_id
+
+    async def get(self, call_id: int) -> Call:
+        call = await self.repo.get(call_id)
+        if call is None:
+            raise NotFound(f"call {call_id} not found")
+        return call
+
+    async def customer_ids(self, call_id: int) -> list[int]:
+        return await self.repo.customer_ids_of(call_id)
+
+    async def timeline(
+        self, customer_id: int, *, before: tuple[datetime, int] | None = None, limit: int = 50
+    ) -> Sequence[Call]:
+        return await self.repo.timeline(customer_id, before=before, limit=limit)

@@ -1,0 +1,41 @@
+"""Tracker output to the database (one unit of work per batch), then to whoever listens
+(screen-pops, wallboards) once the data is committed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from app.calls.service import CallLogService
+from app.db import SessionMaker, unit_of_work
+from telephony.model import CallEvent, CallSnapshot
+
+logger = logging.getLogger(__name__)
+
+Publisher = Callable[[list[CallEvent]], Awaitable[None]]
+
+
+class CallRecorder:
+    def __init__(self, sessionmaker: SessionMaker, publishers: list[Publisher] | None = None):
+        self.sessionmaker = sessionmaker
+        self.publishers = publishers or []
+        self.stored = 0
+
+    async def __call__(self, events: list[CallEvent]) -> None:
+        if not events:
+            return
+        # Only the newest state of each call in the batch needs writing.
+        latest: dict[tuple[str, str], CallSnapshot] = {}
+        for event in events:
+            latest[(event.pbx, event.call.linkedid)] = event.call
+        async with unit_of_work(self.sessionmaker) as session:
+            service = CallLogService(session)
+            for call in latest.values():
+                await service.record(call)
+        self.stored += len(latest)
+        for publish in self.publishers:
+            try:
+                await publish(events)
+            except Exception:
+                # A listener that fails must not make the stored calls be stored again.
+                logger.exception("publishing %d call events failed", len(events))
