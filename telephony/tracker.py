@@ -545,7 +545,9 @@ class CallTracker:
         else:
             device = device_of(event.channel)
             candidates = [
-                c for c in self.calls.values() if c.origin and c.channels[c.origin].device == device
+                c
+                for c in self.calls.values()
+                if c.origin in c.channels and c.channels[c.origin].device == device
             ]
             call = max(candidates, key=lambda c: c.started_at, default=None)
         if call is None:
