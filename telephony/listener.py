@@ -115,6 +115,9 @@ class _Manager(Manager):  # type: ignore[misc]
             self.listener._auth_failed = True
         return ok
 
+    def on_event_frame(self, frame: Message, received_at: float) -> None:
+        self.listener.queue.put_nowait((frame, received_at))
+
     def connection_lost(self, exc: Any) -> None:
         self._connected = False
         pinger: asyncio.TimerHandle | None = getattr(self, "pinger", None)

@@ -20,6 +20,8 @@ from telephony.framing import Banner, FrameError, FrameParser, Message
 
 logger = logging.getLogger(__name__)
 
+_VIA = frozenset({"Shutdown", "FullyBooted"})
+
 
 def to_panoramisk(msg: Message) -> PanoramiskMessage:
     headers: dict[str, Any] = {}
@@ -58,6 +60,15 @@ class TamasAMIProtocol(AMIProtocol):  # type: ignore[misc]
             else:
                 if frame.bad_utf8:
                     logger.warning("an AMI message was not valid UTF-8; decoded with U+FFFD")
+                on_event = getattr(self.factory, "on_event_frame", None)
+                name = frame.event
+                if on_event is not None and name and not frame.action_id and name not in _VIA:
+                    # The hot path: a plain event goes straight to Tamas, without building
+                    # panoramisk's message. Actions' answers, Shutdown and FullyBooted still
+                    # go through panoramisk: it matches answers to actions, reconnects on
+                    # Shutdown and re-sends waiting actions on FullyBooted.
+                    on_event(frame, self.received_at)
+                    continue
                 message = to_panoramisk(frame)
                 message.received_at = self.received_at
                 if "Event" not in message and "Response" not in message:
