@@ -1,0 +1,422 @@
+"""``AmiSimulator``: a PBX that speaks the AMI wire protocol on a TCP port.
+
+It answers like Asterisk 22 (shapes copied from the recorded traces and Asterisk's
+``manager.c``), replays recordings, generates synthetic calls, and breaks on command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from random import Random
+from types import TracebackType
+
+from telephony.simulator.actions import Actions, OriginateRequest
+from telephony.simulator.broadcast import Broadcaster, Emitted, Session, Tap
+from telephony.simulator.generator import CallFactory, Player, Traffic, TrafficOptions
+from telephony.simulator.protocol import (
+    BANNER,
+    Fields,
+    error,
+    format_message,
+    get,
+)
+from telephony.simulator.replay import Pace, Replay
+from telephony.simulator.state import DEFAULT_AGENTS, Agent, PbxState
+from telephony.simulator.templates import SCENARIOS, IdAllocator, Template, load_templates
+from telephony.simulator.trace import Recording
+
+log = logging.getLogger(__name__)
+
+# The recorded traces double as the generator's templates; they live with the tests.
+DEFAULT_TRACE_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "ami"
+# Asterisk's manager.c reads a request line into a 1025-byte buffer.
+MAX_LINE = 1024
+
+
+@cache
+def _templates(trace_dir: Path) -> Mapping[str, Sequence[Template]]:
+    return load_templates(trace_dir, SCENARIOS)
+
+
+class AmiSimulator:
+    """A simulated Asterisk on ``host:port`` (port 0: any free port, see ``.port``).
+
+    ``speed`` compresses the timing of the calls an ``Originate`` starts (None: all their
+    events at once); ``seed`` makes generated callers, agents and scenario choices
+    repeatable; ``originate_scenario`` is how an originated call ends (``click_to_call``:
+    both answer; ``click_to_call_agent_no_answer``; ``click_to_call_customer_busy``)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        username: str,
+        secret: str,
+        speed: float | None = 1.0,
+        seed: int | None = None,
+        agents: Sequence[Agent] = DEFAULT_AGENTS,
+        trace_dir: Path = DEFAULT_TRACE_DIR,
+        originate_scenario: str = "click_to_call",
+    ):
+        if originate_scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {originate_scenario!r}")
+        self.host = host
+        self._port = port
+        self.speed = speed
+        self.seed = seed
+        self.agents = tuple(agents)
+        self.trace_dir = trace_dir
+        self.originate_scenario = originate_scenario
+        self.state = PbxState(agents=self.agents)
+        self.broadcaster = Broadcaster(self.state)
+        self.ids = IdAllocator()
+        self._originated = 0
+        self.boot_time = time.time()
+        self._rng = Random(seed)
+        self._server: asyncio.Server | None = None
+        self._up = asyncio.Event()
+        self._connections: dict[Session, asyncio.Task[None]] = {}
+        self._numbers = 0
+        self._replay: Replay | None = None
+        self._traffic: list[Traffic] = []
+        self._originate_player: Player | None = None
+        self._originate_task: asyncio.Task[None] | None = None
+        self._factory: CallFactory | None = None
+        self._sink = _Sink(self)
+        self._actions = Actions(
+            self.broadcaster,
+            self.state,
+            username=username,
+            secret=secret,
+            boot_time=lambda: self.boot_time,
+            originate=self._originate,
+        )
+
+    # --- life cycle -----------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    async def start(self) -> AmiSimulator:
+        await self._listen()
+        self._originate_player = Player(self._sink, realtime=self.speed is not None)
+        self._originate_task = asyncio.create_task(
+            self._originate_player.run(), name="pbx-sim originate"
+        )
+        log.info("PBX simulator listening on %s:%d", self.host, self._port)
+        return self
+
+    async def stop(self) -> None:
+        """Stop everything: traffic, replay, clients, the listening socket."""
+        for traffic in self._traffic:
+            await traffic.stop()
+        if self._replay is not None:
+            await self._replay.cancel()
+        if self._originate_task is not None:
+            self._originate_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._originate_task
+            self._originate_task = None
+        await self._close_listener()
+        await self._close_connections(abort=False)
+
+    async def __aenter__(self) -> AmiSimulator:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(
+            self._connected, self.host, self._port, limit=max(MAX_LINE * 64, 2**16)
+        )
+        self._port = self._server.sockets[0].getsockname()[1]
+        self._up.set()
+
+    async def _close_listener(self) -> None:
+        self._up.clear()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _close_connections(self, *, abort: bool) -> None:
+        for session in list(self._connections):
+            session.abort() if abort else session.close()
+        # Closing the transport ends each session's read loop by itself; cancelling the
+        # task instead would make asyncio's stream callback log the CancelledError.
+        tasks = list(self._connections.values())
+        if tasks:
+            _done, stuck = await asyncio.wait(tasks, timeout=5.0)
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
+        self._connections.clear()
+
+    # --- what is going on -----------------------------------------------------------
+
+    @property
+    def events_sent(self) -> int:
+        """Events written to at least one client (replayed, generated, or the simulator's
+        own such as QueueMemberPause); responses are not counted."""
+        return self.broadcaster.events_sent
+
+    @property
+    def events_unheard(self) -> int:
+        """Events the PBX sent while no client was listening."""
+        return self.broadcaster.events_unheard
+
+    @property
+    def calls_started(self) -> int:
+        """Calls generated so far (synthetic traffic and Originates; not replays)."""
+        return self._originated + sum(t.calls_started for t in self._traffic)
+
+    @property
+    def traffic(self) -> tuple[Traffic, ...]:
+        """Every ``generate`` so far."""
+        return tuple(self._traffic)
+
+    @property
+    def clients(self) -> int:
+        """Logged-in clients receiving events."""
+        return len(self.broadcaster.listeners())
+
+    @property
+    def is_up(self) -> bool:
+        return self._up.is_set()
+
+    async def wait_for_client(self) -> None:
+        """Until a client is logged in with events on."""
+        await self.broadcaster.wait_for_listener()
+
+    def add_tap(self, tap: Tap) -> None:
+        """Call ``tap`` with every piece of the event stream as it is written (tests)."""
+        self.broadcaster.taps.append(tap)
+
+    # --- replay and traffic ---------------------------------------------------------
+
+    def replay(
+        self,
+        path: Path,
+        *,
+        pace: Pace = "recorded",
+        loop: bool = False,
+        until: float | None = None,
+        split: int | None = None,
+    ) -> Replay:
+        """Start replaying ``path`` (a ``.ami`` file) to every client logged in with events
+        on. See ``Replay`` for ``until`` and ``split``; ``await replay.wait()`` for the end."""
+        if self._replay is not None and self._replay.running:
+            raise RuntimeError("a replay is already running")
+        self._replay = Replay(
+            self.broadcaster,
+            Recording.load(path),
+            self.broadcaster.flow,
+            pace=pace,
+            loop=loop,
+            split=split,
+        )
+        return self._replay.start(until)
+
+    def generate(
+        self,
+        rate: float = 1.0,
+        *,
+        speed: float | None = 1.0,
+        realtime: bool = True,
+        count: int | None = None,
+        scenarios: Mapping[str, float] | Sequence[str] | None = None,
+        seed: int | None = None,
+        wait_for_clients: bool = True,
+        keep: bool = False,
+    ) -> Traffic:
+        """Start synthetic calls (see ``TrafficOptions``); returns the running ``Traffic``
+        (``calls_started``, ``await traffic.wait()``, ``await traffic.stop()``)."""
+        if scenarios is not None and not isinstance(scenarios, Mapping):
+            scenarios = {name: 1.0 for name in scenarios}
+        options = TrafficOptions(
+            rate=rate,
+            speed=speed,
+            realtime=realtime,
+            count=count,
+            scenarios=scenarios,
+            wait_for_clients=wait_for_clients,
+        )
+        factory = CallFactory(
+            _templates(self.trace_dir),
+            self.agents,
+            self.ids,
+            Random(self.seed if seed is None else seed),
+            boot_time=self.boot_time,
+        )
+        traffic = Traffic(self._sink, factory, options, keep=keep).start()
+        self._traffic.append(traffic)
+        return traffic
+
+    # --- faults ---------------------------------------------------------------------
+
+    def drop_connections(self) -> None:
+        """Cut every client connection at once: no Goodbye, unsent data lost. The PBX stays
+        up and its calls go on."""
+        for session in list(self._connections):
+            session.abort()
+        self.broadcaster.reset()
+
+    async def restart(self, downtime: float = 1.0) -> None:
+        """Restart the PBX: ``Event: Shutdown`` to every client, connections closed,
+        connections refused for ``downtime`` seconds, then up again with no calls (channel
+        numbers and Uniqueid sequence from zero, as after a real restart). Returns when the
+        PBX accepts connections again; a client must log in again and gets FullyBooted."""
+        cleanly = "Uncleanly" if self.state.active_channels else "Cleanly"
+        self.broadcaster.send_whole(
+            format_message(
+                [
+                    ("Event", "Shutdown"),
+                    ("Privilege", "system,all"),
+                    ("Shutdown", cleanly),
+                    ("Restart", "True"),
+                ]
+            )
+        )
+        if self._replay is not None:
+            await self._replay.cancel()
+        for traffic in self._traffic:
+            traffic.drop_calls()
+        if self._originate_player is not None:
+            self._originate_player.drop_calls()
+        await self._close_listener()
+        await self._close_connections(abort=False)
+        self.broadcaster.reset()
+        self.ids.reset()
+        await asyncio.sleep(downtime)
+        self.boot_time = time.time()
+        self.state.reset(self.boot_time)
+        await self._listen()
+        log.info("PBX simulator restarted after %.1f s down", downtime)
+
+    def send_garbage(self, data: bytes) -> None:
+        """Write ``data`` as it is to every logged-in client, between two messages."""
+        self.broadcaster.send_whole(data, everyone=True)
+
+    def send_event(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Send one event of the caller's making to the event listeners."""
+        raw = format_message(pairs)[:-4]
+        self.broadcaster.emit([(raw, pairs[0][1].encode(), self.state.now())])
+
+    # --- connections ----------------------------------------------------------------
+
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._numbers += 1
+        session = Session(reader, writer, self._numbers)
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[session] = task
+        try:
+            session.write(BANNER)
+            while not session.closed:
+                fields = await self._read_action(session)
+                if fields is None:
+                    break
+                self._actions.dispatch(session, fields)
+                await self.broadcaster.flow()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.broadcaster.remove(session)
+            self._connections.pop(session, None)
+            session.close()
+            await _closed(session)
+
+    async def _read_action(self, session: Session) -> Fields | None:
+        """One request: lines up to an empty line (Asterisk also accepts a bare LF)."""
+        fields: Fields = []
+        too_long = False
+        while True:
+            try:
+                line = await session.reader.readline()
+            except ValueError:  # longer than the reader's limit: the rest is dropped
+                too_long = True
+                continue
+            if not line:
+                return None
+            if len(line) > MAX_LINE:
+                too_long = True
+                continue
+            text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
+            if not text:
+                if too_long:
+                    self.broadcaster.respond(
+                        session,
+                        error(get(fields, "ActionID"), "Failed to parse message: line too long"),
+                    )
+                    fields, too_long = [], False
+                    continue
+                if fields:
+                    return fields
+                continue
+            key, sep, value = text.partition(":")
+            fields.append((key.strip(), value.strip()) if sep else (text, ""))
+
+    def _originate(self, request: OriginateRequest) -> None:
+        factory = self._call_factory()
+        start = time.time()
+        call = factory.make(
+            self.originate_scenario,
+            start,
+            number=request.exten.encode("utf-8", "surrogateescape"),
+            agent=request.endpoint,
+            action_id=request.action_id.encode("utf-8", "surrogateescape"),
+            callerid_name=request.callerid_name.encode("utf-8", "surrogateescape") or None,
+        )
+        assert self._originate_player is not None
+        self._originate_player.add(call, self._originate_player.now(), self.speed, start)
+        self._originated += 1
+
+    def _call_factory(self) -> CallFactory:
+        if self._factory is None:
+            self._factory = CallFactory(
+                _templates(self.trace_dir),
+                self.agents,
+                self.ids,
+                self._rng,
+                boot_time=self.boot_time,
+            )
+        return self._factory
+
+
+class _Sink:
+    """The simulator as the generator sees it."""
+
+    def __init__(self, sim: AmiSimulator):
+        self._sim = sim
+
+    def ready(self, need_listeners: bool) -> bool:
+        return self._sim.is_up and (not need_listeners or self._sim.broadcaster.has_listeners)
+
+    async def wait_ready(self, need_listeners: bool) -> None:
+        while not self.ready(need_listeners):
+            await self._sim._up.wait()
+            if need_listeners:
+                await self._sim.broadcaster.wait_for_listener()
+
+    async def emit(self, batch: Sequence[Emitted]) -> None:
+        self._sim.broadcaster.emit(batch)
+        await self._sim.broadcaster.flow()
+
+
+async def _closed(session: Session) -> None:
+    with contextlib.suppress(ConnectionError, OSError):
+        await session.writer.wait_closed()
