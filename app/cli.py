@@ -339,5 +339,100 @@ def import_customers(
         raise typer.Exit(1)
 
 
+@cli.command("pbx-sim")
+def pbx_sim(
+    user: Annotated[str, typer.Option("--user", help="AMI username clients log in with")],
+    secret: Annotated[
+        str,
+        typer.Option(
+            "--secret",
+            envvar="TAMAS_PBX_SIM_SECRET",
+            help="AMI secret (or TAMAS_PBX_SIM_SECRET, which keeps it out of the process list)",
+            show_default=False,
+        ),
+    ],
+    listen: Annotated[str, typer.Option(help="HOST:PORT to listen on (port 0: any)")] = (
+        "127.0.0.1:5038"
+    ),
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="replay this recorded .ami stream (its .ami.idx beside it gives the pacing)",
+        ),
+    ] = None,
+    pace: Annotated[
+        str, typer.Option(help="replay pace: recorded, max, or a speed factor such as 10")
+    ] = "recorded",
+    loop: Annotated[
+        bool, typer.Option("--loop", help="replay again and again (the same ids each time)")
+    ] = False,
+    generate: Annotated[
+        bool, typer.Option("--generate", help="generate synthetic calls from the templates")
+    ] = False,
+    rate: Annotated[float, typer.Option(help="calls per second (--generate)", min=0.001)] = 1.0,
+    speed: Annotated[
+        float, typer.Option(help="play each call this many times faster than recorded", min=0.001)
+    ] = 1.0,
+    seed: Annotated[int | None, typer.Option(help="repeatable callers and scenarios")] = None,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option("--scenario", help="only this scenario (repeat for several; default all)"),
+    ] = None,
+) -> None:
+    """Run a simulated Asterisk PBX that speaks AMI, until Ctrl-C.
+
+    It replays a recorded stream (--replay FILE.ami) to every client that logs in, or
+    generates calls (--generate) at --rate calls per second, with Persian and Latin caller
+    names and Iranian numbers, in the event shapes of a real Asterisk 22. Point Tamas at it
+    as at a PBX. A replay starts when the first client logs in.
+
+    \b
+    Examples:
+      tamas pbx-sim --user crm --secret S --replay tests/fixtures/ami/04_queue_answered.ami
+      tamas pbx-sim --user crm --secret S --generate --rate 2 --seed 1
+
+    Scenarios: direct_answered, direct_missed, direct_busy, queue_answered, queue_abandoned,
+    click_to_call, click_to_call_agent_no_answer, click_to_call_customer_busy,
+    blind_transfer, attended_transfer.
+    """
+    from telephony.simulator.runner import RunOptions, parse_listen, parse_pace, run
+    from telephony.simulator.templates import SCENARIOS
+
+    if (replay is None) == (not generate):
+        raise typer.BadParameter("give either --replay FILE.ami or --generate")
+    unknown = sorted(set(scenario or ()) - set(SCENARIOS))
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown scenario(s): {', '.join(unknown)}", param_hint="--scenario"
+        )
+    try:
+        host, port = parse_listen(listen)
+        replay_pace = parse_pace(pace)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    options = RunOptions(
+        host=host,
+        port=port,
+        username=user,
+        secret=secret,
+        replay=replay,
+        pace=replay_pace,
+        loop=loop,
+        generate=generate,
+        rate=rate,
+        speed=speed,
+        seed=seed,
+        scenarios=tuple(scenario or ()),
+    )
+    asyncio.run(run(options))
+
+
 def main() -> None:
     cli()
