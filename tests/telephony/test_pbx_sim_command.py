@@ -98,7 +98,7 @@ async def test_replay_starts_when_a_client_logs_in() -> None:
             client.send("Login", Username="crm", Secret=SECRET, ActionID="l")
             await client.message()
             await client.message()  # FullyBooted
-            after_login = len(client.raw)
+            after_login = client.position
             expected = recorded_stream(name)
             received = await client.received(after_login + len(expected))
             assert received[after_login:] == expected
