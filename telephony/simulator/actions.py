@@ -120,8 +120,7 @@ class Actions:
 
     def logoff(self, session: Session, _fields: Fields, action_id: str) -> None:
         self._reply(session, response("Goodbye", action_id, message="Thanks for all the fish."))
-        self._broadcaster.remove(session)
-        session.close()
+        self._broadcaster.finish(session)
 
     def challenge(self, session: Session, _fields: Fields, action_id: str) -> None:
         # MD5 challenge logins are not simulated: a plain Login only.

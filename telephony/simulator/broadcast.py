@@ -34,6 +34,9 @@ class Session:
         self.wants_events = False
         self.subscribed = False  # joined the stream (at a message boundary)
         self.pending: list[bytes] = []  # responses held while the stream is mid-message
+        # Set while the stream is mid-message: what to do once it reaches the boundary.
+        self.leaving = False  # Events: off
+        self.closing = False  # Logoff
         self.closed = False
 
     def write(self, data: bytes) -> None:
@@ -84,9 +87,24 @@ class Broadcaster:
         self._update_listening()
 
     def set_events(self, session: Session, on: bool) -> None:
+        if not on and self._inside_message(session):
+            session.leaving = True  # it has part of a message: it leaves at its end
+            return
         session.wants_events = on
         session.subscribed = on and self.at_boundary
+        session.leaving = False
         self._update_listening()
+
+    def finish(self, session: Session) -> None:
+        """Close ``session`` once its answers are out (Logoff)."""
+        if self._inside_message(session):
+            session.closing = True
+            return
+        self.remove(session)
+        session.close()
+
+    def _inside_message(self, session: Session) -> bool:
+        return session.subscribed and not self.at_boundary
 
     def listeners(self) -> list[Session]:
         return [s for s in self.sessions if s.wants_events and not s.closed]
@@ -114,7 +132,7 @@ class Broadcaster:
 
     def respond(self, session: Session, data: bytes) -> None:
         """A response to one client's action."""
-        if session.subscribed and not self.at_boundary:
+        if self._inside_message(session):
             session.pending.append(data)
         else:
             session.write(data)
@@ -181,10 +199,14 @@ class Broadcaster:
             session.write(data)
 
     def _release(self) -> None:
-        for session in self.sessions:
+        for session in list(self.sessions):
             if session.pending:
                 session.write(b"".join(session.pending))
                 session.pending.clear()
+            if session.closing:
+                self.finish(session)
+            elif session.leaving:
+                self.set_events(session, False)
         held, self._held = self._held, []
         for data, everyone in held:
             self._write_whole(data, everyone)

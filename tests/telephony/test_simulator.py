@@ -293,6 +293,29 @@ async def test_split_cuts_inside_characters_and_responses_wait_for_a_boundary(
     assert TERMINATOR.join(replayed) + TERMINATOR == expected
 
 
+async def test_logoff_mid_message_waits_for_its_end(
+    sim: AmiSimulator, client: Client, tmp_path: Path
+) -> None:
+    # A2 re-indexed so that one piece ends inside a message and the next comes 2 s later.
+    data = (AMI_DIR / "A2_click_to_call_agent_no_answer.ami").read_bytes()
+    cut = data.index(b"Event: Newchannel") + 40
+    (tmp_path / "slow.ami").write_bytes(data)
+    (tmp_path / "slow.ami.idx").write_text(f"0\t{cut}\t100.0\n{cut}\t{len(data) - cut}\t102.0\n")
+    await client.login()
+    sim.replay(tmp_path / "slow.ami", pace=4.0)  # a 0.5 s window inside the message
+    async with asyncio.timeout(DEADLINE):
+        while not client.raw.endswith(data[cut - 10 : cut]):
+            await client._fill()
+    client.send("Logoff", ActionID="bye")
+    rest = await client.closed_by_peer()
+    # The message under way was finished first; then the Goodbye; then the close.
+    newchannel = data[data.index(b"Event: Newchannel") :]
+    newchannel = newchannel[: newchannel.index(TERMINATOR) + len(TERMINATOR)]
+    goodbye = b"Response: Goodbye\r\nActionID: bye\r\nMessage: Thanks for all the fish.\r\n\r\n"
+    assert rest.count(goodbye) == 1 and rest.endswith(TERMINATOR + goodbye)
+    assert rest.index(newchannel) < rest.index(goodbye)
+
+
 async def test_resync_answers_reflect_the_replayed_stream(
     sim: AmiSimulator, client: Client
 ) -> None:
