@@ -122,6 +122,15 @@ class Replay:
         if self._task is not None and self._task.done() and not self._task.cancelled():
             self._task.result()  # re-raise a failure
 
+    def abandon(self) -> None:
+        """Give up a replay that is not running (stopped at its ``until``): it stands at a
+        message boundary, so nothing is left half sent."""
+        if self.running:
+            raise RuntimeError("cancel a running replay instead")
+        if not self._finished:
+            self.interrupted = True
+        self._paused.set()
+
     async def cancel(self) -> None:
         """Stop for good (a restart, the simulator stopping), at the end of the message
         under way: no client is left inside a message."""

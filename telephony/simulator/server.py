@@ -219,8 +219,10 @@ class AmiSimulator:
     ) -> Replay:
         """Start replaying ``path`` (a ``.ami`` file) to every client logged in with events
         on. See ``Replay`` for ``until`` and ``split``; ``await replay.wait()`` for the end."""
-        if self._replay is not None and self._replay.running:
-            raise RuntimeError("a replay is already running")
+        if self._replay is not None:
+            if self._replay.running:
+                raise RuntimeError("a replay is already running")
+            self._replay.abandon()  # one stream at a time: a paused one can't come back
         self._replay = Replay(
             self.broadcaster,
             Recording.load(path),
@@ -331,7 +333,7 @@ class AmiSimulator:
                 if fields is None:
                     break
                 self._actions.dispatch(session, fields)
-                await self.broadcaster.flow()
+                await session.drain()  # this client's answers; never wait on another one
         except (ConnectionError, OSError):
             pass
         finally:
