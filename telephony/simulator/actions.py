@@ -116,7 +116,8 @@ class Actions:
                 )
             )
         self._broadcaster.set_events(session, on)
-        log.info("AMI client %r logged in from %s (events %s)", username, session.peer, on)
+        events = "on" if on else "off"
+        log.info("AMI client %r logged in from %s (events %s)", username, session.peer, events)
 
     def logoff(self, session: Session, _fields: Fields, action_id: str) -> None:
         self._reply(session, response("Goodbye", action_id, message="Thanks for all the fish."))

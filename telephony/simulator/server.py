@@ -111,7 +111,7 @@ class AmiSimulator:
         self._originate_task = asyncio.create_task(
             self._originate_player.run(), name="pbx-sim originate"
         )
-        log.info("PBX simulator listening on %s:%d", self.host, self._port)
+        log.debug("PBX simulator listening on %s:%d", self.host, self._port)
         return self
 
     async def stop(self) -> None:
