@@ -256,6 +256,7 @@ class Traffic:
         self._weights = [weights[name] for name in self._names]
         self._tasks: list[asyncio.Task[None]] = []
         self._done = asyncio.Event()
+        self._stop_starting = False
         self._base_unix = time.time()
 
     def start(self) -> Traffic:
@@ -273,6 +274,13 @@ class Traffic:
         """Until every call was started and all their events were sent."""
         await self._done.wait()
 
+    async def finish(self) -> None:
+        """Start no more calls; return when the calls under way have sent all their events
+        (so that "events sent" counts whole calls, e.g. at the end of a benchmark)."""
+        self._stop_starting = True
+        self.player.wake()
+        await self.wait()
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -285,6 +293,8 @@ class Traffic:
         self.player.drop_calls()
 
     def _more(self) -> bool:
+        if self._stop_starting:
+            return False
         return self.options.count is None or self.calls_started < self.options.count
 
     async def _run(self) -> None:
@@ -293,10 +303,10 @@ class Traffic:
                 await self._run_realtime()
             else:
                 await self._run_max()
+            # No more calls to come: everything left may go (in max mode too).
+            self.player.horizon = math.inf
+            self.player.wake()
             await self.player.wait_idle()
-            while self.player.pending:
-                self.player.wake()
-                await self.player.wait_idle()
         except Exception:
             log.exception("synthetic traffic failed")
             raise
@@ -311,6 +321,8 @@ class Traffic:
             delay = next_at - self.player.now()
             if delay > 0:
                 await asyncio.sleep(delay)
+                if not self._more():
+                    break
             elif delay < -interval:
                 next_at = self.player.now()  # after a pause: no burst of make-up calls
             if not self.player.sink.ready(self.options.wait_for_clients):

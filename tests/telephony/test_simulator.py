@@ -641,3 +641,15 @@ async def test_garbage_is_sent_as_given(sim: AmiSimulator, client: Client, garba
     after_login = client.position
     sim.send_garbage(garbage)
     assert (await client.received(after_login + len(garbage)))[after_login:] == garbage
+
+
+async def test_finish_lets_the_calls_under_way_end(sim: AmiSimulator, client: Client) -> None:
+    await client.login()
+    traffic = sim.generate(rate=40.0, speed=20.0, keep=True)  # until told otherwise
+    async with asyncio.timeout(DEADLINE):
+        while traffic.calls_started < 3:
+            await client.message()
+    await traffic.finish()
+    assert traffic.done
+    assert sim.events_sent == sum(len(call.messages) for call in traffic.calls)
+    assert not sim.state.channels  # every call that started also ended
