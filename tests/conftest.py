@@ -9,10 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.db import Database
 from app.main import create_app
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
@@ -60,11 +62,11 @@ async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture(scope="module")
-async def cli_env(app: FastAPI, request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str]]:
-    """Environment for running the ``tamas`` command against a database of its own on the
-    test server (one per test module): the command commits, which the rolled-back ``session``
-    could not show."""
-    name = "tamas_cli_" + request.module.__name__.rsplit(".", 1)[-1].lower()
+async def scratch_url(app: FastAPI, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A database of its own on the test server (one per test module), for code that
+    commits (the command, the AMI listener), which the rolled-back ``session`` cannot
+    show. Its URL; dropped at the end."""
+    name = "tamas_scratch_" + request.module.__name__.rsplit(".", 1)[-1].lower()
     engine = app.state.database.engine
 
     async def admin(sql: str) -> None:
@@ -74,9 +76,23 @@ async def cli_env(app: FastAPI, request: pytest.FixtureRequest) -> AsyncIterator
 
     await admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     await admin(f"CREATE DATABASE {name}")
-    url = engine.url.set(database=name).render_as_string(hide_password=False)
-    yield {"TAMAS_DATABASE_URL": url, "TAMAS_LOG_LEVEL": "warning"}
+    yield engine.url.set(database=name).render_as_string(hide_password=False)
     await admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module")
+def cli_env(scratch_url: str) -> dict[str, str]:
+    """Environment for running the ``tamas`` command against the scratch database."""
+    return {"TAMAS_DATABASE_URL": scratch_url, "TAMAS_LOG_LEVEL": "warning"}
+
+
+@pytest.fixture(scope="module")
+async def scratch_db(scratch_url: str, settings: Settings) -> AsyncIterator[Database]:
+    """The scratch database opened (and migrated) as the service opens its own."""
+    db = Database(settings.model_copy(update={"database_url": SecretStr(scratch_url)}))
+    await db.open()
+    yield db
+    await db.close()
 
 
 @pytest.fixture
