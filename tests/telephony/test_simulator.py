@@ -653,3 +653,11 @@ async def test_finish_lets_the_calls_under_way_end(sim: AmiSimulator, client: Cl
     assert traffic.done
     assert sim.events_sent == sum(len(call.messages) for call in traffic.calls)
     assert not sim.state.channels  # every call that started also ended
+
+
+async def test_send_event(sim: AmiSimulator, client: Client) -> None:
+    await client.login()
+    sim.send_event([("Event", "Newchannel"), ("Channel", "PJSIP/x-00000001"), ("Uniqueid", "1.1")])
+    raw = await client.until(event("Newchannel"))
+    assert raw == b"Event: Newchannel\r\nChannel: PJSIP/x-00000001\r\nUniqueid: 1.1"
+    assert "1.1" in sim.state.channels and sim.events_sent == 1
