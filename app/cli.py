@@ -7,12 +7,15 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from app.config import Settings
+
+if TYPE_CHECKING:
+    from app.db import Database
 
 T = TypeVar("T")
 
@@ -26,7 +29,9 @@ cli = typer.Typer(
 user_cli = typer.Typer(help="Manage users (agents, supervisors, admins).", no_args_is_help=True)
 import_cli = typer.Typer(help="Import data from files.", no_args_is_help=True)
 cli.add_typer(user_cli, name="user")
+calls_cli = typer.Typer(help="Call logs.", no_args_is_help=True)
 cli.add_typer(import_cli, name="import")
+cli.add_typer(calls_cli, name="calls")
 
 
 def _settings() -> Settings:
@@ -128,7 +133,6 @@ def makemigration(
     message: Annotated[str, typer.Argument(help="what the migration does, in a few words")],
 ) -> None:
     """For developers: write a new Alembic migration from what the models changed."""
-    from app.db import Database
     from app.migrate import autogenerate, upgrade
 
     async def work(db: Database) -> None:
@@ -146,7 +150,7 @@ def reindex(
     """Rebuild the phonebook's search index (after an upgrade that changes how Persian text
     or numbers are matched; the release notes say when)."""
     from app.customers.service import CustomerService
-    from app.db import Database, unit_of_work
+    from app.db import unit_of_work
 
     async def work(db: Database) -> int:
         assert db.sessionmaker is not None
@@ -187,7 +191,7 @@ def user_add(
     ] = None,
 ) -> None:
     """Create a user. The password is asked for (never echoed)."""
-    from app.db import Database, unit_of_work
+    from app.db import unit_of_work
     from app.errors import DomainError
     from app.users.schemas import UserCreate
     from app.users.service import UserService
@@ -228,7 +232,7 @@ def user_passwd(
     password: Annotated[str | None, typer.Option(help="prompted for when omitted")] = None,
 ) -> None:
     """Set a user's password; the user is signed out everywhere."""
-    from app.db import Database, unit_of_work
+    from app.db import unit_of_work
     from app.errors import DomainError
     from app.users.schemas import PasswordSet
     from app.users.service import UserService
@@ -257,7 +261,7 @@ def user_passwd(
 @user_cli.command("list")
 def user_list() -> None:
     """List users with their roles and devices."""
-    from app.db import Database, unit_of_work
+    from app.db import unit_of_work
     from app.users.service import UserService
 
     async def work(db: Database) -> list[str]:
@@ -290,7 +294,7 @@ def import_customers(
     from app.customers.importer import in_batches, read_customers
     from app.customers.schemas import ImportReport
     from app.customers.service import CustomerService, ImportCounts
-    from app.db import Database, unit_of_work
+    from app.db import unit_of_work
 
     size = file.stat().st_size
 
@@ -432,6 +436,150 @@ def pbx_sim(
         scenarios=tuple(scenario or ()),
     )
     asyncio.run(run(options))
+
+
+@calls_cli.command("export")
+def calls_export(
+    since: Annotated[
+        str | None,
+        typer.Option(help="only calls started at or after this (2026-11-01 or 2026-11-01T08:30)"),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write here instead of stdout")
+    ] = None,
+) -> None:
+    """Print stored calls with every field of the call model (one JSON object per line, or
+    CSV with a header), oldest first. Times are UTC, ISO 8601."""
+    from datetime import UTC, datetime
+
+    from app.calls.export import Format, export_calls
+
+    if fmt not in ("jsonl", "csv"):
+        raise typer.BadParameter("jsonl or csv", param_hint="--format")
+    start = None
+    if since:
+        try:
+            start = datetime.fromisoformat(since)
+        except ValueError:
+            raise typer.BadParameter(
+                "use 2026-11-01 or 2026-11-01T08:30", param_hint="--since"
+            ) from None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+
+    chosen: Format = "csv" if fmt == "csv" else "jsonl"
+
+    async def work(db: Database) -> int:
+        assert db.sessionmaker is not None
+        count = 0
+        out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            async for text in export_calls(db.sessionmaker, since=start, fmt=chosen):
+                out.write(text)
+                count += text.count("\n")
+        finally:
+            if output:
+                out.close()
+        return count
+
+    _with_db(work)
+
+
+@cli.command()
+def demo(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    rate: Annotated[float, typer.Option(help="new simulated calls per second", min=0.001)] = 0.2,
+    data_dir: Annotated[Path, typer.Option(help="where the demo keeps its own database")] = Path(
+        "var/demo"
+    ),
+) -> None:
+    """Tamas with a simulated PBX making calls: no Asterisk needed.
+
+    Starts the service on its own embedded database (in var/demo), a PBX simulator on a free
+    local port sending realistic calls, and demo users: agents sara (1001), reza (1002) and
+    maryam (1003), and the supervisor boss, all with the password "tamas-demo".
+    """
+    import secrets
+
+    import uvicorn
+
+    from app.config import PbxSettings
+    from app.main import create_app
+    from telephony.simulator import AmiSimulator
+
+    base = _settings()
+    _logging(base)
+    secret = secrets.token_urlsafe(16)
+
+    async def run() -> None:
+        sim = await AmiSimulator(username="tamas-demo", secret=secret).start()
+        settings = base.model_copy(
+            update={
+                "environment": "development",
+                "data_dir": data_dir,
+                "pgdata": None,
+                "database_url": None,
+                "pbxes": [
+                    PbxSettings(
+                        id="demo",
+                        host="127.0.0.1",
+                        port=sim.port,
+                        username="tamas-demo",
+                        secret=SecretStr(secret),
+                    )
+                ],
+            }
+        )
+        app = create_app(settings, on_startup=[_demo_users])
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower())
+        )
+        traffic = sim.generate(rate=rate)
+        typer.echo(
+            f"Tamas demo on http://{host}:{port}/docs - sign in as sara, reza, maryam "
+            "(agents) or boss (supervisor), password tamas-demo"
+        )
+        try:
+            await server.serve()
+        finally:
+            await traffic.stop()
+            await sim.stop()
+
+    asyncio.run(run())
+
+
+DEMO_PASSWORD = "tamas-demo"
+DEMO_USERS = (
+    ("sara", "Sara Ahmadi", "agent", "PJSIP/1001"),
+    ("reza", "Reza Karimi", "agent", "PJSIP/1002"),
+    ("maryam", "Maryam Hosseini", "agent", "PJSIP/1003"),
+    ("boss", "Demo Supervisor", "supervisor", None),
+)
+
+
+async def _demo_users(db: Database) -> None:
+    from app.db import unit_of_work
+    from app.users.schemas import UserCreate
+    from app.users.service import UserService
+
+    assert db.sessionmaker is not None
+    async with unit_of_work(db.sessionmaker) as session:
+        service = UserService(session)
+        for username, name, role, device in DEMO_USERS:
+            if await service.users.get_by_username(username) is None:
+                await service.create(
+                    UserCreate.model_validate(
+                        {
+                            "username": username,
+                            "password": DEMO_PASSWORD,
+                            "role": role,
+                            "full_name": name,
+                            "devices": [device] if device else [],
+                        }
+                    )
+                )
 
 
 def main() -> None:

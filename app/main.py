@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,13 @@ async def _first_admin(database: Database, settings: Settings) -> None:
         )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    on_startup: Sequence[Callable[[Database], Awaitable[None]]] = (),
+) -> FastAPI:
+    """The application. ``on_startup`` hooks run once the database is open, before the PBX
+    listeners start (``tamas demo`` adds its demo users there)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -73,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.sessionmaker = database.sessionmaker
             if settings.environment == "development":
                 await _first_admin(database, settings)
+            for hook in on_startup:
+                await hook(database)
             assert database.sessionmaker is not None
             recorder = CallRecorder(database.sessionmaker)
             app.state.call_recorder = recorder
