@@ -24,7 +24,7 @@ from telephony.events import event_from_message
 from telephony.framing import Message
 from telephony.model import CallEvent
 from telephony.protocol import TamasAMIProtocol
-from telephony.tracker import CallTracker, ChannelStatus
+from telephony.tracker import CallTracker, ChannelStatus, QueueEntryStatus
 
 logger = logging.getLogger(__name__)
 
@@ -337,7 +337,7 @@ class AmiListener:
             reply = await asyncio.wait_for(
                 manager.send_action({"Action": "CoreShowChannels"}, as_list=True), timeout=10
             )
-        except (TimeoutError, Exception):
+        except Exception:
             logger.exception("PBX %s: resync (CoreShowChannels) failed", self.config.id)
             return
         channels = [
@@ -346,7 +346,32 @@ class AmiListener:
             if getattr(m, "frame", None) is not None and m.frame.event == "CoreShowChannel"
         ]
         self.health.resyncs += 1
-        await self._deliver(self.tracker.resync(channels, time.time()))
+        now = time.time()
+        await self._deliver(self.tracker.resync(channels, now))
+        try:
+            reply = await asyncio.wait_for(
+                manager.send_action({"Action": "QueueStatus"}, as_list=True), timeout=10
+            )
+        except Exception:
+            logger.exception("PBX %s: resync (QueueStatus) failed", self.config.id)
+            return
+        entries = [
+            QueueEntryStatus(
+                queue=m.frame.get("Queue"),
+                uniqueid=m.frame.get("Uniqueid"),
+                wait_seconds=_seconds(m.frame.get("Wait")),
+            )
+            for m in (reply if isinstance(reply, list) else [reply])
+            if getattr(m, "frame", None) is not None and m.frame.event == "QueueEntry"
+        ]
+        self.tracker.resync_queues(entries, now)
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
 
 
 def _duration(text: str) -> float:

@@ -60,6 +60,15 @@ class ChannelStatus:
     duration_seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class QueueEntryStatus:
+    """A caller waiting in a queue, as the PBX reports it on resync (``QueueEntry``)."""
+
+    queue: str
+    uniqueid: str
+    wait_seconds: float
+
+
 @dataclass
 class _Channel:
     uniqueid: str
@@ -191,6 +200,18 @@ class CallTracker:
                 call.end_reason = "end not observed: the call was gone when Tamas reconnected"
                 out += self._finish(call, at)
         return out
+
+    def resync_queues(self, entries: Iterable[QueueEntryStatus], at: float) -> None:
+        """Callers waiting in queues now (``QueueEntry`` of a ``QueueStatus``): a call picked
+        up on resync learns its queue and when it joined."""
+        for entry in entries:
+            found = self._channel(entry.uniqueid)
+            if found is None:
+                continue
+            call = found[0]
+            call.queue = call.queue or entry.queue
+            if call.queue_joined_at is None:
+                call.queue_joined_at = at - entry.wait_seconds
 
     def end_all(self, at: float, reason: str) -> list[CallEvent]:
         """Close every call (the PBX restarted: whatever was up is gone)."""

@@ -211,3 +211,73 @@ def test_two_pbxes_do_not_mix() -> None:
     _b, events = replay("01_direct_answered", pbx="shiraz")
     assert {e.pbx for e in events} == {"shiraz"}
     assert {e.call.pbx for e in events} == {"shiraz"}
+
+
+def _ev(name: str, at: float, **fields: str) -> AmiEvent:
+    pairs = (("Event", name), *fields.items())
+    return AmiEvent("pbx1", name, Message(pairs=tuple(pairs)), at)
+
+
+def test_local_channels_are_followed_to_the_real_phone() -> None:
+    """FreePBX queues ring members through Local channels (Local/1001@from-queue): the
+    agent is the PJSIP phone behind them, and the Local halves are never legs."""
+    t = CallTracker("pbx1")
+    trunk = {"Channel": "PJSIP/trunk-00000001", "Uniqueid": "1.1", "Linkedid": "1.1"}
+    l1 = {"Channel": "Local/1001@from-queue-00000001;1", "Uniqueid": "1.2", "Linkedid": "1.1"}
+    l2 = {"Channel": "Local/1001@from-queue-00000001;2", "Uniqueid": "1.3", "Linkedid": "1.1"}
+    phone = {"Channel": "PJSIP/1001-00000002", "Uniqueid": "1.4", "Linkedid": "1.1"}
+    events = [
+        _ev("Newchannel", 0, ChannelState="4", CallerIDNum="09121234567", Exten="200", **trunk),
+        _ev("QueueCallerJoin", 0.1, Queue="support", **trunk),
+        _ev("Newchannel", 0.2, ChannelState="0", **l1),
+        _ev("Newchannel", 0.2, ChannelState="0", **l2),
+        _ev(
+            "AgentCalled",
+            0.2,
+            DestChannel=l1["Channel"],
+            DestUniqueid="1.2",
+            Queue="support",
+            Interface="Local/1001@from-queue/n",
+            MemberName="Sara",
+            **trunk,
+        ),
+        _ev("Newchannel", 0.3, ChannelState="0", **phone),
+        _ev("DialBegin", 0.3, DestChannel=phone["Channel"], DestUniqueid="1.4", **l2),
+        _ev("Newstate", 0.4, ChannelState="5", **phone),
+        _ev("Newstate", 2.0, ChannelState="6", **phone),
+        _ev("Newstate", 2.0, ChannelState="6", **l1),
+        _ev(
+            "AgentConnect",
+            2.1,
+            DestChannel=l1["Channel"],
+            DestUniqueid="1.2",
+            Queue="support",
+            **trunk,
+        ),
+        _ev("Hangup", 9.0, Cause="16", **trunk),
+        _ev("Hangup", 9.0, Cause="16", **l1),
+        _ev("Hangup", 9.0, Cause="16", **l2),
+        _ev("Hangup", 9.1, Cause="16", **phone),
+    ]
+    out = [e for ev in events for e in t.handle(ev)]
+    assert [(e.kind, e.device) for e in out] == [
+        ("started", ""),
+        ("ringing", "PJSIP/1001"),
+        ("answered", "PJSIP/1001"),
+        ("ended", ""),
+    ]
+    call = out[-1].call
+    assert call.answered_by == "PJSIP/1001" and call.outcome == "answered"
+    assert call.queue == "support"
+    assert [leg.device for leg in call.legs] == ["PJSIP/trunk", "PJSIP/1001"]
+    assert call.wait_seconds == 2.0
+
+
+def test_resync_learns_the_queue_of_a_waiting_caller() -> None:
+    from telephony.tracker import QueueEntryStatus
+
+    t = CallTracker("pbx1")
+    t.resync([_status("5.1", "5.1", "PJSIP/trunk-00000009", state="6")], 100.0)
+    t.resync_queues([QueueEntryStatus("support", "5.1", 4.0)], 100.0)
+    call = t.snapshot("5.1")
+    assert call is not None and call.queue == "support" and call.queue_joined_at == 96.0
