@@ -9,7 +9,7 @@ Direction = Literal["inbound", "outbound", "internal"]
 # inbound: answered | missed | abandoned | busy; outbound and internal: answered | no_answer |
 # busy | failed. "live" while the call is up.
 Outcome = Literal["live", "answered", "missed", "abandoned", "busy", "no_answer", "failed"]
-CallEventKind = Literal["started", "ringing", "answered", "transferred", "ended"]
+CallEventKind = Literal["started", "ringing", "dialling", "answered", "transferred", "ended"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,6 +117,7 @@ class _Call:
     recordings: list[str] = field(default_factory=list)
     ended_at: float | None = None
     end_reason: str = ""
+    dialling_announced: bool = False
 
 
 class CallTracker:
@@ -392,8 +393,13 @@ class CallTracker:
         if call.origin == channel.uniqueid:
             return []
         if not channel.internal:
-            if call.external_answered_at is None:
-                call.external_answered_at = at
+            if call.external_answered_at is not None:
+                return []
+            call.external_answered_at = at
+            origin = call.channels.get(call.origin)
+            if origin is not None and origin.internal:
+                # The customer picked up an agent's outbound call.
+                return self._emit("answered", call, device=origin.device)
             return []
         if channel.announced:
             return []
@@ -414,13 +420,20 @@ class CallTracker:
             return []
         call, channel = dest
         source = self._channel(event.uniqueid) if event.uniqueid else None
-        if source is not None and not channel.internal and not call.dialled_number:
-            # Outbound: the number the agent's channel was sent to dial.
+        out: list[CallEvent] = []
+        if source is not None and not channel.internal and not channel.local:
             src_call, src_channel = source
-            exten = event.get("Exten") or src_channel.exten
-            if exten and exten != "s":
-                src_call.dialled_number = exten
-        return self._ringing(call, channel, event.at)
+            if not src_call.dialled_number:
+                # Outbound: the number the agent's channel was sent to dial.
+                exten = event.get("Exten") or src_channel.exten
+                if exten and exten != "s":
+                    src_call.dialled_number = exten
+            origin = src_call.channels.get(src_call.origin)
+            if origin is not None and origin.internal and not src_call.dialling_announced:
+                # An agent's call going out: their panel shows who is being dialled.
+                src_call.dialling_announced = True
+                out += self._emit("dialling", src_call, device=origin.device)
+        return out + self._ringing(call, channel, event.at)
 
     def _dialend(self, event: AmiEvent) -> list[CallEvent]:
         dest = self._channel(event.get("DestUniqueid"))

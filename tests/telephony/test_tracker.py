@@ -281,3 +281,18 @@ def test_resync_learns_the_queue_of_a_waiting_caller() -> None:
     t.resync_queues([QueueEntryStatus("support", "5.1", 4.0)], 100.0)
     call = t.snapshot("5.1")
     assert call is not None and call.queue == "support" and call.queue_joined_at == 96.0
+
+
+def test_outbound_call_events_for_the_agents_panel() -> None:
+    _, events = replay("06_click_to_call")
+    assert [(e.kind, extension_of(e.device)) for e in events] == [
+        ("started", ""),
+        ("dialling", "1001"),  # the customer is being dialled
+        ("answered", "1001"),  # the customer picked up
+        ("ended", ""),
+    ]
+    assert events[1].call.direction == "outbound"
+    assert events[1].call.customer_number == "09121234567"
+    _, events = replay("A3_click_to_call_customer_busy")
+    assert [e.kind for e in events] == ["started", "dialling", "ended"]
+    assert events[-1].call.outcome == "busy"
