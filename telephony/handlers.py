@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from app.calls.service import CallLogService
 from app.db import SessionMaker, unit_of_work
+from screenpop.service import PopService
 from telephony.model import CallEvent, CallSnapshot
 
 logger = logging.getLogger(__name__)
@@ -16,9 +17,21 @@ Publisher = Callable[[list[CallEvent]], Awaitable[None]]
 
 
 class CallRecorder:
-    def __init__(self, sessionmaker: SessionMaker, publishers: list[Publisher] | None = None):
+    """Stores calls; with ``pops`` on, also writes the screen-pops they cause in the same
+    transaction (PostgreSQL NOTIFY tells every instance once it commits)."""
+
+    def __init__(
+        self,
+        sessionmaker: SessionMaker,
+        publishers: list[Publisher] | None = None,
+        *,
+        pops: bool = True,
+        region: str = "IR",
+    ):
         self.sessionmaker = sessionmaker
         self.publishers = publishers or []
+        self.pops = pops
+        self.region = region
         self.stored = 0
 
     async def __call__(self, events: list[CallEvent]) -> None:
@@ -30,8 +43,9 @@ class CallRecorder:
             latest[(event.pbx, event.call.linkedid)] = event.call
         async with unit_of_work(self.sessionmaker) as session:
             service = CallLogService(session)
-            for call in latest.values():
-                await service.record(call)
+            ids = {key: await service.record(call) for key, call in latest.items()}
+            if self.pops:
+                await PopService(session, self.region).publish(events, ids)
         self.stored += len(latest)
         for publish in self.publishers:
             try:

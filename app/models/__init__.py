@@ -3,6 +3,7 @@
 from app.models.base import Base
 from app.models.calls import Call, CallCustomer, CallLeg
 from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
+from app.models.pops import PopEvent
 from app.models.users import AuthToken, LoginThrottle, Role, User, UserDevice
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "CustomerKind",
     "CustomerPhone",
     "LoginThrottle",
+    "PopEvent",
     "Priority",
     "Role",
     "User",
