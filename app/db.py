@@ -78,6 +78,11 @@ class Database:
         assert self.embedded is not None, "open() first"
         return self.embedded.url()
 
+    @property
+    def dsn(self) -> str:
+        """The URL for a plain asyncpg connection (LISTEN, advisory locks)."""
+        return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
     async def open(self, *, migrate: bool | None = None) -> Database:
         try:
             if self.settings.database_url is None:

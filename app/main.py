@@ -23,7 +23,11 @@ from app.db import Database, unit_of_work
 from app.errors import install_error_handlers
 from app.users import endpoints as user_endpoints
 from app.users.service import ensure_first_admin
+from screenpop import endpoints as pop_endpoints
+from screenpop.fanout import PgFanout
+from screenpop.hub import Hub
 from telephony.handlers import CallRecorder
+from telephony.leader import PbxLeadership
 from telephony.listener import AmiListener, PbxConfig
 from telephony.tracker import CallTracker
 
@@ -73,7 +77,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings)
         await database.open()
-        listeners: list[AmiListener] = []
+        fanout: PgFanout | None = None
+        leadership: PbxLeadership | None = None
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
@@ -82,22 +87,37 @@ def create_app(
             for hook in on_startup:
                 await hook(database)
             assert database.sessionmaker is not None
-            recorder = CallRecorder(database.sessionmaker)
+            recorder = CallRecorder(database.sessionmaker, region=settings.default_region)
             app.state.call_recorder = recorder
-            for pbx in settings.pbxes:
-                listener = AmiListener(
+            hub = Hub()
+            app.state.hub = hub
+            fanout = PgFanout(database.dsn, hub, database.sessionmaker, settings.default_region)
+            await fanout.start()
+            app.state.fanout = fanout
+            configs = {p.id: p for p in settings.pbxes}
+
+            async def make_listener(pbx_id: str) -> AmiListener:
+                pbx = configs[pbx_id]
+                return AmiListener(
                     PbxConfig(pbx.id, pbx.host, pbx.port, pbx.username, pbx.secret),
                     recorder,
                     tracker=CallTracker(pbx.id, region=settings.default_region),
                 )
-                await listener.start()
-                listeners.append(listener)
-            app.state.listeners = listeners
-            logger.info("Tamas is up (following %d PBX)", len(listeners))
+
+            leadership = PbxLeadership(database.dsn, list(configs), make_listener)
+            await leadership.start()
+            app.state.leadership = leadership
+            logger.info(
+                "Tamas is up (%d PBX configured, %d followed here)",
+                len(configs),
+                len(leadership.listeners),
+            )
             yield
         finally:
-            for listener in reversed(listeners):
-                await listener.stop()
+            if leadership is not None:
+                await leadership.stop()
+            if fanout is not None:
+                await fanout.stop()
             await database.close()
 
     app = FastAPI(
@@ -113,6 +133,7 @@ def create_app(
     app.include_router(customer_endpoints.router)
     app.include_router(call_endpoints.router)
     app.include_router(admin.router)
+    app.include_router(pop_endpoints.router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, Any]:
@@ -127,9 +148,18 @@ def create_app(
             db_state = "ok"
         except Exception as exc:  # reported, not raised: this is the health check
             db_state = f"unavailable: {type(exc).__name__}"
-        listeners: list[AmiListener] = getattr(app.state, "listeners", [])
-        pbxes = {pbx.config.id: pbx.health.as_dict() for pbx in listeners}
-        healthy = db_state == "ok" and all(p["status"] == "connected" for p in pbxes.values())
+        leadership: PbxLeadership | None = getattr(app.state, "leadership", None)
+        pbxes: dict[str, dict[str, Any]] = {}
+        for pbx in settings.pbxes:
+            listener = leadership.listeners.get(pbx.id) if leadership else None
+            pbxes[pbx.id] = (
+                listener.health.as_dict()
+                if listener is not None
+                else {"status": "standby", "reason": "followed by another Tamas instance"}
+            )
+        healthy = db_state == "ok" and all(
+            p["status"] in ("connected", "standby") for p in pbxes.values()
+        )
         return {"status": "ok" if healthy else "degraded", "database": db_state, "pbxes": pbxes}
 
     return app

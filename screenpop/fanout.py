@@ -1,0 +1,100 @@
+"""Pops to every instance: PostgreSQL ``LISTEN``. Whichever instance stored a call notifies
+(at commit) the ids of the pops it wrote; every instance fetches those of its own connected
+agents and hands them to its hub. No other server needed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+import asyncpg
+
+from app.db import SessionMaker
+from screenpop.hub import RESYNC, Hub
+from screenpop.service import NOTIFY_CHANNEL, PopService
+
+logger = logging.getLogger(__name__)
+
+
+class PgFanout:
+    def __init__(self, dsn: str, hub: Hub, sessionmaker: SessionMaker, region: str) -> None:
+        self.dsn = dsn
+        self.hub = hub
+        self.sessionmaker = sessionmaker
+        self.region = region
+        self.ids: asyncio.Queue[list[int]] = asyncio.Queue()
+        self.connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self.delivered = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="pops-listen")
+        self._worker = asyncio.create_task(self._deliver(), name="pops-deliver")
+
+    async def stop(self) -> None:
+        for task in (self._task, self._worker):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            ids = [int(i) for i in json.loads(payload)]
+        except (ValueError, TypeError):
+            logger.warning("ignored a malformed pop notification")
+            return
+        self.ids.put_nowait(ids)
+
+    async def _listen(self) -> None:
+        delay = 0.5
+        first = True
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self.dsn)
+                await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+                if not first:
+                    # Notifications sent while we were away are gone: every client fetches
+                    # what it missed by its last seq.
+                    self.hub.broadcast(RESYNC)
+                first = False
+                delay = 0.5
+                self.connected.set()
+                while not conn.is_closed():
+                    await asyncio.sleep(2)
+                    await conn.execute("SELECT 1")
+            except asyncio.CancelledError:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                raise
+            except Exception as exc:
+                logger.warning("pop notifications: %s; retrying in %.1f s", exc, delay)
+            self.connected.clear()
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    async def _deliver(self) -> None:
+        while True:
+            ids = await self.ids.get()
+            users = self.hub.users()
+            if not users:
+                continue
+            try:
+                async with self.sessionmaker() as session:
+                    rows = await PopService(session, self.region).fetch(ids, users)
+            except Exception:
+                logger.exception("fetching %d pops failed; clients will resync", len(ids))
+                self.hub.broadcast(RESYNC)
+                continue
+            for user_id, message in rows:
+                self.hub.deliver(user_id, message)
+                self.delivered += 1

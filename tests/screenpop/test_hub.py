@@ -1,0 +1,348 @@
+"""Screen-pops over a real websocket: Tamas served by uvicorn on a local port, a simulated
+PBX replaying real recordings, agents connected with the websockets client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+from pydantic import SecretStr
+from sqlalchemy import delete, update
+
+from app.config import PbxSettings, Settings
+from app.db import Database, unit_of_work
+from app.main import create_app
+from app.models import AuthToken, Call, Customer, PopEvent, Role, User
+from screenpop import endpoints
+from telephony.simulator import AmiSimulator
+from tests.fixtures.factories import make_customer, make_token, make_user
+from tests.telephony.traces import AMI_DIR
+
+USER, SECRET = "tamas", "hub-secret"
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[int, Any]]:
+    app = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: _started(server))
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield port, app
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _started(server: uvicorn.Server) -> bool:
+    return bool(server.started)
+
+
+class Agent:
+    """A websocket client as the panel is one."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port = port
+        self.token = token
+        self.messages: list[dict[str, Any]] = []
+        self.ws: Any = None
+        self.closed: tuple[int, str] | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def connect(self, last_seq: int | None = None) -> dict[str, Any]:
+        self.ws = await websockets.connect(f"ws://127.0.0.1:{self.port}/ws/pops")
+        await self.ws.send(json.dumps({"type": "auth", "token": self.token, "last_seq": last_seq}))
+        hello: dict[str, Any] = json.loads(await self.ws.recv())
+        self._reader = asyncio.create_task(self._read())
+        return hello
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                message = json.loads(raw)
+                if message["type"] == "ping":
+                    await self.ws.send(json.dumps({"type": "pong"}))
+                else:
+                    self.messages.append(message)
+        except websockets.ConnectionClosed:
+            pass
+        self.closed = (self.ws.close_code or 0, self.ws.close_reason or "")
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            await self._reader
+
+    def kinds(self) -> list[tuple[str, str, str]]:
+        return [(m["type"], m["state"], m["reason"]) for m in self.messages]
+
+    async def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool]) -> None:
+        async def check() -> bool:
+            return predicate(self.messages)
+
+        await eventually(check)
+
+
+@pytest.fixture
+async def db(scratch_db: Database) -> AsyncIterator[Database]:
+    yield scratch_db
+    assert scratch_db.sessionmaker is not None
+    async with unit_of_work(scratch_db.sessionmaker) as session:
+        for model in (PopEvent, Call, Customer, AuthToken, User):
+            await session.execute(delete(model))
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[AmiSimulator]:
+    async with AmiSimulator(username=USER, secret=SECRET) as simulator:
+        yield simulator
+
+
+def instance_settings(settings: Settings, db: Database, sim: AmiSimulator) -> Settings:
+    assert db.settings.database_url is not None
+    return settings.model_copy(
+        update={
+            "database_url": db.settings.database_url,
+            "pbxes": [
+                PbxSettings(
+                    id="hub-test",
+                    host="127.0.0.1",
+                    port=sim.port,
+                    username=USER,
+                    secret=SecretStr(SECRET),
+                )
+            ],
+        }
+    )
+
+
+async def team(db: Database, settings: Settings) -> dict[str, str]:
+    """Agents on 1001-1003 and the customer who calls in the traces; their tokens."""
+    assert db.sessionmaker is not None
+    tokens = {}
+    async with unit_of_work(db.sessionmaker) as session:
+        for ext, name in (("1001", "سارا احمدی"), ("1002", "رضا کریمی"), ("1003", "مریم حسینی")):
+            user = await make_user(session, Role.agent, devices=[f"PJSIP/{ext}"])
+            user.full_name = name
+            tokens[ext] = await make_token(session, settings, user)
+        await make_customer(session, settings, "علی رضایی", ("09121234567",), company="آلفا")
+    return tokens
+
+
+async def replay(sim: AmiSimulator, name: str, **kwargs: Any) -> None:
+    await sim.replay(AMI_DIR / f"{name}.ami", pace="max", **kwargs).wait()
+
+
+async def follows(app: Any) -> bool:
+    leadership = app.state.leadership
+    listener = leadership.listeners.get("hub-test")
+    return listener is not None and listener.health.resyncs >= 1
+
+
+async def test_direct_call_pops_the_ringing_agent(
+    db: Database, sim: AmiSimulator, settings: Settings
+) -> None:
+    tokens = await team(db, settings)
+    async with serving(instance_settings(settings, db, sim)) as (port, app):
+        await eventually(lambda: follows(app))
+        sara, reza = Agent(port, tokens["1001"]), Agent(port, tokens["1002"])
+        hello = await sara.connect()
+        await reza.connect()
+        assert hello["user"]["devices"] == ["PJSIP/1001"]
+        await replay(sim, "01_direct_answered")
+        await sara.wait_for(lambda m: any(x["type"] == "end" for x in m))
+        assert sara.kinds() == [
+            ("pop", "ringing", ""),
+            ("pop", "answered", ""),
+            ("end", "ended", "ended"),
+        ]
+        pop = sara.messages[0]
+        assert pop["number_display"] == "0912 123 4567"
+        assert pop["caller_name"] == "Ali Rezaei"
+        assert pop["customers"][0]["name"] == "علی رضایی"
+        assert pop["customers"][0]["company"] == "آلفا"
+        seqs = [m["seq"] for m in sara.messages]
+        assert seqs == sorted(seqs) and seqs[0] > hello["seq"]
+        assert reza.messages == []  # not his phone
+        await sara.close()
+        await reza.close()
+
+
+async def test_queue_call_withdraws_the_others_and_abandon_withdraws_all(
+    db: Database, sim: AmiSimulator, settings: Settings
+) -> None:
+    tokens = await team(db, settings)
+    async with serving(instance_settings(settings, db, sim)) as (port, app):
+        await eventually(lambda: follows(app))
+        agents = {ext: Agent(port, tokens[ext]) for ext in ("1001", "1002", "1003")}
+        for agent in agents.values():
+            await agent.connect()
+        await replay(sim, "A4_persian_name_queue_answered")
+        await agents["1002"].wait_for(lambda m: any(x["type"] == "end" for x in m))
+        for ext in ("1001", "1003"):
+            await agents[ext].wait_for(lambda m: any(x["type"] == "withdraw" for x in m))
+            assert agents[ext].kinds() == [
+                ("pop", "ringing", ""),
+                ("withdraw", "answered_elsewhere", "answered"),
+            ]
+            assert agents[ext].messages[-1]["answered_by"] == "رضا کریمی"
+        for agent in agents.values():
+            agent.messages.clear()
+
+        await replay(sim, "05_queue_abandoned")
+        for agent in agents.values():
+            await agent.wait_for(lambda m: any(x["type"] == "withdraw" for x in m))
+            assert agent.kinds() == [
+                ("pop", "ringing", ""),
+                ("withdraw", "ended", "caller_hung_up"),
+            ]
+            await agent.close()
+
+
+async def test_the_pop_follows_a_transfer(
+    db: Database, sim: AmiSimulator, settings: Settings
+) -> None:
+    tokens = await team(db, settings)
+    async with serving(instance_settings(settings, db, sim)) as (port, app):
+        await eventually(lambda: follows(app))
+        sara, reza = Agent(port, tokens["1001"]), Agent(port, tokens["1002"])
+        await sara.connect()
+        await reza.connect()
+        await replay(sim, "07_blind_transfer")
+        await reza.wait_for(lambda m: any(x["type"] == "end" for x in m))
+        assert sara.kinds()[-1] == ("withdraw", "transferred_away", "transferred")
+        assert reza.kinds()[0] == ("pop", "transferred", "transferred")
+        assert reza.messages[0]["transferred_by"] == "سارا احمدی"
+        assert reza.messages[0]["number"] == "09127778899"
+        await sara.close()
+        await reza.close()
+
+
+async def test_reconnect_resumes_with_what_is_still_relevant(
+    db: Database, sim: AmiSimulator, settings: Settings
+) -> None:
+    tokens = await team(db, settings)
+    async with serving(instance_settings(settings, db, sim)) as (port, app):
+        await eventually(lambda: follows(app))
+        sara = Agent(port, tokens["1001"])
+        hello = await sara.connect()
+        await sara.close()
+        # While she is away, 1001 answers call A of this recording (still in progress).
+        rows = (AMI_DIR / "11_actions_busy.ami.idx").read_text().splitlines()
+        first, last = float(rows[0].split("\t")[2]), float(rows[-1].split("\t")[2])
+        replaying = sim.replay(
+            AMI_DIR / "11_actions_busy.ami", pace="max", until=(first + last) / 2
+        )
+        await replaying.wait()
+
+        async def stored() -> bool:
+            assert db.sessionmaker is not None
+            async with db.sessionmaker() as session:
+                n = len((await session.execute(PopEvent.__table__.select())).all())
+            return n >= 2
+
+        await eventually(stored)
+        back = Agent(port, tokens["1001"])
+        await back.connect(last_seq=hello["seq"])
+        await back.wait_for(lambda m: len(m) >= 1)
+        assert [(m["type"], m["state"]) for m in back.messages] == [("pop", "answered")]
+        assert back.messages[0]["number"] == "09121234567"
+        # Already seen: a client that resumes from there gets nothing again.
+        again = Agent(port, tokens["1001"])
+        await again.connect(last_seq=back.messages[-1]["seq"])
+        replaying.resume()
+        await replaying.wait()
+        await again.wait_for(lambda m: any(x["type"] == "end" for x in m))
+        assert [m["type"] for m in again.messages] == ["end"]
+        await back.close()
+        await again.close()
+
+
+async def test_bad_tokens_are_refused_and_revoked_ones_closed(
+    db: Database, sim: AmiSimulator, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(endpoints, "PING_INTERVAL", 0.2)
+    monkeypatch.setattr(endpoints, "AUTH_TIMEOUT", 0.5)
+    tokens = await team(db, settings)
+    async with serving(instance_settings(settings, db, sim)) as (port, _app):
+        url = f"ws://127.0.0.1:{port}/ws/pops"
+        async with websockets.connect(url) as ws:
+            await ws.send(json.dumps({"type": "auth", "token": "not-a-token"}))
+            with pytest.raises(websockets.ConnectionClosed):
+                await ws.recv()
+            assert ws.close_code == 4401
+        async with websockets.connect(url) as ws:
+            with pytest.raises(websockets.ConnectionClosed):
+                await ws.recv()
+            assert ws.close_code == 4408
+        async with websockets.connect(url) as ws:
+            await ws.send("not json")
+            with pytest.raises(websockets.ConnectionClosed):
+                await ws.recv()
+            assert ws.close_code == 4400
+
+        sara = Agent(port, tokens["1001"])
+        await sara.connect()
+        assert db.sessionmaker is not None
+        async with unit_of_work(db.sessionmaker) as session:
+            await session.execute(update(AuthToken).values(revoked_at=AuthToken.created_at))
+
+        async def closed() -> bool:
+            return sara.closed is not None
+
+        await eventually(closed)
+        assert sara.closed is not None and sara.closed[0] == 4401
+
+
+async def test_two_instances_share_pops_and_take_over(
+    db: Database, sim: AmiSimulator, settings: Settings
+) -> None:
+    tokens = await team(db, settings)
+    conf = instance_settings(settings, db, sim)
+    async with serving(conf) as (_port_a, app_a):
+        await eventually(lambda: follows(app_a))
+        b_settings = conf
+        async with serving(b_settings) as (port_b, app_b):
+            app_b.state.leadership.retry = 0.2
+            assert not app_b.state.leadership.owns("hub-test")  # A holds the PBX
+            assert sim.clients == 1
+            health = app_b.state.leadership
+            assert health.listeners == {}
+            # An agent connected to B gets the pops of the calls A follows.
+            sara = Agent(port_b, tokens["1001"])
+            await sara.connect()
+            await replay(sim, "01_direct_answered")
+            await sara.wait_for(lambda m: any(x["type"] == "end" for x in m))
+            await sara.close()
+            # A goes away while B keeps running...
+            await app_a.state.leadership.stop()
+
+            async def b_took_over() -> bool:
+                return await follows(app_b)
+
+            await eventually(b_took_over, within=10)
+            sara = Agent(port_b, tokens["1001"])
+            await sara.connect()
+            await replay(sim, "A1_persian_name_direct_answered")
+            await sara.wait_for(lambda m: any(x["type"] == "end" for x in m))
+            assert sara.messages[0]["caller_name"] == "علی رضایی"
+            await sara.close()
