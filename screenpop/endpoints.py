@@ -84,7 +84,7 @@ async def pops_socket(websocket: WebSocket) -> None:
         async with websocket.app.state.sessionmaker() as session:
             service = PopService(session, settings.default_region)
             missed = await service.since(user.id, after)
-            current = await service.repo.last_id(user.id)
+            current = await service.last_seq(user.id)
         await websocket.send_json(
             {
                 "type": "hello",

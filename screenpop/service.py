@@ -191,6 +191,9 @@ class PopService:
             "last_calls": last,
         }
 
+    async def last_seq(self, user_id: int) -> int:
+        return await self.repo.last_id(user_id)
+
     async def since(self, user_id: int, after: int | None) -> list[dict[str, Any]]:
         return [message(e.id, e.kind, e.payload) for e in await self.repo.missed(user_id, after)]
 
