@@ -3,159 +3,27 @@ PBX replaying real recordings, agents connected with the websockets client."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
-import uvicorn
 import websockets
-from pydantic import SecretStr
-from sqlalchemy import delete, update
+from sqlalchemy import update
 
-from app.config import PbxSettings, Settings
+from app.config import Settings
 from app.db import Database, unit_of_work
-from app.main import create_app
-from app.models import AuthToken, Call, Customer, PopEvent, Role, User
+from app.models import AuthToken, PopEvent
 from screenpop import endpoints
 from telephony.simulator import AmiSimulator
-from tests.fixtures.factories import make_customer, make_token, make_user
+from tests.screenpop.support import (
+    Agent,
+    eventually,
+    follows,
+    instance_settings,
+    replay,
+    serving,
+    team,
+)
 from tests.telephony.traces import AMI_DIR
-
-USER, SECRET = "tamas", "hub-secret"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[tuple[int, Any]]:
-    app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        await eventually(lambda: _started(server))
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield port, app
-    finally:
-        server.should_exit = True
-        await task
-
-
-async def _started(server: uvicorn.Server) -> bool:
-    return bool(server.started)
-
-
-class Agent:
-    """A websocket client as the panel is one."""
-
-    def __init__(self, port: int, token: str) -> None:
-        self.port = port
-        self.token = token
-        self.messages: list[dict[str, Any]] = []
-        self.ws: Any = None
-        self.closed: tuple[int, str] | None = None
-        self._reader: asyncio.Task[None] | None = None
-
-    async def connect(self, last_seq: int | None = None) -> dict[str, Any]:
-        self.ws = await websockets.connect(f"ws://127.0.0.1:{self.port}/ws/pops")
-        await self.ws.send(json.dumps({"type": "auth", "token": self.token, "last_seq": last_seq}))
-        hello: dict[str, Any] = json.loads(await self.ws.recv())
-        self._reader = asyncio.create_task(self._read())
-        return hello
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                message = json.loads(raw)
-                if message["type"] == "ping":
-                    await self.ws.send(json.dumps({"type": "pong"}))
-                else:
-                    self.messages.append(message)
-        except websockets.ConnectionClosed:
-            pass
-        self.closed = (self.ws.close_code or 0, self.ws.close_reason or "")
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-        if self._reader is not None:
-            await self._reader
-
-    def kinds(self) -> list[tuple[str, str, str]]:
-        return [(m["type"], m["state"], m["reason"]) for m in self.messages]
-
-    async def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool]) -> None:
-        async def check() -> bool:
-            return predicate(self.messages)
-
-        await eventually(check)
-
-
-@pytest.fixture
-async def db(scratch_db: Database) -> AsyncIterator[Database]:
-    yield scratch_db
-    assert scratch_db.sessionmaker is not None
-    async with unit_of_work(scratch_db.sessionmaker) as session:
-        for model in (PopEvent, Call, Customer, AuthToken, User):
-            await session.execute(delete(model))
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[AmiSimulator]:
-    async with AmiSimulator(username=USER, secret=SECRET) as simulator:
-        yield simulator
-
-
-def instance_settings(settings: Settings, db: Database, sim: AmiSimulator) -> Settings:
-    assert db.settings.database_url is not None
-    return settings.model_copy(
-        update={
-            "database_url": db.settings.database_url,
-            "pbxes": [
-                PbxSettings(
-                    id="hub-test",
-                    host="127.0.0.1",
-                    port=sim.port,
-                    username=USER,
-                    secret=SecretStr(SECRET),
-                )
-            ],
-        }
-    )
-
-
-async def team(db: Database, settings: Settings) -> dict[str, str]:
-    """Agents on 1001-1003 and the customer who calls in the traces; their tokens."""
-    assert db.sessionmaker is not None
-    tokens = {}
-    async with unit_of_work(db.sessionmaker) as session:
-        for ext, name in (("1001", "سارا احمدی"), ("1002", "رضا کریمی"), ("1003", "مریم حسینی")):
-            user = await make_user(session, Role.agent, devices=[f"PJSIP/{ext}"])
-            user.full_name = name
-            tokens[ext] = await make_token(session, settings, user)
-        await make_customer(session, settings, "علی رضایی", ("09121234567",), company="آلفا")
-    return tokens
-
-
-async def replay(sim: AmiSimulator, name: str, **kwargs: Any) -> None:
-    await sim.replay(AMI_DIR / f"{name}.ami", pace="max", **kwargs).wait()
-
-
-async def follows(app: Any) -> bool:
-    leadership = app.state.leadership
-    listener = leadership.listeners.get("hub-test")
-    return listener is not None and listener.health.resyncs >= 1
 
 
 async def test_direct_call_pops_the_ringing_agent(

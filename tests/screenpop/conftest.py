@@ -1,0 +1,29 @@
+"""Fixtures of the screen-pop tests: the scratch database emptied after each test and a
+simulated PBX."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import delete
+
+from app.db import Database, unit_of_work
+from app.models import AuthToken, Call, Customer, PopEvent, User
+from telephony.simulator import AmiSimulator
+from tests.screenpop.support import SECRET, USER
+
+
+@pytest.fixture
+async def db(scratch_db: Database) -> AsyncIterator[Database]:
+    yield scratch_db
+    assert scratch_db.sessionmaker is not None
+    async with unit_of_work(scratch_db.sessionmaker) as session:
+        for model in (PopEvent, Call, Customer, AuthToken, User):
+            await session.execute(delete(model))
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[AmiSimulator]:
+    async with AmiSimulator(username=USER, secret=SECRET) as simulator:
+        yield simulator
