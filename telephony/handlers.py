@@ -43,7 +43,8 @@ class CallRecorder:
             latest[(event.pbx, event.call.linkedid)] = event.call
         async with unit_of_work(self.sessionmaker) as session:
             service = CallLogService(session)
-            ids = {key: await service.record(call) for key, call in latest.items()}
+            stored = await service.record_many(latest.values())
+            ids = {key: stored[(call.pbx, call.linkedid)] for key, call in latest.items()}
             if self.pops:
                 await PopService(session, self.region).publish(events, ids)
         self.stored += len(latest)

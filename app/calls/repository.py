@@ -2,51 +2,92 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Table, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.models import Call, CallCustomer, CallLeg, CustomerPhone, UserDevice
+from app.models import Base, Call, CallCustomer, CallLeg, CustomerPhone, UserDevice
 
 _CALL_KEY = ["pbx", "linkedid"]
+_LEG_KEY = ["pbx", "uniqueid"]
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+# The write statements are built once and take the rows as parameters: a batch of calls reuses
+# one compiled statement per table and sends its rows together (executemany; the calls as one
+# multi-row INSERT ... RETURNING), instead of building, hashing and compiling a statement and
+# making a round trip per call.
+@cache
+def _call_upsert(keys: tuple[str, ...]) -> Any:
+    calls = _table(Call)
+    stmt = insert(calls)
+    update: dict[str, Any] = {k: stmt.excluded[k] for k in keys if k not in _CALL_KEY}
+    update["updated_at"] = func.now()
+    upsert = stmt.on_conflict_do_update(index_elements=_CALL_KEY, set_=update)
+    return upsert.returning(calls.c.id, calls.c.pbx, calls.c.linkedid)
+
+
+@cache
+def _leg_upsert(keys: tuple[str, ...]) -> Any:
+    stmt = insert(_table(CallLeg))
+    update = {k: stmt.excluded[k] for k in keys if k not in _LEG_KEY}
+    return stmt.on_conflict_do_update(index_elements=_LEG_KEY, set_=update)
+
+
+@cache
+def _link() -> Any:
+    return insert(_table(CallCustomer)).on_conflict_do_nothing()
 
 
 class CallRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert(self, values: dict[str, Any]) -> int:
-        """Insert or update the call (pbx, linkedid); return its id."""
-        stmt = insert(Call).values(**values)
-        update: dict[str, Any] = {k: stmt.excluded[k] for k in values if k not in _CALL_KEY}
-        update["updated_at"] = func.now()
-        upsert = stmt.on_conflict_do_update(index_elements=_CALL_KEY, set_=update)
-        return int((await self.session.execute(upsert.returning(Call.id))).scalar_one())
+    async def upsert(self, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], int]:
+        """Insert or update calls by (pbx, linkedid), one statement for them all; their ids by
+        (pbx, linkedid). One (pbx, linkedid) appears at most once in ``rows``."""
+        if not rows:
+            return {}
+        result = await self.session.execute(_call_upsert(tuple(rows[0])), list(rows))
+        return {(pbx, linkedid): int(id_) for id_, pbx, linkedid in result.all()}
 
     async def upsert_legs(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert or update legs by (pbx, uniqueid). A leg given twice ends as the later row
+        says, as if the rows had been written one after the other."""
         if not rows:
             return
-        stmt = insert(CallLeg).values(list(rows))
-        keys = [k for k in rows[0] if k not in ("pbx", "uniqueid")]
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["pbx", "uniqueid"], set_={k: stmt.excluded[k] for k in keys}
-        )
-        await self.session.execute(stmt)
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in rows:
+            latest[(row["pbx"], row["uniqueid"])] = row
+        await self.session.execute(_leg_upsert(tuple(rows[0])), list(latest.values()))
 
-    async def link_customers(self, call_id: int, customer_ids: Sequence[int]) -> None:
-        if not customer_ids:
+    async def link_customers(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """Link calls to customers: (call id, customer id) pairs; existing links are kept."""
+        if not pairs:
             return
-        stmt = insert(CallCustomer).values(
-            [{"call_id": call_id, "customer_id": cid} for cid in customer_ids]
-        )
-        await self.session.execute(stmt.on_conflict_do_nothing())
+        rows = [{"call_id": c, "customer_id": k} for c, k in dict.fromkeys(pairs)]
+        await self.session.execute(_link(), rows)
 
-    async def customer_ids_for(self, e164: str) -> list[int]:
-        stmt = select(CustomerPhone.customer_id).where(CustomerPhone.e164 == e164).distinct()
-        return list((await self.session.execute(stmt)).scalars())
+    async def customer_ids_for(self, numbers: Sequence[str]) -> dict[str, list[int]]:
+        """The customers holding each of these E.164 numbers."""
+        if not numbers:
+            return {}
+        stmt = (
+            select(CustomerPhone.e164, CustomerPhone.customer_id)
+            .where(CustomerPhone.e164.in_(numbers))
+            .distinct()
+        )
+        found: dict[str, list[int]] = {}
+        for e164, customer_id in (await self.session.execute(stmt)).all():
+            found.setdefault(e164, []).append(customer_id)
+        return found
 
     async def users_by_device(self, devices: Sequence[str]) -> dict[str, int]:
         if not devices:

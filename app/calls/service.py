@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.calls.repository import CallRepository
 from app.errors import NotFound
 from app.models import Call
-from telephony.model import CallSnapshot
+from telephony.model import CallSnapshot, Leg
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -53,6 +53,26 @@ def call_values(call: CallSnapshot) -> dict[str, Any]:
     }
 
 
+def _leg_values(
+    call_id: int, call: CallSnapshot, leg: Leg, users: dict[str, int]
+) -> dict[str, Any]:
+    return {
+        "call_id": call_id,
+        "pbx": call.pbx,
+        "uniqueid": leg.uniqueid,
+        "channel": leg.channel[:200],
+        "device": leg.device[:100],
+        "internal": leg.internal,
+        "user_id": users.get(leg.device),
+        "created_at": _ts(leg.created_at),
+        "answered_at": _ts(leg.answered_at),
+        "ended_at": _ts(leg.ended_at),
+        "hangup_cause": leg.hangup_cause[:8],
+        "hangup_cause_text": leg.hangup_cause_text[:100],
+        "dial_status": leg.dial_status[:32],
+    }
+
+
 class CallLogService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -61,36 +81,53 @@ class CallLogService:
     async def record(self, call: CallSnapshot) -> int:
         """Store the call as it is now (insert or update: the same call reported again,
         or replayed after a reconnect, stays one call with one row per leg)."""
-        devices = sorted({leg.device for leg in call.legs if leg.internal})
-        users = await self.repo.users_by_device(devices)
-        values = call_values(call)
-        values["answered_by_user_id"] = users.get(call.answered_by)
-        call_id = await self.repo.upsert(values)
+        ids = await self.record_many([call])
+        return ids[(call.pbx, call.linkedid)]
+
+    async def record_many(self, calls: Iterable[CallSnapshot]) -> dict[tuple[str, str], int]:
+        """Store these calls as they are now, as ``record`` would one after the other (a call
+        given twice is stored as the later snapshot says), with one statement per table for
+        them all. Their ids by (pbx, linkedid)."""
+        latest: dict[tuple[str, str], CallSnapshot] = {}
+        for call in calls:
+            latest[(call.pbx, call.linkedid)] = call
+        if not latest:
+            return {}
+        # Each call is linked to the users of its own internal legs' devices only.
+        devices_of = {
+            key: sorted({leg.device for leg in call.legs if leg.internal})
+            for key, call in latest.items()
+        }
+        known = await self.repo.users_by_device(
+            sorted({d for devices in devices_of.values() for d in devices})
+        )
+        users_of = {
+            key: {d: known[d] for d in devices if d in known} for key, devices in devices_of.items()
+        }
+        rows = []
+        for key, call in latest.items():
+            values = call_values(call)
+            values["answered_by_user_id"] = users_of[key].get(call.answered_by)
+            rows.append(values)
+        ids = await self.repo.upsert(rows)
         await self.repo.upsert_legs(
             [
-                {
-                    "call_id": call_id,
-                    "pbx": call.pbx,
-                    "uniqueid": leg.uniqueid,
-                    "channel": leg.channel[:200],
-                    "device": leg.device[:100],
-                    "internal": leg.internal,
-                    "user_id": users.get(leg.device),
-                    "created_at": _ts(leg.created_at),
-                    "answered_at": _ts(leg.answered_at),
-                    "ended_at": _ts(leg.ended_at),
-                    "hangup_cause": leg.hangup_cause[:8],
-                    "hangup_cause_text": leg.hangup_cause_text[:100],
-                    "dial_status": leg.dial_status[:32],
-                }
+                _leg_values(ids[key], call, leg, users_of[key])
+                for key, call in latest.items()
                 for leg in call.legs
             ]
         )
-        if call.customer_e164:
-            await self.repo.link_customers(
-                call_id, await self.repo.customer_ids_for(call.customer_e164)
-            )
-        return call_id
+        numbers = sorted({c.customer_e164 for c in latest.values() if c.customer_e164})
+        holders = await self.repo.customer_ids_for(numbers)
+        await self.repo.link_customers(
+            [
+                (ids[key], customer_id)
+                for key, call in latest.items()
+                if call.customer_e164
+                for customer_id in holders.get(call.customer_e164, [])
+            ]
+        )
+        return ids
 
     async def get(self, call_id: int) -> Call:
         call = await self.repo.get(call_id)
