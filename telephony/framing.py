@@ -9,13 +9,27 @@ Asterisk passes SIP display names through as the bytes it received).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 BANNER_PREFIX = b"Asterisk Call Manager/"
 TERMINATOR = b"\r\n\r\n"
 # A real message is a few kB at most (a big Command output perhaps 100 kB).
 DEFAULT_MAX_MESSAGE = 1 << 20
+
+# Keys lowercased once: AMI uses a few hundred distinct keys, and lowercasing a fresh string
+# (then hashing the result) for every key of every message was a good part of parsing.
+# Bounded, so that a stream of made-up keys cannot grow it.
+_LOWER: dict[str, str] = {}
+_LOWER_MAX = 4096
+
+
+def _lower(key: str) -> str:
+    low = _LOWER.get(key)
+    if low is None:
+        low = key.lower()
+        if len(_LOWER) < _LOWER_MAX:
+            _LOWER[key] = low
+    return low
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,18 +51,21 @@ class Message:
 
     def __post_init__(self) -> None:
         index = self._index
+        known = _LOWER
         for key, value in reversed(self.pairs):
-            index[key.lower()] = value
+            low = known.get(key)
+            index[low if low is not None else _lower(key)] = value
 
     def get(self, key: str, default: str = "") -> str:
-        return self._index.get(key.lower(), default)
+        low = _LOWER.get(key)
+        return self._index.get(low if low is not None else _lower(key), default)
 
     def getall(self, key: str) -> list[str]:
         wanted = key.lower()
         return [v for k, v in self.pairs if k.lower() == wanted]
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._index
+        return isinstance(key, str) and _lower(key) in self._index
 
     @property
     def event(self) -> str:
@@ -89,13 +106,11 @@ def parse_message(raw: bytes) -> Message | FrameError:
     for line in text.split("\r\n") if "\r\n" in text else text.split("\n"):
         if not line:
             continue
-        colon = line.find(":")
-        key = line[:colon]
-        if colon <= 0 or " " in key:
+        key, colon, value = line.partition(":")
+        if not key or not colon or " " in key:
             stray.append(line.rstrip("\r"))
             continue
-        value = line[colon + 1 :]
-        pairs.append((key, value[1:] if value.startswith(" ") else value))
+        pairs.append((key, value.removeprefix(" ")))
     if not pairs:
         return FrameError(f"no 'Key: Value' line in {len(raw)} bytes", len(raw))
     return Message(pairs=tuple(pairs), stray_lines=tuple(stray), bad_utf8=bad)
@@ -122,40 +137,40 @@ class FrameParser:
 
     def feed(self, data: bytes) -> list[Frame]:
         self._buffer += data
-        return list(self._drain())
+        return self._drain()
 
-    def _drain(self) -> Iterator[Frame]:
+    def _drain(self) -> list[Frame]:
         buf = self._buffer
+        frames: list[Frame] = []
         if self._at_start:
             # The banner is one line with no empty line after it.
             if len(buf) < len(BANNER_PREFIX) and BANNER_PREFIX.startswith(bytes(buf)):
-                return
+                return frames
             self._at_start = False
             if buf.startswith(BANNER_PREFIX):
                 end = buf.find(b"\r\n")
                 if end < 0:
                     self._at_start = True
-                    return
+                    return frames
                 version = bytes(buf[len(BANNER_PREFIX) : end]).decode("utf-8", "replace")
                 del buf[: end + 2]
-                yield Banner(version.strip())
-        start = 0
-        while True:
-            end = buf.find(TERMINATOR, start)
-            if end < 0:
-                break
-            raw = bytes(buf[start:end])
-            start = end + len(TERMINATOR)
+                frames.append(Banner(version.strip()))
+        # One split finds every whole message (the same left-to-right, non-overlapping
+        # terminators a search from each message's end finds); the last piece is the start
+        # of a message still to come.
+        pieces = bytes(buf).split(TERMINATOR)
+        rest = pieces.pop()
+        if pieces:
+            del buf[: len(buf) - len(rest)]
+        for raw in pieces:
             if self._discarding:
                 # The tail of an oversized message: its end is here, the next one is whole.
                 self._discarding = False
                 continue
             # Asterisk sometimes adds a stray CRLF between messages; it is not a message.
             raw = raw.lstrip(b"\r\n")
-            if not raw:
-                continue
-            yield parse_message(raw)
-        del buf[:start]
+            if raw:
+                frames.append(parse_message(raw))
         if len(buf) > self.max_message:
             # No terminator in sight: drop what we have rather than grow without bound; the
             # message it belongs to is lost and reported, the stream resynchronises at the
@@ -164,4 +179,5 @@ class FrameParser:
             # Keep the last 3 bytes: they may be the start of the terminator.
             del buf[:-3]
             self._discarding = True
-            yield FrameError(f"message longer than {self.max_message} bytes dropped", size)
+            frames.append(FrameError(f"message longer than {self.max_message} bytes dropped", size))
+        return frames

@@ -49,7 +49,8 @@ class TamasAMIProtocol(AMIProtocol):  # type: ignore[misc]
     def data_received(self, data: bytes) -> None:
         self.last_received = time.monotonic()
         # One receive time for every message completed by this read.
-        self.received_at = time.time()
+        self.received_at = received_at = time.time()
+        on_event = getattr(self.factory, "on_event_frame", None)
         for frame in self.parser.feed(data):
             if isinstance(frame, Banner):
                 self.version = frame.version
@@ -60,14 +61,13 @@ class TamasAMIProtocol(AMIProtocol):  # type: ignore[misc]
             else:
                 if frame.bad_utf8:
                     logger.warning("an AMI message was not valid UTF-8; decoded with U+FFFD")
-                on_event = getattr(self.factory, "on_event_frame", None)
                 name = frame.event
                 if on_event is not None and name and not frame.action_id and name not in _VIA:
                     # The hot path: a plain event goes straight to Tamas, without building
                     # panoramisk's message. Actions' answers, Shutdown and FullyBooted still
                     # go through panoramisk: it matches answers to actions, reconnects on
                     # Shutdown and re-sends waiting actions on FullyBooted.
-                    on_event(frame, self.received_at)
+                    on_event(frame, received_at)
                     continue
                 message = to_panoramisk(frame)
                 message.received_at = self.received_at
