@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from sqlalchemy import text
 
 from app import admin
@@ -26,6 +27,7 @@ from app.users.service import ensure_first_admin
 from screenpop import endpoints as pop_endpoints
 from screenpop.fanout import PgFanout
 from screenpop.hub import Hub
+from screenpop.panel import PanelFiles
 from telephony.handlers import CallRecorder
 from telephony.leader import PbxLeadership
 from telephony.listener import AmiListener, PbxConfig
@@ -134,6 +136,11 @@ def create_app(
     app.include_router(call_endpoints.router)
     app.include_router(admin.router)
     app.include_router(pop_endpoints.router)
+    app.mount("/panel", PanelFiles(), name="panel")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/panel/")
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, Any]:

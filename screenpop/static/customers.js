@@ -1,0 +1,360 @@
+// Customers: the customer card (details, numbers, notes, call history, edit), and the
+// pieces the pop cards and the phonebook show a customer with. All through the REST API.
+
+import { ApiError, api } from "./api.js";
+import { $, h, joined, newId, showFormErrors } from "./dom.js";
+import { applyLang, digits, duration, t, tMaybe, timeElement } from "./i18n.js";
+
+const HISTORY_PAGE = 20;
+
+// --- small pieces shared with the pop cards ------------------------------------------------
+
+/** A number as text that keeps its digit groups in order inside right-to-left text. */
+export const numberText = (text) => h("span", { class: "number", dir: "ltr", text: digits(text) });
+
+export function priorityBadge(priority) {
+  if (!priority) return null;
+  return priority === "VIP"
+    ? h("span", { class: "badge vip", text: t("vip") })
+    : h("span", { class: "badge priority", text: t("priority_value", { p: priority }) });
+}
+
+export function tagList(tags) {
+  if (!tags?.length) return null;
+  return h(
+    "ul",
+    { class: "tags", "aria-label": t("tags") },
+    tags.map((tag) => h("li", { text: tag })),
+  );
+}
+
+export const phoneLabel = (label) => tMaybe(`label_${label}`) ?? label;
+export const outcomeText = (outcome) => tMaybe(`outcome_${outcome}`) ?? outcome;
+export const directionText = (d) => tMaybe(`direction_${d}`) ?? d;
+
+/** The extension of a device (PJSIP/1001 -> 1001), as the call log names who answered. */
+export const extensionOf = (device) => (device || "").split("/").pop().split("-")[0];
+
+/** Create a customer with one number (the quick-create form of an unknown caller). */
+export function createCustomer({ name, company, number }) {
+  return api("/api/customers", {
+    method: "POST",
+    body: { name, company, phones: [{ number, label: "mobile" }] },
+  });
+}
+
+/** A labelled input (or select/textarea) that names its API field for error messages. */
+export function field(labelKey, control, hintKey = null) {
+  control.id ||= newId("f");
+  const hint = hintKey ? h("span", { class: "hint", "data-i18n": hintKey, text: t(hintKey) }) : null;
+  if (hint) {
+    hint.id = `${control.id}-hint`;
+    control.dataset.hint = hint.id;
+    control.setAttribute("aria-describedby", hint.id);
+  }
+  return h(
+    "p",
+    { class: "field" },
+    h("label", { for: control.id, "data-i18n": labelKey, text: t(labelKey) }),
+    hint,
+    control,
+  );
+}
+
+// --- the customer card ------------------------------------------------------------------
+
+export class CustomerCard {
+  /** `onSaved(customer)` lets the rest of the panel show the new details too. */
+  constructor({ onSaved }) {
+    this.section = $("customer");
+    this.body = $("customer-body");
+    this.heading = $("customer-h");
+    this.onSaved = onSaved;
+    this.customer = null;
+    this.calls = [];
+    this.nextCursor = null;
+    this.editing = null; // the edit form while it is open
+    this.loading = null;
+    document.addEventListener("langchange", () => this.render());
+  }
+
+  /** Load and show a customer; `focus` moves the keyboard there (the agent asked for it). */
+  async open(id, { focus = true } = {}) {
+    this.loading?.abort();
+    const loading = new AbortController();
+    this.loading = loading;
+    this.editing = null;
+    this.body.replaceChildren(h("p", { class: "muted", text: t("loading") }));
+    this.body.setAttribute("aria-busy", "true");
+    try {
+      const [customer, page] = await Promise.all([
+        api(`/api/customers/${id}`, { signal: loading.signal }),
+        api(`/api/customers/${id}/calls?limit=${HISTORY_PAGE}`, { signal: loading.signal }),
+      ]);
+      this.customer = customer;
+      this.calls = page.items;
+      this.nextCursor = page.next_cursor;
+      this.render();
+      if (focus) this.heading.focus();
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      this.body.replaceChildren(h("p", { class: "error", role: "alert", text: errorText(err) }));
+    } finally {
+      if (this.loading === loading) this.body.removeAttribute("aria-busy");
+    }
+  }
+
+  clear() {
+    this.loading?.abort();
+    this.customer = null;
+    this.editing = null;
+    this.render();
+  }
+
+  render() {
+    const c = this.customer;
+    if (!c) {
+      this.body.replaceChildren(h("p", { class: "muted", text: t("no_customer") }));
+      return;
+    }
+    if (this.editing) {
+      applyLang(this.editing);
+      return;
+    }
+    const nameId = newId("customer-name");
+    this.body.replaceChildren(
+      h(
+        "article",
+        { class: "customer", "aria-labelledby": nameId },
+        h(
+          "header",
+          { class: "customer-head" },
+          h("h3", { id: nameId, text: c.name }),
+          h("span", { class: "badge", text: t(`kind_${c.kind}`) }),
+          priorityBadge(c.priority),
+          h("button", {
+            type: "button",
+            class: "secondary",
+            text: t("edit"),
+            "aria-label": t("edit_customer", { name: c.name }),
+            onclick: () => this.edit(),
+          }),
+        ),
+        facts(c),
+        h("h4", { text: t("numbers") }),
+        h(
+          "ul",
+          { class: "phones" },
+          c.phones.map((p) =>
+            h(
+              "li",
+              {},
+              numberText(p.number),
+              p.extension ? [" ", numberText(`#${p.extension}`)] : null,
+              " ",
+              h("span", { class: "muted", text: phoneLabel(p.label) }),
+            ),
+          ),
+        ),
+        c.notes ? [h("h4", { text: t("notes") }), h("p", { class: "notes", text: c.notes })] : null,
+        h("h4", { text: t("call_history") }),
+        this.history(),
+      ),
+    );
+  }
+
+  history() {
+    if (!this.calls.length) return h("p", { class: "muted", text: t("no_calls_yet") });
+    const more = this.nextCursor
+      ? h("button", {
+          type: "button",
+          class: "secondary",
+          text: t("more"),
+          onclick: () => this.moreCalls(),
+        })
+      : null;
+    return [
+      h(
+        "table",
+        { class: "history" },
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            ["date", "direction", "agent", "outcome", "talk_time"].map((key) =>
+              h("th", { scope: "col", text: t(key) }),
+            ),
+          ),
+        ),
+        h(
+          "tbody",
+          {},
+          this.calls.map((call) =>
+            h(
+              "tr",
+              {},
+              h("td", {}, timeElement(call.started_at)),
+              h(
+                "td",
+                {},
+                joined(
+                  [directionText(call.direction), call.queue ? t("queue", { queue: call.queue }) : null],
+                  t("sep"),
+                ),
+              ),
+              h("td", {}, call.answered_by ? numberText(extensionOf(call.answered_by)) : "—"),
+              h("td", { text: outcomeText(call.outcome) }),
+              h("td", {}, call.talk_seconds ? h("span", { dir: "ltr", text: duration(call.talk_seconds) }) : "—"),
+            ),
+          ),
+        ),
+      ),
+      more,
+    ];
+  }
+
+  async moreCalls() {
+    const c = this.customer;
+    const cursor = encodeURIComponent(this.nextCursor);
+    try {
+      const page = await api(`/api/customers/${c.id}/calls?limit=${HISTORY_PAGE}&cursor=${cursor}`);
+      if (this.customer !== c) return;
+      this.calls = this.calls.concat(page.items);
+      this.nextCursor = page.next_cursor;
+      this.render();
+    } catch (err) {
+      this.body.append(h("p", { class: "error", role: "alert", text: errorText(err) }));
+    }
+  }
+
+  edit() {
+    const c = this.customer;
+    const inputs = {
+      name: h("input", { "data-field": "name", required: true, maxlength: 200, value: c.name, autocomplete: "off" }),
+      kind: h(
+        "select",
+        { "data-field": "kind" },
+        ["person", "organization"].map((k) =>
+          h("option", { value: k, "data-i18n": `kind_${k}`, text: t(`kind_${k}`), selected: k === c.kind }),
+        ),
+      ),
+      company: h("input", { "data-field": "company", maxlength: 200, value: c.company, autocomplete: "off" }),
+      address: h("textarea", { "data-field": "address", rows: 2, maxlength: 2000, value: c.address }),
+      email: h("input", { "data-field": "email", type: "email", dir: "ltr", value: c.email ?? "", autocomplete: "off" }),
+      tags: h("input", { "data-field": "tags", value: c.tags.join("، "), autocomplete: "off" }),
+      priority: h(
+        "select",
+        { "data-field": "priority" },
+        h("option", { value: "", "data-i18n": "priority_none", text: t("priority_none"), selected: !c.priority }),
+        ["VIP", "A", "B", "C"].map((p) => h("option", { value: p, text: p, selected: p === c.priority })),
+      ),
+      notes: h("textarea", { "data-field": "notes", rows: 4, maxlength: 10000, value: c.notes }),
+    };
+    const save = h("button", { type: "submit", "data-i18n": "save", text: t("save") });
+    const headingId = newId("edit-h");
+    const form = h(
+      "form",
+      { class: "edit-customer", "aria-labelledby": headingId, novalidate: true },
+      h("h3", { id: headingId, text: t("edit_customer", { name: c.name }) }),
+      field("name", inputs.name),
+      field("kind", inputs.kind),
+      field("company", inputs.company),
+      field("address", inputs.address),
+      field("email", inputs.email),
+      field("tags", inputs.tags, "tags_hint"),
+      field("priority", inputs.priority),
+      field("notes", inputs.notes),
+      h("p", { class: "form-error", role: "alert" }),
+      h(
+        "p",
+        { class: "actions" },
+        save,
+        h("button", {
+          type: "button",
+          class: "secondary",
+          "data-i18n": "cancel",
+          text: t("cancel"),
+          onclick: () => this.stopEditing(),
+        }),
+      ),
+    );
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.stopEditing();
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const changes = changed(c, {
+        name: inputs.name.value.trim(),
+        kind: inputs.kind.value,
+        company: inputs.company.value.trim(),
+        address: inputs.address.value.trim(),
+        email: inputs.email.value.trim() || null,
+        tags: inputs.tags.value.split(/[,،]/).map((s) => s.trim()).filter(Boolean),
+        priority: inputs.priority.value || null,
+        notes: inputs.notes.value,
+      });
+      if (!Object.keys(changes).length) {
+        this.stopEditing();
+        return;
+      }
+      save.disabled = true;
+      save.textContent = t("saving");
+      try {
+        const saved = await api(`/api/customers/${c.id}`, { method: "PATCH", body: changes });
+        this.customer = saved;
+        this.stopEditing();
+        this.onSaved?.(saved);
+      } catch (err) {
+        showFormErrors(form, err.error, errorText(err));
+      } finally {
+        save.disabled = false;
+        save.textContent = t("save");
+      }
+    });
+    this.editing = form;
+    this.body.replaceChildren(form);
+    inputs.name.focus();
+  }
+
+  stopEditing() {
+    this.editing = null;
+    this.render();
+    this.heading.focus();
+  }
+}
+
+function facts(c) {
+  const rows = [
+    ["company", c.company],
+    ["address", c.address],
+    ["email", c.email],
+  ].filter(([, value]) => value);
+  const tags = tagList(c.tags);
+  if (!rows.length && !tags) return null;
+  return h(
+    "dl",
+    { class: "facts" },
+    rows.map(([key, value]) => [
+      h("dt", { text: t(key) }),
+      h("dd", { text: value, dir: key === "email" ? "ltr" : null }),
+    ]),
+    tags ? [h("dt", { text: t("tags") }), h("dd", {}, tags)] : null,
+  );
+}
+
+function changed(before, after) {
+  const out = {};
+  for (const [key, value] of Object.entries(after)) {
+    if (JSON.stringify(before[key] ?? null) !== JSON.stringify(value ?? null)) out[key] = value;
+  }
+  return out;
+}
+
+/** What to tell the agent about a failed request, in the panel's language. */
+export function errorText(err) {
+  if (!(err instanceof ApiError)) return t("request_failed");
+  if (err.status === 0) return t("network_error");
+  return err.error?.message || t("request_failed");
+}

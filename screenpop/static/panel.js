@@ -1,0 +1,152 @@
+// The agent panel: sign in, the agent's status bar, and the parts wired together (the pops
+// socket feeds the pop cards; cards and the phonebook open the customer card).
+
+import { askForNotifications, isMuted, setMuted, unlockAudio } from "./alerts.js";
+import { currentUser, forget, onSignedOut, signIn, signOut, token } from "./api.js";
+import { CustomerCard, errorText, extensionOf } from "./customers.js";
+import { $ } from "./dom.js";
+import { applyLang, currentLang, digits, setLang, t } from "./i18n.js";
+import { Phonebook } from "./phonebook.js";
+import { PopBoard } from "./pops.js";
+import { PopSocket } from "./socket.js";
+
+const card = new CustomerCard({
+  onSaved: (customer) => {
+    board.updateCustomer(customer);
+    book.update(customer);
+  },
+});
+const board = new PopBoard({ openCustomer: (id) => card.open(id) });
+const book = new Phonebook({ onPick: (id) => card.open(id) });
+const socket = new PopSocket({
+  onState: showConnection,
+  onHello: showUser,
+  onMessage: (message) => board.handle(message),
+  onUnauthorized: () => endSession("session_over"),
+});
+onSignedOut(() => endSession("session_over"));
+
+let connection = "connecting";
+let user = null;
+
+function showConnection(state) {
+  connection = state;
+  $("conn").dataset.state = state;
+  $("conn-text").textContent = t(`conn_${state}`);
+}
+
+function showUser(who) {
+  user = who ?? user;
+  if (!user) return;
+  $("me-name").textContent = user.full_name || user.username;
+  const devices = user.devices ?? [];
+  $("me-devices").textContent = devices.length
+    ? `${t("phones")} ${devices.map((d) => digits(extensionOf(d))).join("، ")}`
+    : t("no_devices");
+  $("me-devices").title = devices.join(", ");
+}
+
+function showMute() {
+  $("mute").setAttribute("aria-pressed", String(isMuted()));
+}
+
+function startPanel() {
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  showUser(currentUser());
+  showMute();
+  card.clear();
+  book.clear();
+  board.restore();
+  socket.start();
+}
+
+/** Back to the sign-in form; `messageKey` says why (a session that ended on its own). */
+function endSession(messageKey = null) {
+  socket.stop();
+  board.clear();
+  card.clear();
+  book.clear();
+  forget();
+  user = null;
+  showConnection("connecting");
+  $("app").hidden = true;
+  $("signin").hidden = false;
+  const message = $("signin-error");
+  message.textContent = messageKey ? t(messageKey) : "";
+  if (messageKey) message.dataset.i18n = messageKey;
+  else delete message.dataset.i18n;
+  $("username").focus();
+}
+
+$("signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  unlockAudio(); // inside the click: browsers allow sound only after one
+  const username = $("username").value.trim();
+  const password = $("password").value;
+  const message = $("signin-error");
+  delete message.dataset.i18n;
+  if (!username || !password) {
+    message.textContent = t("signin_failed");
+    (username ? $("password") : $("username")).focus();
+    return;
+  }
+  const button = $("signin-button");
+  button.disabled = true;
+  button.textContent = t("signing_in");
+  try {
+    await signIn(username, password);
+    $("password").value = "";
+    message.textContent = "";
+    startPanel();
+    await askForNotifications();
+  } catch (err) {
+    if (err.status === 401 || err.status === 422) message.textContent = t("signin_failed");
+    else if (err.status === 429) {
+      message.textContent = t("signin_wait", { s: digits(err.retryAfter ?? "60") });
+    } else message.textContent = errorText(err);
+    $("password").select();
+  } finally {
+    button.disabled = false;
+    button.textContent = t("signin");
+  }
+});
+
+$("signout").addEventListener("click", async () => {
+  socket.stop();
+  await signOut();
+  endSession();
+});
+
+$("mute").addEventListener("click", () => {
+  setMuted(!isMuted());
+  unlockAudio();
+  showMute();
+});
+
+for (const button of document.querySelectorAll(".lang-switch")) {
+  button.addEventListener("click", () => setLang(currentLang() === "fa" ? "en" : "fa"));
+}
+
+document.addEventListener("langchange", () => {
+  showConnection(connection);
+  showUser(null);
+});
+
+// Sound needs a gesture; after a reload the first click or key press gives one.
+for (const kind of ["pointerdown", "keydown"]) {
+  document.addEventListener(kind, unlockAudio, { once: true, capture: true });
+}
+
+// "/" jumps to the phonebook search, unless the agent is typing somewhere.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
+  if ($("app").hidden) return;
+  event.preventDefault();
+  $("search").focus();
+});
+
+applyLang();
+if (token()) startPanel();
+else endSession();
