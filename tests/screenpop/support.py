@@ -24,6 +24,11 @@ from tests.fixtures.factories import make_customer, make_token, make_user
 from tests.telephony.traces import AMI_DIR
 
 USER, SECRET = "tamas", "hub-secret"
+AGENTS = (
+    ("1001", "sara", "سارا احمدی"),
+    ("1002", "reza", "رضا کریمی"),
+    ("1003", "maryam", "مریم حسینی"),
+)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
@@ -119,12 +124,13 @@ def instance_settings(settings: Settings, db: Database, sim: AmiSimulator) -> Se
 
 
 async def team(db: Database, settings: Settings) -> dict[str, str]:
-    """Agents on 1001-1003 and the customer who calls in the traces; their tokens."""
+    """Agents on 1001-1003 (password ``PASSWORD``) and the customer who calls in the
+    traces; their tokens by extension."""
     assert db.sessionmaker is not None
     tokens = {}
     async with unit_of_work(db.sessionmaker) as session:
-        for ext, name in (("1001", "سارا احمدی"), ("1002", "رضا کریمی"), ("1003", "مریم حسینی")):
-            user = await make_user(session, Role.agent, devices=[f"PJSIP/{ext}"])
+        for ext, username, name in AGENTS:
+            user = await make_user(session, Role.agent, username=username, devices=[f"PJSIP/{ext}"])
             user.full_name = name
             tokens[ext] = await make_token(session, settings, user)
         await make_customer(session, settings, "علی رضایی", ("09121234567",), company="آلفا")
@@ -139,3 +145,18 @@ async def follows(app: Any) -> bool:
     leadership = app.state.leadership
     listener = leadership.listeners.get("hub-test")
     return listener is not None and listener.health.resyncs >= 1
+
+
+def before_first(name: str, *markers: str) -> float:
+    """A recorded time (for ``replay(until=...)``) just before the first of these lines is
+    received: the call stands still there (ringing, say) until the replay is resumed."""
+    data = (AMI_DIR / f"{name}.ami").read_bytes()
+    found = [i for i in (data.find(m.encode()) for m in markers) if i >= 0]
+    assert found, f"none of {markers} in {name}"
+    offset = min(found)
+    chunks = []
+    for row in (AMI_DIR / f"{name}.ami.idx").read_text().splitlines():
+        start, length, when = row.split("\t")
+        chunks.append((int(start), int(length), float(when)))
+    arrives = next(when for start, length, when in chunks if start <= offset < start + length)
+    return max(when for _, _, when in chunks if when < arrives)
