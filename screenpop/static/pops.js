@@ -1,6 +1,6 @@
 // The live pop cards, one per call (keyed by pbx + linkedid): who is calling, every customer
 // holding the number, their last calls, the call's state. A withdrawn card says why and goes
-// away after a few seconds; an ended one stays until the agent closes it.
+// away after a few seconds; an ended one stays until the agent closes it (the newest few).
 
 import { CARDS } from "./api.js";
 import { notify, ring, unnotify } from "./alerts.js";
@@ -30,7 +30,8 @@ export class PopBoard {
     this.empty = $("pops-empty");
     this.announcer = $("announcer");
     this.openCustomer = openCustomer;
-    this.cards = new Map(); // key -> {message, status: live|withdrawn|ended, el, form, timer}
+    // key -> {message, status: live|withdrawn|ended, el, form, quick, timer}
+    this.cards = new Map();
     document.addEventListener("langchange", () => {
       for (const card of this.cards.values()) this.render(card);
     });
@@ -43,7 +44,7 @@ export class PopBoard {
     if (message.type === "pop") {
       const before = card?.status === "live" ? card.message.state : null;
       if (!card) {
-        card = { key, el: h("li", { class: "pop" }), form: null, timer: null };
+        card = { key, el: h("li", { class: "pop" }), form: null, quick: null, timer: null };
         this.cards.set(key, card);
         this.list.prepend(card.el);
       }
@@ -80,7 +81,7 @@ export class PopBoard {
       saved = [];
     }
     for (const { message, status } of saved.reverse()) {
-      const card = { key: keyOf(message), message, status, form: null, timer: null };
+      const card = { key: keyOf(message), message, status, form: null, quick: null, timer: null };
       card.el = h("li", { class: "pop" });
       this.cards.set(card.key, card);
       this.list.prepend(card.el);
@@ -248,11 +249,14 @@ export class PopBoard {
     );
   }
 
-  /** The form for an unknown number, built once per card so typing survives re-renders. */
+  /**
+   * The form for an unknown number, folded (one click opens it: cards stay short while
+   * calls come in) and built once per card, so what is typed survives re-renders.
+   */
   quickCreate(card) {
-    if (card.form) {
-      applyLang(card.form);
-      return card.form;
+    if (card.quick) {
+      applyLang(card.quick);
+      return card.quick;
     }
     const m = card.message;
     const name = h("input", {
@@ -272,11 +276,10 @@ export class PopBoard {
       value: m.number_display || m.number || "",
     });
     const save = h("button", { type: "submit", "data-i18n": "save", text: t("save") });
-    const headingId = newId("quick");
+    const summaryId = newId("quick");
     const form = h(
       "form",
-      { class: "quick-create", "aria-labelledby": headingId, novalidate: true },
-      h("h4", { id: headingId, "data-i18n": "quick_create", text: t("quick_create") }),
+      { "aria-labelledby": summaryId, novalidate: true },
       field("name", name),
       field("company", company),
       field("number", number),
@@ -289,7 +292,7 @@ export class PopBoard {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       if (!name.value.trim()) {
-        showFormErrors(form, { fields: [{ field: "name", message: t("name") }] });
+        showFormErrors(form, { fields: [{ field: "name", message: t("name_required") }] });
         name.focus();
         return;
       }
@@ -302,6 +305,7 @@ export class PopBoard {
           number: number.value.trim(),
         });
         card.form = null;
+        card.quick = null;
         card.message = { ...card.message, known: true, customers: [created] };
         this.render(card);
         this.changed();
@@ -314,7 +318,13 @@ export class PopBoard {
       }
     });
     card.form = form;
-    return form;
+    card.quick = h(
+      "details",
+      { class: "quick-create" },
+      h("summary", { id: summaryId, "data-i18n": "quick_create", text: t("quick_create") }),
+      form,
+    );
+    return card.quick;
   }
 }
 
