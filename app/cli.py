@@ -538,8 +538,9 @@ def demo(
         )
         traffic = sim.generate(rate=rate)
         typer.echo(
-            f"Tamas demo on http://{host}:{port}/docs - sign in as sara, reza, maryam "
-            "(agents) or boss (supervisor), password tamas-demo"
+            f"Tamas demo: the agent panel is on http://{host}:{port}/panel/ (the API on "
+            "/docs) - sign in as sara, reza, maryam (agents) or boss (supervisor), password "
+            "tamas-demo"
         )
         try:
             await server.serve()
