@@ -1,12 +1,26 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, BindParameter, any_, bindparam, func, insert, or_, select
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Select,
+    String,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import Call, Customer, CustomerPhone, PopEvent, User, UserDevice
@@ -16,12 +30,13 @@ class PopRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def users_for_devices(self, devices: Sequence[str]) -> dict[str, User]:
-        """Active users by device; a bare extension (``1002``, as a blind transfer names its
-        target) matches any technology's device with that name."""
-        wanted = [d for d in devices if d]
+    async def device_users(self, devices: Sequence[str]) -> list[tuple[str, User]]:
+        """(device, user) for the active users' devices among ``devices``; a bare extension
+        (``1002``, as a blind transfer names its target) matches any technology's device
+        with that name. ``users_by_device`` picks out those of any of these devices."""
+        wanted = sorted({d for d in devices if d})
         if not wanted:
-            return {}
+            return []
         bare = [d for d in wanted if "/" not in d]
         cond: ColumnElement[bool] = UserDevice.device.in_(wanted)
         if bare:
@@ -31,41 +46,57 @@ class PopRepository:
             .join(User, User.id == UserDevice.user_id)
             .where(cond, User.is_active.is_(True))
         )
-        found: dict[str, User] = {}
-        for device, user in (await self.session.execute(stmt)).all():
-            found[device] = user
-            found.setdefault(device.rsplit("/", 1)[-1], user)
-        return found
+        return [(device, user) for device, user in (await self.session.execute(stmt)).all()]
 
-    async def open_recipients(self, pbx: str, linkedid: str) -> dict[int, str]:
-        """Each agent who got pops for this call, with the kind of the latest one."""
-        latest = (
-            select(func.max(PopEvent.id))
-            .where(PopEvent.pbx == pbx, PopEvent.linkedid == linkedid)
-            .group_by(PopEvent.user_id)
-        )
-        stmt = select(PopEvent.user_id, PopEvent.kind).where(PopEvent.id.in_(latest))
-        return {u: k for u, k in (await self.session.execute(stmt)).all()}
+    async def open_recipients(
+        self, pbx: str, linkedids: Sequence[str]
+    ) -> dict[str, dict[int, str]]:
+        """For each of these calls, each agent who got pops for it, with the kind of the
+        latest one; agents in the order of their latest pops."""
+        if not linkedids:
+            return {}
+        out: dict[str, dict[int, str]] = {linkedid: {} for linkedid in linkedids}
+        params = {"pbx": pbx, "linkedids": list(linkedids)}
+        for linkedid, user_id, kind in (await self.session.execute(_recipients(), params)).all():
+            out[linkedid][user_id] = kind
+        return out
 
-    async def customers_for(self, e164: str) -> Sequence[Customer]:
-        holders = select(CustomerPhone.customer_id).where(CustomerPhone.e164 == e164)
+    async def customers_for(self, e164s: Sequence[str]) -> dict[str, list[Customer]]:
+        """The holders of each of these numbers (by id), with their numbers loaded."""
+        out: dict[str, list[Customer]] = {e164: [] for e164 in e164s}
+        if not e164s:
+            return out
         stmt = (
-            select(Customer)
-            .where(Customer.id.in_(holders))
+            select(CustomerPhone.e164, Customer)
+            .join(Customer, Customer.id == CustomerPhone.customer_id)
+            .where(CustomerPhone.e164 == any_(_array(e164s, String)))
             .options(selectinload(Customer.phones))
             .order_by(Customer.id)
         )
-        return (await self.session.execute(stmt)).scalars().all()
+        for e164, customer in (await self.session.execute(stmt)).all():
+            holders = out[e164]
+            # One number held twice by a customer (two extensions) is still one holder.
+            if not holders or holders[-1].id != customer.id:
+                holders.append(customer)
+        return out
 
-    async def last_calls(self, e164: str, exclude_call_id: int, limit: int = 5) -> list[Any]:
-        stmt = (
-            select(Call, User.full_name, User.username)
-            .outerjoin(User, User.id == Call.answered_by_user_id)
-            .where(Call.customer_e164 == e164, Call.id != exclude_call_id)
-            .order_by(Call.started_at.desc())
-            .limit(limit)
-        )
-        return list((await self.session.execute(stmt)).all())
+    async def last_calls(
+        self, keys: Sequence[tuple[str, int]], limit: int = 5
+    ) -> dict[tuple[str, int], list[Any]]:
+        """For each (number, call id): the number's latest ``limit`` calls but that one, with
+        the names of the agents who answered them."""
+        out: dict[tuple[str, int], list[Any]] = {key: [] for key in keys}
+        if not keys:
+            return out
+        params = {
+            "e164s": [e164 for e164, _ in keys],
+            "call_ids": [call_id for _, call_id in keys],
+            "limit": limit,
+        }
+        result = await self.session.execute(_last_calls(), params)
+        for e164, call_id, call, full_name, username in result.all():
+            out[(e164, call_id)].append((call, full_name, username))
+        return out
 
     async def add(self, rows: Sequence[dict[str, Any]]) -> list[int]:
         if not rows:
@@ -116,6 +147,83 @@ class PopRepository:
         return int((await self.session.execute(stmt)).scalar_one() or 0)
 
 
-def _array(values: Sequence[Any], of: type[BigInteger]) -> BindParameter[Any]:
+@cache
+def _recipients() -> Select[str, int, str]:
+    latest = (
+        select(func.max(PopEvent.id))
+        .where(
+            PopEvent.pbx == bindparam("pbx"),
+            PopEvent.linkedid == any_(bindparam("linkedids", type_=ARRAY(String))),
+        )
+        .group_by(PopEvent.linkedid, PopEvent.user_id)
+    )
+    return (
+        select(PopEvent.linkedid, PopEvent.user_id, PopEvent.kind)
+        .where(PopEvent.id.in_(latest))
+        .order_by(PopEvent.id)
+    )
+
+
+@cache
+def _last_calls() -> Select[str, int, Call, str | None, str | None]:
+    """The statement of ``last_calls``, built once: a LATERAL subquery and an aliased
+    entity cost more to build (a proxy per column) than the query takes to run."""
+    wanted = (
+        func.unnest(
+            bindparam("e164s", type_=ARRAY(String)),
+            bindparam("call_ids", type_=ARRAY(BigInteger)),
+        )
+        .table_valued("e164", "call_id")
+        .render_derived()
+    )
+    recent = (
+        select(Call, User.full_name, User.username)
+        .outerjoin(User, User.id == Call.answered_by_user_id)
+        .where(Call.customer_e164 == wanted.c.e164, Call.id != wanted.c.call_id)
+        .order_by(Call.started_at.desc())
+        .limit(bindparam("limit"))
+        .lateral()
+    )
+    past = aliased(Call, recent)
+    return (
+        select(wanted.c.e164, wanted.c.call_id, past, recent.c.full_name, recent.c.username)
+        .select_from(wanted)
+        .join(recent, true())
+        .order_by(wanted.c.e164, wanted.c.call_id, recent.c.started_at.desc())
+    )
+
+
+def users_by_device(rows: Sequence[tuple[str, User]], devices: Sequence[str]) -> dict[str, User]:
+    """Active users by device, for ``devices``, from ``device_users`` rows read for these
+    devices and maybe more: the rows ``device_users(devices)`` would have returned (the
+    device itself, or for a bare extension ``LIKE '%/ext'``), each under its device and
+    under its bare extension."""
+    wanted = {d for d in devices if d}
+    suffixes = [_like(f"%/{d}") for d in wanted if "/" not in d]
+    found: dict[str, User] = {}
+    for device, user in rows:
+        if device in wanted or any(s.fullmatch(device) for s in suffixes):
+            found[device] = user
+            found.setdefault(device.rsplit("/", 1)[-1], user)
+    return found
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    """A SQL LIKE pattern (backslash escapes) as a regular expression."""
+    out = []
+    chars = iter(pattern)
+    for c in chars:
+        if c == "\\":
+            out.append(re.escape(next(chars, "")))
+        elif c == "%":
+            out.append(".*")
+        elif c == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(c))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _array(values: Sequence[Any], of: type[String] | type[BigInteger]) -> BindParameter[Any]:
     """One array parameter (``= ANY(...)``) instead of an IN list of one parameter each."""
     return bindparam(None, list(values), type_=ARRAY(of))

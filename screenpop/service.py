@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Customer, User
+from app.models import Call, Customer, User
 from app.phones import try_parse_phone
-from screenpop.repository import PopRepository
+from screenpop.repository import PopRepository, users_by_device
 from telephony.events import extension_of
 from telephony.model import CallEvent, CallSnapshot
 
@@ -71,30 +71,63 @@ class PopService:
         self, events: Sequence[CallEvent], call_ids: dict[tuple[str, str], int]
     ) -> list[int]:
         """Write the pops these call events cause; NOTIFY the other instances (delivered at
-        commit). Returns the pop ids."""
-        ids: list[int] = []
-        for event in events:
-            call_id = call_ids.get((event.pbx, event.call.linkedid))
-            if call_id is None:
-                continue
-            ids += await self._route(event, call_id)
+        commit). Returns the pop ids.
+
+        What the pops read (the agents on the devices, who holds a call's pops, the
+        customers and their last calls) is read once for the whole batch and the pops are
+        written in one statement: as if each event were routed and written in turn, in
+        order, with a few statements per batch instead of a few per event."""
+        routed = [
+            (event, call_ids[(event.pbx, event.call.linkedid)])
+            for event in events
+            if (event.pbx, event.call.linkedid) in call_ids
+        ]
+        if not routed:
+            return []
+        batch = await _Batch.read(self.repo, [event for event, _ in routed])
+        decided = [(event, call_id, self._route(event, batch)) for event, call_id in routed]
+        decided = [(event, call_id, rows) for event, call_id, rows in decided if rows]
+        numbers = sorted({e.call.customer_e164 for e, _, _ in decided if e.call.customer_e164})
+        customers = await self.repo.customers_for(numbers)
+        last = await self.repo.last_calls(
+            sorted({(e.call.customer_e164, i) for e, i, _ in decided if e.call.customer_e164}),
+            LAST_CALLS,
+        )
+        pops: list[dict[str, Any]] = []
+        for event, call_id, rows in decided:
+            e164 = event.call.customer_e164
+            payload = self._payload(
+                event,
+                call_id,
+                batch.users(event),
+                customers.get(e164, []) if e164 else [],
+                last.get((e164, call_id), []) if e164 else [],
+            )
+            call = event.call
+            pops += [
+                {
+                    "user_id": user_id,
+                    "pbx": call.pbx,
+                    "linkedid": call.linkedid,
+                    "kind": pop_kind,
+                    "payload": {**payload, "state": state, "reason": reason},
+                }
+                for user_id, pop_kind, state, reason in rows
+            ]
+        ids = await self.repo.add(pops)
         if ids:
             await self.repo.notify(NOTIFY_CHANNEL, json.dumps(ids))
         return ids
 
-    async def _route(self, event: CallEvent, call_id: int) -> list[int]:
+    def _route(self, event: CallEvent, batch: _Batch) -> list[tuple[int, str, str, str]]:
+        """Who gets what for this event: (user, kind, state, reason) rows."""
         call = event.call
         kind = event.kind
-        devices = [event.device, event.from_device, event.to, call.answered_by]
-        users = await self.repo.users_for_devices([d for d in devices if d])
+        users = batch.users(event)
         rows: list[tuple[int, str, str, str]] = []  # user, kind, state, reason
         open_users: dict[int, str] = {}
         if kind in ("answered", "transferred", "ended"):
-            open_users = {
-                u: k
-                for u, k in (await self.repo.open_recipients(call.pbx, call.linkedid)).items()
-                if k == "pop"
-            }
+            open_users = {u: k for u, k in batch.recipients(call).items() if k == "pop"}
 
         if kind in ("ringing", "dialling"):
             user = users.get(event.device)
@@ -125,47 +158,32 @@ class PopService:
                 else:
                     reason = "caller_hung_up" if call.direction == "inbound" else call.outcome
                     rows.append((other, "withdraw", "ended", reason))
-        if not rows:
-            return []
+        batch.sent(call, rows)
+        return rows
 
-        payload = await self._payload(event, call_id, users)
-        return await self.repo.add(
-            [
-                {
-                    "user_id": user_id,
-                    "pbx": call.pbx,
-                    "linkedid": call.linkedid,
-                    "kind": pop_kind,
-                    "payload": {**payload, "state": state, "reason": reason},
-                }
-                for user_id, pop_kind, state, reason in rows
-            ]
-        )
-
-    async def _payload(
-        self, event: CallEvent, call_id: int, users: dict[str, User]
+    def _payload(
+        self,
+        event: CallEvent,
+        call_id: int,
+        users: dict[str, User],
+        customers: Sequence[Customer],
+        last_calls: Sequence[tuple[Call, str | None, str | None]],
     ) -> dict[str, Any]:
         call = event.call
         number = call.customer_number or (
             call.caller_number if call.direction == "internal" else call.called_number
         )
-        customers: Sequence[Customer] = []
-        last: list[dict[str, Any]] = []
-        if call.customer_e164:
-            customers = await self.repo.customers_for(call.customer_e164)
-            for past, full_name, username in await self.repo.last_calls(
-                call.customer_e164, call_id, LAST_CALLS
-            ):
-                last.append(
-                    {
-                        "call_id": past.id,
-                        "started_at": past.started_at.isoformat(),
-                        "direction": past.direction,
-                        "outcome": past.outcome,
-                        "agent": full_name or username or extension_of(past.answered_by),
-                        "talk_seconds": past.talk_seconds,
-                    }
-                )
+        last = [
+            {
+                "call_id": past.id,
+                "started_at": past.started_at.isoformat(),
+                "direction": past.direction,
+                "outcome": past.outcome,
+                "agent": full_name or username or extension_of(past.answered_by),
+                "talk_seconds": past.talk_seconds,
+            }
+            for past, full_name, username in last_calls
+        ]
         transfer = call.transfers[-1] if call.transfers else None
         return {
             "pbx": call.pbx,
@@ -204,6 +222,57 @@ class PopService:
             (e.user_id, message(e.id, e.kind, e.payload))
             for e in await self.repo.events(ids, user_ids)
         ]
+
+
+class _Batch:
+    """What routing a batch of call events reads, read once: the agents on every device the
+    events name, and who holds pops of the calls that may withdraw them (kept up to date
+    as the batch's own pops are decided, as the database would be after writing each)."""
+
+    def __init__(
+        self,
+        device_users: list[tuple[str, User]],
+        recipients: dict[tuple[str, str], dict[int, str]],
+    ) -> None:
+        self._device_users = device_users
+        self._recipients = recipients
+        self._users: dict[tuple[str, ...], dict[str, User]] = {}
+
+    @classmethod
+    async def read(cls, repo: PopRepository, events: Sequence[CallEvent]) -> _Batch:
+        devices = {d for e in events for d in _devices(e)}
+        device_users = await repo.device_users(sorted(devices))
+        withdrawing: dict[str, set[str]] = {}
+        for e in events:
+            if e.kind in ("answered", "transferred", "ended"):
+                withdrawing.setdefault(e.call.pbx, set()).add(e.call.linkedid)
+        recipients: dict[tuple[str, str], dict[int, str]] = {}
+        for pbx, linkedids in withdrawing.items():
+            found = await repo.open_recipients(pbx, sorted(linkedids))
+            recipients |= {(pbx, linkedid): kinds for linkedid, kinds in found.items()}
+        return cls(device_users, recipients)
+
+    def users(self, event: CallEvent) -> dict[str, User]:
+        """The agents on this event's devices (``device_users`` of those devices alone)."""
+        devices = _devices(event)
+        if devices not in self._users:
+            self._users[devices] = users_by_device(self._device_users, devices)
+        return self._users[devices]
+
+    def recipients(self, call: CallSnapshot) -> dict[int, str]:
+        return self._recipients.get((call.pbx, call.linkedid), {})
+
+    def sent(self, call: CallSnapshot, rows: Sequence[tuple[int, str, str, str]]) -> None:
+        kinds = self._recipients.get((call.pbx, call.linkedid))
+        if kinds is not None:
+            for user_id, kind, _state, _reason in rows:
+                kinds.pop(user_id, None)  # now the agent's latest pop: last in the order
+                kinds[user_id] = kind
+
+
+def _devices(event: CallEvent) -> tuple[str, ...]:
+    devices = (event.device, event.from_device, event.to, event.call.answered_by)
+    return tuple(d for d in devices if d)
 
 
 def message(seq: int, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
