@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -240,3 +241,48 @@ async def test_names_written_with_or_without_a_space_find_each_other(
         found = {c["id"] for c in r.json()["items"]}
         assert {joined.id, spaced.id, zwnj.id} <= found, q
         assert other.id not in found, q
+
+
+async def test_search_gives_the_same_pages_whichever_step_answers(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A short walk in name order answers common words; the GIN index answers the rest.
+    Both must give exactly the same pages."""
+    from app.customers import repository
+
+    _, agent = await headers_for(session, settings, Role.agent)
+    names = [
+        f"{first} {last}"
+        for first in ("آرش", "بهرام", "پیمان", "ژیلا", "یاسر")
+        for last in ("احمدی", "کریمی", "محمدی")
+    ]
+    for i, name in enumerate(names):
+        await make_customer(session, settings, name, (f"0912000{i:04d}",))
+
+    async def walk(q: str) -> list[int]:
+        seen: list[int] = []
+        cursor = None
+        while True:
+            params = {"q": q, "limit": "2", **({"cursor": cursor} if cursor else {})}
+            body = (await client.get("/api/customers", params=params, headers=agent)).json()
+            seen += [c["id"] for c in body["items"]]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return seen
+
+    queries = ("پ", "کریمی", "یاسر", "ا", "0912000")
+    wide = {q: await walk(q) for q in queries}
+    monkeypatch.setattr(repository, "WALK", 3)
+    assert {q: await walk(q) for q in queries} == wide
+    assert len(wide["کریمی"]) == 5 and len(wide["0912000"]) == 15
+
+
+async def test_a_name_that_grows_when_normalised_is_stored(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    _, agent = await headers_for(session, settings, Role.agent)
+    r = await client.post("/api/customers", json={"name": "ﷺ" * 20}, headers=agent)
+    assert r.status_code == 201, r.text

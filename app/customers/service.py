@@ -53,6 +53,12 @@ def number_lexemes(e164: str, national: str) -> list[str]:
     return sorted(set(_suffixes(e164.lstrip("+")) + _suffixes(digits_of(national))))
 
 
+def sort_key_of(name: str) -> str:
+    """The name's place in the phonebook order. Normalising can lengthen text (ﷲ becomes
+    four letters): cut to the column's length."""
+    return normalize(name)[:200]
+
+
 def encode_cursor(sort_key: str, customer_id: int) -> str:
     raw = json.dumps([sort_key, customer_id], ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -192,7 +198,7 @@ class CustomerService:
             priority=data.priority.value if data.priority else None,
             owner_id=owner_id,
             external_id=data.external_id,
-            sort_key=normalize(data.name),
+            sort_key=sort_key_of(data.name),
             phones=phones,
         )
         await self.repo.add(customer)
@@ -220,7 +226,7 @@ class CustomerService:
             customer.kind = changes["kind"].value
         if "priority" in changes:
             customer.priority = changes["priority"].value if changes["priority"] else None
-        customer.sort_key = normalize(customer.name)
+        customer.sort_key = sort_key_of(customer.name)
         await self.session.flush()
         await self._reindex(customer)
         return await self.repo.reload(customer)
@@ -300,7 +306,7 @@ class CustomerService:
         (0: none left) and the last id done."""
         batch = await self.repo.batch_after(after_id, size)
         for customer in batch:
-            customer.sort_key = normalize(customer.name)
+            customer.sort_key = sort_key_of(customer.name)
             await self._reindex(customer)
         await self.session.flush()
         return len(batch), batch[-1].id if batch else after_id
@@ -330,7 +336,7 @@ class CustomerService:
             existing = await self.repo.get_by_external_id(data.external_id)
         if existing is None:
             existing = await self.repo.find_for_import(
-                normalize(data.name), data.company, [p.e164 for p in phones]
+                sort_key_of(data.name), data.company, [p.e164 for p in phones]
             )
         if existing is None:
             await self.create(data, actor=None)
@@ -340,7 +346,7 @@ class CustomerService:
             # Matched by external id: the customer was renamed. (The same name in other
             # letter forms is the same name, and is left as it was stored.)
             existing.name = data.name
-            existing.sort_key = normalize(data.name)
+            existing.sort_key = sort_key_of(data.name)
             changed = True
         incoming = data.model_dump(exclude_defaults=True, exclude={"phones", "name"})
         for name, value in incoming.items():
