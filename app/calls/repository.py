@@ -5,10 +5,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, tuple_
+from sqlalchemy import Table, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import BindParameter
 
 from app.models import Base, Call, CallCustomer, CallLeg, CustomerPhone, UserDevice
 
@@ -46,6 +47,22 @@ def _link() -> Any:
     return insert(_table(CallCustomer)).on_conflict_do_nothing()
 
 
+@cache
+def _holders() -> Any:
+    wanted: BindParameter[str] = bindparam("numbers", expanding=True)
+    return (
+        select(CustomerPhone.e164, CustomerPhone.customer_id)
+        .where(CustomerPhone.e164.in_(wanted))
+        .distinct()
+    )
+
+
+@cache
+def _device_users() -> Any:
+    wanted: BindParameter[str] = bindparam("devices", expanding=True)
+    return select(UserDevice.device, UserDevice.user_id).where(UserDevice.device.in_(wanted))
+
+
 class CallRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -79,21 +96,17 @@ class CallRepository:
         """The customers holding each of these E.164 numbers."""
         if not numbers:
             return {}
-        stmt = (
-            select(CustomerPhone.e164, CustomerPhone.customer_id)
-            .where(CustomerPhone.e164.in_(numbers))
-            .distinct()
-        )
         found: dict[str, list[int]] = {}
-        for e164, customer_id in (await self.session.execute(stmt)).all():
+        rows = await self.session.execute(_holders(), {"numbers": list(numbers)})
+        for e164, customer_id in rows.all():
             found.setdefault(e164, []).append(customer_id)
         return found
 
     async def users_by_device(self, devices: Sequence[str]) -> dict[str, int]:
         if not devices:
             return {}
-        stmt = select(UserDevice.device, UserDevice.user_id).where(UserDevice.device.in_(devices))
-        return {d: u for d, u in (await self.session.execute(stmt)).all()}
+        rows = await self.session.execute(_device_users(), {"devices": list(devices)})
+        return {d: u for d, u in rows.all()}
 
     async def get(self, call_id: int) -> Call | None:
         stmt = select(Call).where(Call.id == call_id).options(selectinload(Call.legs))
