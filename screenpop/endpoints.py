@@ -80,29 +80,38 @@ async def pops_socket(websocket: WebSocket) -> None:
     # the sequence check drops it if the catch-up already carried it.
     hub.add(conn)
     try:
-        settings = websocket.app.state.settings
-        async with websocket.app.state.sessionmaker() as session:
-            service = PopService(session, settings.default_region)
-            missed = await service.since(user.id, after)
-            current = await service.last_seq(user.id)
-        await websocket.send_json(
-            {
-                "type": "hello",
-                "seq": current,
-                "user": {
-                    "id": user.id,
-                    "username": user.username,
-                    "full_name": user.full_name,
-                    "role": user.role,
-                    "devices": [d.device for d in user.devices],
-                },
-            }
-        )
-        for message in missed:
-            conn.offer(message)
+        await _hello(websocket, user, conn, after)
+        # Only the connection and the token are needed from here on, for hours: the user
+        # loaded at sign-in would otherwise stay in memory with every open socket.
+        del user, first
         await _serve(websocket, conn, token)
     finally:
         hub.remove(conn)
+
+
+async def _hello(websocket: WebSocket, user: User, conn: Connection, after: int | None) -> None:
+    """The hello, then what the client missed. A function of its own so that its session
+    goes when it returns, not when the socket closes."""
+    settings = websocket.app.state.settings
+    async with websocket.app.state.sessionmaker() as session:
+        service = PopService(session, settings.default_region)
+        missed = await service.since(user.id, after)
+        current = await service.last_seq(user.id)
+    await websocket.send_json(
+        {
+            "type": "hello",
+            "seq": current,
+            "user": {
+                "id": user.id,
+                "username": user.username,
+                "full_name": user.full_name,
+                "role": user.role,
+                "devices": [d.device for d in user.devices],
+            },
+        }
+    )
+    for message in missed:
+        conn.offer(message)
 
 
 async def _serve(websocket: WebSocket, conn: Connection, token: str) -> None:
