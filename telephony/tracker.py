@@ -137,6 +137,7 @@ class CallTracker:
         self.calls: dict[str, _Call] = {}
         self.channel_call: dict[str, str] = {}  # uniqueid -> linkedid of its call
         self.unknown_events = 0
+        self._pending: list[CallEvent] = []  # calls ended by a channel moving away
         self._handlers: dict[str, Callable[[AmiEvent], list[CallEvent]]] = {
             "Newchannel": self._newchannel,
             "Newstate": self._newstate,
@@ -175,7 +176,10 @@ class CallTracker:
         handler = self._handlers.get(event.name)
         if handler is None:
             return []
-        return handler(event)
+        out = handler(event)
+        if self._pending:
+            out, self._pending = self._pending + out, []
+        return out
 
     def handles(self, name: str) -> bool:
         return name in self._handlers
@@ -271,7 +275,8 @@ class CallTracker:
         new.live.add(channel.uniqueid)
         self.channel_call[channel.uniqueid] = linkedid
         if not old.live:
-            self._finish(old, at)
+            # Handed out by handle() before the event's own call events.
+            self._pending += self._finish(old, at)
         return new
 
     def _new_channel(

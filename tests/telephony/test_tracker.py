@@ -296,3 +296,22 @@ def test_outbound_call_events_for_the_agents_panel() -> None:
     _, events = replay("A3_click_to_call_customer_busy")
     assert [e.kind for e in events] == ["started", "dialling", "ended"]
     assert events[-1].call.outcome == "busy"
+
+
+def test_a_call_whose_last_channel_moves_away_ends() -> None:
+    t = CallTracker("pbx1")
+    a = {"Channel": "PJSIP/1001-00000001", "Uniqueid": "7.1", "Linkedid": "7.1"}
+    t.handle(_ev("Newchannel", 0, ChannelState="4", **a))
+    t.handle(
+        _ev(
+            "Newchannel",
+            0,
+            ChannelState="4",
+            Channel="PJSIP/trunk-00000002",
+            Uniqueid="8.1",
+            Linkedid="8.1",
+        )
+    )
+    out = t.handle(_ev("Newstate", 1, ChannelState="6", **{**a, "Linkedid": "8.1"}))
+    assert (out[0].kind, out[0].call.linkedid) == ("ended", "7.1")
+    assert "7.1" not in t.calls
