@@ -4,6 +4,7 @@ import time)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -27,6 +28,7 @@ from app.users.service import ensure_first_admin
 from screenpop import endpoints as pop_endpoints
 from screenpop.fanout import PgFanout
 from screenpop.hub import Hub
+from screenpop.keeper import Keeper
 from screenpop.panel import PanelFiles
 from telephony.handlers import CallRecorder
 from telephony.leader import PbxLeadership
@@ -81,6 +83,7 @@ def create_app(
         await database.open()
         fanout: PgFanout | None = None
         leadership: PbxLeadership | None = None
+        keeper: Keeper | None = None
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
@@ -93,6 +96,8 @@ def create_app(
             app.state.call_recorder = recorder
             hub = Hub()
             app.state.hub = hub
+            keeper = Keeper(hub, pop_endpoints.token_checker(database.sessionmaker, settings))
+            keeper.start()
             fanout = PgFanout(database.dsn, hub, database.sessionmaker, settings.default_region)
             await fanout.start()
             app.state.fanout = fanout
@@ -114,8 +119,16 @@ def create_app(
                 len(configs),
                 len(leadership.listeners),
             )
+            # What start-up built lives as long as the process: move it out of the garbage
+            # collector's sight, so that full collections (which stop everything, pops
+            # included) only walk what came later.
+            gc.collect()
+            gc.freeze()
             yield
         finally:
+            gc.unfreeze()
+            if keeper is not None:
+                await keeper.stop()
             if leadership is not None:
                 await leadership.stop()
             if fanout is not None:

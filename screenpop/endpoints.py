@@ -10,10 +10,11 @@ Protocol (JSON text frames):
   missed that is still relevant, then live messages: ``pop`` (show or refresh the card of
   a call), ``withdraw`` (take it away; ``reason``: answered, caller_hung_up, transferred,
   ...), ``end`` (the call is over). Each has a ``seq`` that increases per agent.
-- ``{"type": "ping"}`` every 15 s; the client answers ``{"type": "pong"}``. A client silent
-  for 45 s is closed. ``{"type": "resync"}`` means: reconnect with your last seq.
-- Close codes: 4401 not signed in or token revoked/expired, 4408 no auth message in time,
-  4400 a malformed first message.
+- ``{"type": "ping"}`` every 15 s; the client answers ``{"type": "pong"}`` (it may also send
+  its own ``ping`` and gets a ``pong``). A client silent for 45 s is closed (4000).
+  ``{"type": "resync"}`` means: reconnect with your last seq (the socket closes with 4409).
+- Close codes: 4401 not signed in or token revoked/expired (checked at each ping), 4408 no
+  auth message in time, 4400 a malformed first message, 4000 silent too long, 4409 resync.
 """
 
 from __future__ import annotations
@@ -21,33 +22,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+from collections.abc import Collection
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from app.auth.service import AuthService
-from app.db import unit_of_work
+from app.config import Settings
+from app.db import SessionMaker, unit_of_work
 from app.errors import NotAuthenticated
 from app.models import User
-from screenpop.hub import Connection, Hub
+from screenpop.hub import CLOSE, RESYNC, Connection, Hub
+from screenpop.keeper import TokenCheck, first_check_delay
 from screenpop.service import PopService
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
 
 AUTH_TIMEOUT = 10.0
-PING_INTERVAL = 15.0
-SILENCE_LIMIT = 45.0
 
 
-async def _user_for(websocket: WebSocket, token: str) -> User | None:
+async def _user_for(websocket: WebSocket, token: str) -> tuple[User, str] | None:
+    """The user a token signs in, with the token's digest (what the keeper checks later)."""
     app = websocket.app
     try:
         async with unit_of_work(app.state.sessionmaker) as session:
-            return await AuthService(session, app.state.settings).user_for_token(token)
+            auth = AuthService(session, app.state.settings)
+            return await auth.user_for_token(token), auth.digest(token)
     except NotAuthenticated:
         return None
+
+
+def token_checker(sessionmaker: SessionMaker, settings: Settings) -> TokenCheck:
+    """The keeper's token check: one transaction for a whole batch of sockets."""
+
+    async def live_tokens(digests: Collection[str]) -> set[str]:
+        async with unit_of_work(sessionmaker) as session:
+            return await AuthService(session, settings).live_digests(digests)
+
+    return live_tokens
 
 
 @router.websocket("/ws/pops")
@@ -67,24 +80,25 @@ async def pops_socket(websocket: WebSocket) -> None:
     if not isinstance(first, dict) or first.get("type") != "auth" or not isinstance(token, str):
         await websocket.close(code=4400, reason="the first message must be {type: auth, token}")
         return
-    user = await _user_for(websocket, token)
-    if user is None:
+    found = await _user_for(websocket, token)
+    if found is None:
         await websocket.close(code=4401, reason="not signed in: the token is invalid or revoked")
         return
+    user, digest = found
     last_seq = first.get("last_seq")
     after = last_seq if isinstance(last_seq, int) and last_seq >= 0 else None
 
     hub: Hub = websocket.app.state.hub
-    conn = Connection(user.id)
+    conn = Connection(user.id, digest)
     # Registered before the missed pops are read: a pop written in between is queued, and
     # the sequence check drops it if the catch-up already carried it.
-    hub.add(conn)
+    hub.add(conn, first_check=first_check_delay())
     try:
         await _hello(websocket, user, conn, after)
-        # Only the connection and the token are needed from here on, for hours: the user
-        # loaded at sign-in would otherwise stay in memory with every open socket.
-        del user, first
-        await _serve(websocket, conn, token)
+        # Only the connection is needed from here on, for hours: the user loaded at sign-in
+        # and the token would otherwise stay in memory with every open socket.
+        del user, first, token, found
+        await _serve(websocket, conn)
     finally:
         hub.remove(conn)
 
@@ -114,37 +128,31 @@ async def _hello(websocket: WebSocket, user: User, conn: Connection, after: int 
         conn.offer(message)
 
 
-async def _serve(websocket: WebSocket, conn: Connection, token: str) -> None:
-    last_heard = time.monotonic()
-
-    async def receive() -> None:
-        nonlocal last_heard
-        while True:
-            message: Any = await websocket.receive_json()
-            last_heard = time.monotonic()
-            if isinstance(message, dict) and message.get("type") == "ping":
-                await websocket.send_json({"type": "pong"})
+async def _serve(websocket: WebSocket, conn: Connection) -> None:
+    """Write what the hub queues for this socket and read what the client says (pongs,
+    pings). The instance's :class:`~screenpop.keeper.Keeper` pings, checks the token and
+    asks to close; no timer per socket."""
 
     async def send() -> None:
         while True:
             message = await conn.next()
+            if message is CLOSE:
+                assert conn.closing is not None
+                await websocket.close(code=conn.closing[0], reason=conn.closing[1])
+                return
             await websocket.send_json(message)
-            if message.get("type") == "resync":
+            if message["type"] == RESYNC["type"]:
                 await websocket.close(code=4409, reason="resync")
                 return
 
-    async def heartbeat() -> None:
+    async def receive() -> None:
         while True:
-            await asyncio.sleep(PING_INTERVAL)
-            if time.monotonic() - last_heard > SILENCE_LIMIT:
-                await websocket.close(code=4000, reason="no pong: connection presumed dead")
-                return
-            if await _user_for(websocket, token) is None:
-                await websocket.close(code=4401, reason="signed out: the token was revoked")
-                return
-            await websocket.send_json({"type": "ping"})
+            message: Any = await websocket.receive_json()
+            conn.heard()
+            if isinstance(message, dict) and message.get("type") == "ping":
+                await websocket.send_json({"type": "pong"})
 
-    tasks = [asyncio.create_task(c()) for c in (receive, send, heartbeat)]
+    tasks = [asyncio.create_task(c()) for c in (receive, send)]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:

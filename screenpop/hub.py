@@ -6,23 +6,47 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 RESYNC = {"type": "resync", "reason": "too far behind: reconnect with your last seq"}
+PING = {"type": "ping"}
+# Not sent: tells the connection's writer to close the socket with ``Connection.closing``.
+CLOSE: dict[str, Any] = {"type": "_close"}
 
 
 class Connection:
-    def __init__(self, user_id: int, maxsize: int = 256) -> None:
+    """One open socket of one agent: what is waiting to be sent, and what the keeper needs to
+    know (when the client was last heard, which token it signed in with, when to look at it
+    again). Kept small: a busy instance holds thousands of these for hours."""
+
+    __slots__ = (
+        "closing",
+        "due",
+        "last_heard",
+        "last_seq",
+        "overflowed",
+        "queue",
+        "token_digest",
+        "user_id",
+    )
+
+    def __init__(self, user_id: int, token_digest: str = "", maxsize: int = 256) -> None:
         self.user_id = user_id
+        self.token_digest = token_digest
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=maxsize)
         self.last_seq = 0  # the newest pop sent: older ones arriving late are not sent again
         self.overflowed = False
+        self.closing: tuple[int, str] | None = None
+        self.last_heard = time.monotonic()
+        self.due = 0.0  # when the keeper next checks this connection (set by Hub.add)
 
     def offer(self, message: dict[str, Any]) -> None:
-        if self.overflowed:
+        if self.overflowed or self.closing is not None:
             return
         try:
             self.queue.put_nowait(message)
@@ -30,10 +54,24 @@ class Connection:
             # Drop what is queued: the client reconnects with its last seq and gets the
             # current state of its calls, which is all that is still worth showing.
             self.overflowed = True
-            while not self.queue.empty():
-                self.queue.get_nowait()
+            self._clear()
             self.queue.put_nowait(RESYNC)
             logger.warning("a client of user %s fell behind; told to resync", self.user_id)
+
+    def close(self, code: int, reason: str) -> None:
+        """Ask the writer to close this socket; whatever is still queued is not sent."""
+        if self.closing is not None:
+            return
+        self.closing = (code, reason)
+        self._clear()
+        self.queue.put_nowait(CLOSE)
+
+    def heard(self) -> None:
+        self.last_heard = time.monotonic()
+
+    def _clear(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
 
     async def next(self) -> dict[str, Any]:
         """The next message to send (pops already sent are skipped)."""
@@ -51,7 +89,9 @@ class Hub:
     def __init__(self) -> None:
         self._by_user: dict[int, set[Connection]] = defaultdict(set)
 
-    def add(self, conn: Connection) -> None:
+    def add(self, conn: Connection, first_check: float = 0.0) -> None:
+        """Register ``conn``; the keeper first looks at it ``first_check`` seconds from now."""
+        conn.due = time.monotonic() + first_check
         self._by_user[conn.user_id].add(conn)
 
     def remove(self, conn: Connection) -> None:
@@ -67,11 +107,14 @@ class Hub:
     def connections(self) -> int:
         return sum(len(c) for c in self._by_user.values())
 
+    def __iter__(self) -> Iterator[Connection]:
+        for conns in list(self._by_user.values()):
+            yield from list(conns)
+
     def deliver(self, user_id: int, message: dict[str, Any]) -> None:
         for conn in list(self._by_user.get(user_id, ())):
             conn.offer(message)
 
     def broadcast(self, message: dict[str, Any]) -> None:
-        for conns in list(self._by_user.values()):
-            for conn in list(conns):
-                conn.offer(message)
+        for conn in self:
+            conn.offer(message)

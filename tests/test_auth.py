@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.service import AuthService
 from app.config import Settings
 from app.models import AuthToken, LoginThrottle, Role
 from tests.fixtures.factories import PASSWORD, make_token, make_user
@@ -162,3 +163,31 @@ async def test_one_address_guessing_many_usernames_is_slowed_down(
         assert (await sign_in(client, f"someone{i}", "guess")).status_code == 401
     # A new username from the same address must wait too.
     assert (await sign_in(client, "someone-else", "guess")).status_code == 429
+
+
+async def test_open_sockets_tokens_are_checked_in_one_batch(
+    session: AsyncSession, settings: Settings
+) -> None:
+    """The screen-pop keeper asks once for many tokens: revoked, expired and deactivated
+    ones drop out, live ones are marked used."""
+    auth = AuthService(session, settings)
+    live, revoked, expired, gone = [await make_user(session) for _ in range(4)]
+    tokens = {u.id: await make_token(session, settings, u) for u in (live, revoked, expired, gone)}
+    digests = {uid: auth.digest(t) for uid, t in tokens.items()}
+    now = datetime.now(UTC)
+    await session.execute(
+        update(AuthToken).where(AuthToken.user_id == revoked.id).values(revoked_at=now)
+    )
+    await session.execute(
+        update(AuthToken)
+        .where(AuthToken.user_id == expired.id)
+        .values(expires_at=now - timedelta(seconds=1))
+    )
+    gone.is_active = False
+    await session.flush()
+
+    found = await auth.live_digests([*digests.values(), auth.digest("never-issued")])
+    assert found == {digests[live.id]}
+    used = await session.scalar(select(AuthToken.last_used_at).where(AuthToken.user_id == live.id))
+    assert used is not None
+    assert await auth.live_digests([]) == set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 # Failures older than this are forgotten.
 FAILURE_WINDOW = timedelta(hours=1)
+# How often a token in use is marked used.
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,8 @@ class AuthService:
         self.tokens = TokenRepository(session)
         self.throttle = ThrottleRepository(session)
 
-    def _digest(self, token: str) -> str:
+    def digest(self, token: str) -> str:
+        """What is stored of a token (never the token itself)."""
         return token_digest(token, self.settings.secret_key.get_secret_value())
 
     async def _check_throttle(self, keys: list[str], now: datetime) -> None:
@@ -91,7 +95,7 @@ class AuthService:
         await self.tokens.add(
             AuthToken(
                 user_id=user.id,
-                token_hash=self._digest(token),
+                token_hash=self.digest(token),
                 expires_at=expires_at,
                 user_agent=user_agent[:300],
             )
@@ -102,18 +106,29 @@ class AuthService:
 
     async def user_for_token(self, token: str) -> User:
         """The active user a token belongs to, or :class:`NotAuthenticated`."""
-        found = await self.tokens.active_user(self._digest(token), _now())
+        found = await self.tokens.active_user(self.digest(token), _now())
         if found is None:
             raise NotAuthenticated("the token is invalid, expired or revoked; sign in again")
         auth_token, user = found
         now = _now()
         # Writing on every request would turn reads into writes; once a minute is enough.
-        if auth_token.last_used_at is None or now - auth_token.last_used_at > timedelta(minutes=1):
+        if auth_token.last_used_at is None or now - auth_token.last_used_at > TOUCH_EVERY:
             await self.tokens.touch(auth_token.id, now)
         return user
 
+    async def live_digests(self, digests: Collection[str]) -> set[str]:
+        """Of the given token digests, those still signed in (one query for all of them, for
+        the checks of open websockets); they are marked used."""
+        if not digests:
+            return set()
+        now = _now()
+        live = await self.tokens.live_digests(digests, now)
+        if live:
+            await self.tokens.touch_many(live, now, TOUCH_EVERY)
+        return live
+
     async def sign_out(self, token: str) -> None:
-        found = await self.tokens.active_user(self._digest(token), _now())
+        found = await self.tokens.active_user(self.digest(token), _now())
         if found is not None:
             await self.tokens.revoke(found[0].id, _now())
 

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -75,6 +75,34 @@ class TokenRepository:
         )
         row = (await self.session.execute(stmt)).first()
         return None if row is None else (row[0], row[1])
+
+    async def live_digests(self, token_hashes: Collection[str], now: datetime) -> set[str]:
+        """Those of ``token_hashes`` that are neither revoked nor expired and whose user is
+        still active."""
+        stmt = (
+            select(AuthToken.token_hash)
+            .join(User, User.id == AuthToken.user_id)
+            .where(
+                AuthToken.token_hash.in_(list(token_hashes)),
+                AuthToken.revoked_at.is_(None),
+                AuthToken.expires_at > now,
+                User.is_active.is_(True),
+            )
+        )
+        return set((await self.session.execute(stmt)).scalars())
+
+    async def touch_many(
+        self, token_hashes: Collection[str], now: datetime, every: timedelta
+    ) -> None:
+        """Mark tokens used at ``now``, unless that was already done within ``every``."""
+        await self.session.execute(
+            update(AuthToken)
+            .where(
+                AuthToken.token_hash.in_(list(token_hashes)),
+                or_(AuthToken.last_used_at.is_(None), AuthToken.last_used_at < now - every),
+            )
+            .values(last_used_at=now)
+        )
 
     async def touch(self, token_id: int, now: datetime) -> None:
         await self.session.execute(

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from app.config import Settings
 from app.db import Database, unit_of_work
 from app.models import AuthToken, PopEvent
-from screenpop import endpoints
+from screenpop import endpoints, keeper
 from telephony.simulator import AmiSimulator
 from tests.screenpop.support import (
     Agent,
@@ -148,7 +148,7 @@ async def test_reconnect_resumes_with_what_is_still_relevant(
 async def test_bad_tokens_are_refused_and_revoked_ones_closed(
     db: Database, sim: AmiSimulator, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(endpoints, "PING_INTERVAL", 0.2)
+    monkeypatch.setattr(keeper, "PING_INTERVAL", 0.2)
     monkeypatch.setattr(endpoints, "AUTH_TIMEOUT", 0.5)
     tokens = await team(db, settings)
     async with serving(instance_settings(settings, db, sim)) as (port, _app):

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Collection
 
-from screenpop.hub import RESYNC, Connection, Hub
+from screenpop import keeper
+from screenpop.hub import CLOSE, PING, RESYNC, Connection, Hub
+from screenpop.keeper import Keeper
 
 
 async def test_every_tab_of_an_agent_gets_the_pop_and_no_one_else() -> None:
@@ -39,3 +43,61 @@ async def test_a_slow_client_is_told_to_resync_and_others_are_not_held_up() -> N
     assert await asyncio.wait_for(slow.next(), 1) == RESYNC
     assert slow.queue.empty() and slow.overflowed
     assert [(await fast.next())["seq"] for _ in range(10)] == list(range(1, 11))
+
+
+async def test_the_keeper_pings_checks_tokens_in_one_batch_and_closes_the_dead() -> None:
+    hub = Hub()
+    live, revoked, silent, later = (
+        Connection(1, "live"),
+        Connection(2, "revoked"),
+        Connection(3, "silent"),
+        Connection(4, "later"),
+    )
+    for conn in (live, revoked, silent):
+        hub.add(conn)
+    hub.add(later, first_check=60)  # not due yet: not looked at in this turn
+    silent.last_heard = time.monotonic() - keeper.SILENCE_LIMIT - 1
+    asked: list[set[str]] = []
+
+    async def live_tokens(digests: Collection[str]) -> set[str]:
+        asked.append(set(digests))
+        return {"live"} & set(digests)
+
+    await Keeper(hub, live_tokens).tick()
+    assert asked == [{"live", "revoked"}]  # one query; the silent one needs none
+    assert await live.next() == PING
+    assert await revoked.next() is CLOSE and revoked.closing is not None
+    assert revoked.closing[0] == 4401
+    assert await silent.next() is CLOSE and silent.closing is not None
+    assert silent.closing[0] == 4000
+    assert later.queue.empty()
+    # Nothing is due again until the interval has passed.
+    await Keeper(hub, live_tokens).tick()
+    assert len(asked) == 1 and live.queue.empty()
+
+
+async def test_the_keeper_signs_no_one_out_when_the_database_is_away() -> None:
+    hub = Hub()
+    conn = Connection(1, "digest")
+    hub.add(conn)
+
+    async def unreachable(digests: Collection[str]) -> set[str]:
+        raise ConnectionRefusedError("database restarting")
+
+    await Keeper(hub, unreachable).tick()
+    assert await conn.next() == PING and conn.closing is None
+
+
+async def test_new_connections_are_spread_over_the_interval() -> None:
+    delays = [keeper.first_check_delay() for _ in range(200)]
+    assert all(keeper.PING_INTERVAL / 2 <= d <= keeper.PING_INTERVAL for d in delays)
+    assert max(delays) - min(delays) > keeper.PING_INTERVAL / 4
+
+
+async def test_a_closing_connection_drops_what_is_queued_and_takes_no_more() -> None:
+    conn = Connection(1)
+    conn.offer({"type": "pop", "seq": 1})
+    conn.close(4401, "revoked")
+    conn.offer({"type": "pop", "seq": 2})
+    assert await conn.next() is CLOSE
+    assert conn.queue.empty()

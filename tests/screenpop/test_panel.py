@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from app.config import Settings
 from app.db import Database, unit_of_work
 from app.models import AuthToken, Customer, CustomerPhone
-from screenpop import endpoints
+from screenpop import keeper
 from screenpop.hub import RESYNC
 from telephony.simulator import AmiSimulator
 from tests.fixtures.factories import PASSWORD
@@ -300,7 +300,7 @@ async def test_the_english_switch_the_phonebook_and_signing_out(
     browser: Browser,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(endpoints, "PING_INTERVAL", 0.2)
+    monkeypatch.setattr(keeper, "PING_INTERVAL", 0.2)
     await team(db, settings)
     async with serving(instance_settings(settings, db, sim)) as (port, _app):
         sara = await Panel.open(browser, port)

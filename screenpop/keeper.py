@@ -1,0 +1,86 @@
+"""One task per instance that keeps every agent socket honest, instead of a timer per socket.
+
+Every ``PING_INTERVAL`` seconds each connection is looked at once: a client silent for
+``SILENCE_LIMIT`` is closed as dead (4000), one whose token was revoked or has expired is
+closed (4401), the others get a ping. The token checks of all connections due in one tick
+are one database query, and connections are spread over the interval (each is first looked
+at a random moment after it opens), so a thousand agents who signed in together cost a small
+query a second, not a thousand transactions in a burst that holds the pops up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Collection
+
+from screenpop.hub import PING, Connection, Hub
+
+logger = logging.getLogger(__name__)
+
+PING_INTERVAL = 15.0
+SILENCE_LIMIT = 45.0
+
+# Given token digests, the subset that still belongs to an active, signed-in user.
+TokenCheck = Callable[[Collection[str]], Awaitable[set[str]]]
+
+
+def first_check_delay() -> float:
+    """When to first look at a new connection: at a random point of the next interval."""
+    return random.uniform(0.5, 1.0) * PING_INTERVAL
+
+
+class Keeper:
+    def __init__(self, hub: Hub, live_tokens: TokenCheck) -> None:
+        self.hub = hub
+        self.live_tokens = live_tokens
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="screenpop-keeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            # Read at each turn so the intervals can be shortened in tests.
+            await asyncio.sleep(min(1.0, PING_INTERVAL / 4))
+            try:
+                await self.tick()
+            except Exception:  # one bad turn must not end the keeper
+                logger.exception("screen-pop keeper: a check failed; trying again next turn")
+
+    async def tick(self) -> None:
+        """Look at the connections that are due."""
+        now = time.monotonic()
+        due: list[Connection] = []
+        for conn in self.hub:
+            if conn.due > now or conn.closing is not None:
+                continue
+            conn.due = now + PING_INTERVAL
+            if now - conn.last_heard > SILENCE_LIMIT:
+                conn.close(4000, "no pong: connection presumed dead")
+            else:
+                due.append(conn)
+        if not due:
+            return
+        try:
+            live = await self.live_tokens({c.token_digest for c in due})
+        except Exception:
+            # The database is away: nobody is signed out for that, the tokens are checked
+            # again at the next interval.
+            logger.warning("screen-pop keeper: could not check %d tokens", len(due), exc_info=True)
+            live = {c.token_digest for c in due}
+        for conn in due:
+            if conn.token_digest in live:
+                conn.offer(PING)
+            else:
+                conn.close(4401, "signed out: the token was revoked or has expired")
