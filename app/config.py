@@ -22,6 +22,34 @@ class PbxSettings(BaseModel):
     username: str
     secret: SecretStr
 
+    # Click-to-call: the agent's own device rings first (``Channel``), then the dialplan
+    # ``originate_context`` dials ``dial_template`` (FreePBX/Issabel: from-internal). The
+    # template's fields: {national} 09121234567, {e164} +989121234567, {e164_digits}
+    # 989121234567, {international} 00989121234567; e.g. "9{national}" for a trunk prefix.
+    # An internal extension is dialled as it is.
+    originate_context: str = Field(default="from-internal", pattern=r"^[A-Za-z0-9_.-]{1,80}$")
+    dial_template: str = "{national}"
+    # How long the agent's phone rings before the attempt is given up.
+    originate_ring_seconds: int = Field(default=30, ge=5, le=180)
+    # Queues agents log in to and out of from the panel (QueueAdd/QueueRemove). Empty:
+    # membership is static (queues.conf / the FreePBX queue page) and only pausing is shown.
+    login_queues: list[str] = Field(default_factory=list)
+    # The queue-member interface of an agent's device when it differs from the device, e.g.
+    # "Local/{extension}@from-queue/n" on FreePBX. {device} and {extension} are filled in.
+    member_interface: str = "{device}"
+
+    @field_validator("dial_template")
+    @classmethod
+    def _dial_template(cls, value: str) -> str:
+        fields = {"national": "0", "e164": "+0", "e164_digits": "0", "international": "00"}
+        try:
+            dialled = value.format(**fields)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"dial_template {value!r}: unknown field {exc}") from None
+        if not dialled or any(c not in "0123456789+*#" for c in dialled):
+            raise ValueError("dial_template may hold only digits, * # + and the fields")
+        return value
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -60,6 +88,21 @@ class Settings(BaseSettings):
     login_free_failures_per_address: int = Field(default=30, ge=1)
     login_max_delay_seconds: int = Field(default=900, ge=1)
 
+    # Click-to-call rules. Numbers starting with a denied prefix (E.164, e.g. "+98909" for
+    # Iranian premium-rate services) are refused, as are premium-rate numbers by type and
+    # foreign numbers unless allowed.
+    dial_deny_prefixes: list[str] = Field(default_factory=lambda: ["+98909"])
+    dial_block_premium: bool = True
+    dial_allow_international: bool = False
+    # Click-to-calls one user may start per minute.
+    originate_per_minute: int = Field(default=6, ge=1, le=600)
+    # Pause reasons offered to agents (sent to the PBX as QueuePause Reason).
+    pause_reasons: list[str] = Field(
+        default_factory=lambda: ["lunch", "break", "training", "meeting", "after-call work"]
+    )
+    # After-call work: seconds an agent stays paused after each call (0: off).
+    wrapup_seconds: int = Field(default=0, ge=0, le=3600)
+
     @field_validator("default_region")
     @classmethod
     def _region_upper(cls, value: str) -> str:
@@ -81,6 +124,14 @@ class Settings(BaseSettings):
                     'python -c "import secrets; print(secrets.token_urlsafe(48))")'
                 )
         return self
+
+    @field_validator("dial_deny_prefixes")
+    @classmethod
+    def _deny_prefixes(cls, value: list[str]) -> list[str]:
+        for prefix in value:
+            if not prefix.startswith("+") or not prefix[1:].isdigit():
+                raise ValueError(f"deny prefix {prefix!r} must be + and digits (E.164)")
+        return value
 
     @field_validator("pbxes")
     @classmethod

@@ -53,6 +53,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+# For an edge that needs more than one transaction (commit, act on the PBX, record the result).
+SessionmakerDep = Annotated[SessionMaker, Depends(get_sessionmaker)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 

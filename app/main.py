@@ -17,12 +17,15 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import text
 
 from app import admin
+from app.agents import endpoints as agent_endpoints
+from app.agents.wrapup import WrapUp
 from app.auth import endpoints as auth_endpoints
 from app.calls import endpoints as call_endpoints
 from app.config import Settings, get_settings
 from app.customers import endpoints as customer_endpoints
 from app.db import Database, unit_of_work
 from app.errors import install_error_handlers
+from app.originations import endpoints as origination_endpoints
 from app.users import endpoints as user_endpoints
 from app.users.service import ensure_first_admin
 from screenpop import endpoints as pop_endpoints
@@ -30,6 +33,7 @@ from screenpop.fanout import PgFanout
 from screenpop.hub import Hub
 from screenpop.keeper import Keeper
 from screenpop.panel import PanelFiles
+from telephony.actions import PbxActions
 from telephony.handlers import CallRecorder
 from telephony.leader import PbxLeadership
 from telephony.listener import AmiListener, PbxConfig
@@ -84,6 +88,8 @@ def create_app(
         fanout: PgFanout | None = None
         leadership: PbxLeadership | None = None
         keeper: Keeper | None = None
+        wrapup: WrapUp | None = None
+        actions: PbxActions | None = None
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
@@ -92,7 +98,18 @@ def create_app(
             for hook in on_startup:
                 await hook(database)
             assert database.sessionmaker is not None
-            recorder = CallRecorder(database.sessionmaker, region=settings.default_region)
+            configs = {p.id: p for p in settings.pbxes}
+            actions = PbxActions(
+                [PbxConfig(p.id, p.host, p.port, p.username, p.secret) for p in configs.values()]
+            )
+            app.state.actions = actions
+            wrapup = WrapUp(database.sessionmaker, settings, actions)
+            recorder = CallRecorder(
+                database.sessionmaker,
+                [wrapup.on_calls],
+                region=settings.default_region,
+                settings=settings,
+            )
             app.state.call_recorder = recorder
             hub = Hub()
             app.state.hub = hub
@@ -101,7 +118,7 @@ def create_app(
             fanout = PgFanout(database.dsn, hub, database.sessionmaker, settings.default_region)
             await fanout.start()
             app.state.fanout = fanout
-            configs = {p.id: p for p in settings.pbxes}
+            wrapup.start()
 
             async def make_listener(pbx_id: str) -> AmiListener:
                 pbx = configs[pbx_id]
@@ -129,10 +146,14 @@ def create_app(
             gc.unfreeze()
             if keeper is not None:
                 await keeper.stop()
+            if wrapup is not None:
+                await wrapup.stop()
             if leadership is not None:
                 await leadership.stop()
             if fanout is not None:
                 await fanout.stop()
+            if actions is not None:
+                actions.close()
             await database.close()
 
     app = FastAPI(
@@ -147,6 +168,8 @@ def create_app(
     app.include_router(user_endpoints.router)
     app.include_router(customer_endpoints.router)
     app.include_router(call_endpoints.router)
+    app.include_router(origination_endpoints.router)
+    app.include_router(agent_endpoints.router)
     app.include_router(admin.router)
     app.include_router(pop_endpoints.router)
     app.mount("/panel", PanelFiles(), name="panel")

@@ -9,7 +9,15 @@ Protocol (JSON text frames):
 - The server answers ``{"type": "hello", "user": {...}, "seq": N}``, then what the client
   missed that is still relevant, then live messages: ``pop`` (show or refresh the card of
   a call), ``withdraw`` (take it away; ``reason``: answered, caller_hung_up, transferred,
-  ...), ``end`` (the call is over). Each has a ``seq`` that increases per agent.
+  ...), ``end`` (the call is over), ``agent`` (the agent's availability changed: ``status``
+  as ``GET /api/agent/status`` gives it; the hello carries the current one as ``agent``).
+  Each has a ``seq`` that increases per agent.
+- Click-to-call: the pops of a call Tamas placed carry its ``origination`` ref (the one
+  ``POST /api/originations`` returned); states ``agent_ringing`` (your phone is ringing),
+  ``dialling`` (calling the customer), ``connected``; a failure is a ``withdraw`` with the
+  reason (device_offline, agent_no_answer, customer_busy, customer_no_answer,
+  invalid_number, congestion...). One that failed before any call existed has the ref as its
+  ``linkedid``.
 - ``{"type": "ping"}`` every 15 s; the client answers ``{"type": "pong"}`` (it may also send
   its own ``ping`` and gets a ``pong``). A client silent for 45 s is closed (4000).
   ``{"type": "resync"}`` means: reconnect with your last seq (the socket closes with 4409).
@@ -27,6 +35,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from app.agents.service import AgentService
 from app.auth.service import AuthService
 from app.config import Settings
 from app.db import SessionMaker, unit_of_work
@@ -111,6 +120,7 @@ async def _hello(websocket: WebSocket, user: User, conn: Connection, after: int 
         service = PopService(session, settings.default_region)
         missed = await service.since(user.id, after)
         current = await service.last_seq(user.id)
+        agent = await AgentService(session, settings).status(user)
     await websocket.send_json(
         {
             "type": "hello",
@@ -122,6 +132,7 @@ async def _hello(websocket: WebSocket, user: User, conn: Connection, after: int 
                 "role": user.role,
                 "devices": [d.device for d in user.devices],
             },
+            "agent": agent,
         }
     )
     for message in missed:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.models import Call, Customer, CustomerPhone, PopEvent, User, UserDevice
+from app.models import Call, Customer, CustomerPhone, Origination, PopEvent, User, UserDevice
 
 
 class PopRepository:
@@ -60,6 +60,15 @@ class PopRepository:
         for linkedid, user_id, kind in (await self.session.execute(_recipients(), params)).all():
             out[linkedid][user_id] = kind
         return out
+
+    async def originators(self, refs: Sequence[str]) -> dict[str, int]:
+        """The user who placed each of these click-to-calls (by ref)."""
+        if not refs:
+            return {}
+        stmt = select(Origination.ref, Origination.user_id).where(
+            Origination.ref == any_(_array(sorted(set(refs)), String))
+        )
+        return {ref: user_id for ref, user_id in (await self.session.execute(stmt)).all()}
 
     async def customers_for(self, e164s: Sequence[str]) -> dict[str, list[Customer]]:
         """The holders of each of these numbers (by id), with their numbers loaded."""

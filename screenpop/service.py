@@ -15,6 +15,7 @@ from app.phones import try_parse_phone
 from screenpop.repository import PopRepository, users_by_device
 from telephony.events import extension_of
 from telephony.model import CallEvent, CallSnapshot
+from telephony.originate import failure_of_call
 
 NOTIFY_CHANNEL = "tamas_pops"
 LAST_CALLS = 5
@@ -114,6 +115,11 @@ class PopService:
                 }
                 for user_id, pop_kind, state, reason in rows
             ]
+        return await self.add(pops)
+
+    async def add(self, pops: Sequence[dict[str, Any]]) -> list[int]:
+        """Write messages for agents (``user_id``, ``pbx``, ``linkedid``, ``kind``,
+        ``payload``) and NOTIFY every instance, delivered at commit."""
         ids = await self.repo.add(pops)
         if ids:
             await self.repo.notify(NOTIFY_CHANNEL, json.dumps(ids))
@@ -129,7 +135,15 @@ class PopService:
         if kind in ("answered", "transferred", "ended"):
             open_users = {u: k for u, k in batch.recipients(call).items() if k == "pop"}
 
-        if kind in ("ringing", "dialling"):
+        if kind == "originating":
+            # Tamas's click-to-call rings the agent's own phone first: "your phone is ringing".
+            user_id = batch.originator(call)
+            if user_id is None:
+                user = users.get(event.device)
+                user_id = user.id if user is not None else None
+            if user_id is not None:
+                rows.append((user_id, "pop", "agent_ringing", ""))
+        elif kind in ("ringing", "dialling"):
             user = users.get(event.device)
             if user is not None:
                 reason = ""
@@ -155,8 +169,10 @@ class PopService:
             for other in open_users:
                 if call.outcome == "answered":
                     rows.append((other, "end", "ended", "ended"))
+                elif call.direction == "inbound":
+                    rows.append((other, "withdraw", "ended", "caller_hung_up"))
                 else:
-                    reason = "caller_hung_up" if call.direction == "inbound" else call.outcome
+                    reason = (failure_of_call(call) if call.origination else "") or call.outcome
                     rows.append((other, "withdraw", "ended", reason))
         batch.sent(call, rows)
         return rows
@@ -204,6 +220,7 @@ class PopService:
                 _name(users.get(transfer.from_device), transfer.from_device) if transfer else ""
             ),
             "transferred_to": _name(users.get(transfer.to), transfer.to) if transfer else "",
+            "origination": call.origination,
             "known": bool(customers),
             "customers": [customer_card(c, self.region) for c in customers],
             "last_calls": last,
@@ -233,9 +250,11 @@ class _Batch:
         self,
         device_users: list[tuple[str, User]],
         recipients: dict[tuple[str, str], dict[int, str]],
+        originators: dict[str, int],
     ) -> None:
         self._device_users = device_users
         self._recipients = recipients
+        self._originators = originators
         self._users: dict[tuple[str, ...], dict[str, User]] = {}
 
     @classmethod
@@ -250,7 +269,13 @@ class _Batch:
         for pbx, linkedids in withdrawing.items():
             found = await repo.open_recipients(pbx, sorted(linkedids))
             recipients |= {(pbx, linkedid): kinds for linkedid, kinds in found.items()}
-        return cls(device_users, recipients)
+        refs = [e.call.origination for e in events if e.kind == "originating"]
+        originators = await repo.originators(refs) if refs else {}
+        return cls(device_users, recipients, originators)
+
+    def originator(self, call: CallSnapshot) -> int | None:
+        """The user who placed this click-to-call."""
+        return self._originators.get(call.origination)
 
     def users(self, event: CallEvent) -> dict[str, User]:
         """The agents on this event's devices (``device_users`` of those devices alone)."""

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from app.agents.service import AgentService
 from app.calls.service import CallLogService
+from app.config import Settings
 from app.db import SessionMaker, unit_of_work
-from screenpop.service import PopService
-from telephony.model import CallEvent, CallSnapshot
+from app.models import Origination
+from app.originations.service import OriginationService
+from screenpop.service import PopService, display_number
+from telephony.model import CallEvent, CallSnapshot, Extras
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +23,8 @@ Publisher = Callable[[list[CallEvent]], Awaitable[None]]
 
 class CallRecorder:
     """Stores calls; with ``pops`` on, also writes the screen-pops they cause in the same
-    transaction (PostgreSQL NOTIFY tells every instance once it commits)."""
+    transaction (PostgreSQL NOTIFY tells every instance once it commits). Also keeps
+    click-to-calls and agents' queue membership up to date from the same stream."""
 
     def __init__(
         self,
@@ -27,26 +33,41 @@ class CallRecorder:
         *,
         pops: bool = True,
         region: str = "IR",
+        settings: Settings | None = None,
     ):
         self.sessionmaker = sessionmaker
         self.publishers = publishers or []
         self.pops = pops
         self.region = region
+        self.settings = settings or Settings(pbxes=[], default_region=region)
         self.stored = 0
 
-    async def __call__(self, events: list[CallEvent]) -> None:
-        if not events:
+    async def __call__(self, events: list[CallEvent], extras: Extras | None = None) -> None:
+        if not events and not extras:
             return
+        extras = extras or Extras()
         # Only the newest state of each call in the batch needs writing.
         latest: dict[tuple[str, str], CallSnapshot] = {}
         for event in events:
             latest[(event.pbx, event.call.linkedid)] = event.call
         async with unit_of_work(self.sessionmaker) as session:
             service = CallLogService(session)
-            stored = await service.record_many(latest.values())
+            stored = await service.record_many(latest.values()) if latest else {}
             ids = {key: stored[(call.pbx, call.linkedid)] for key, call in latest.items()}
+            pops = PopService(session, self.region)
+            messages: list[dict[str, Any]] = []
+            if extras.originates or any(e.call.origination for e in events):
+                failed = await OriginationService(session, self.settings).track(
+                    events, extras.originates, ids
+                )
+                messages += [self._failed_before_ringing(o) for o in failed]
+            if extras.members or extras.member_snapshot is not None:
+                messages += await AgentService(session, self.settings).apply(
+                    extras.members, extras.member_snapshot
+                )
             if self.pops:
-                await PopService(session, self.region).publish(events, ids)
+                await pops.publish(events, ids)
+                await pops.add(messages)
         self.stored += len(latest)
         for publish in self.publishers:
             try:
@@ -54,3 +75,28 @@ class CallRecorder:
             except Exception:
                 # A listener that fails must not make the stored calls be stored again.
                 logger.exception("publishing %d call events failed", len(events))
+
+    def _failed_before_ringing(self, origination: Origination) -> dict[str, Any]:
+        """The message that tells an agent their click-to-call failed before any call
+        existed (their phone is offline, busy...): keyed by the origination's ref."""
+        return {
+            "user_id": origination.user_id,
+            "pbx": origination.pbx,
+            "linkedid": origination.ref,
+            "kind": "withdraw",
+            "payload": {
+                "pbx": origination.pbx,
+                "linkedid": origination.ref,
+                "origination": origination.ref,
+                "direction": "outbound",
+                "number": origination.number,
+                "number_display": display_number(
+                    origination.e164 or origination.dialled, self.region
+                ),
+                "e164": origination.e164,
+                "customer_id": origination.customer_id,
+                "state": "failed",
+                "reason": origination.failure,
+                "outcome": "failed",
+            },
+        }

@@ -20,15 +20,17 @@ from typing import Any
 from panoramisk import Manager
 from pydantic import SecretStr
 
+from telephony import members
 from telephony.events import event_from_message
 from telephony.framing import Message
-from telephony.model import CallEvent
+from telephony.model import CallEvent, Extras, OriginateOutcome
 from telephony.protocol import TamasAMIProtocol
 from telephony.tracker import CallTracker, ChannelStatus, QueueEntryStatus
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[list[CallEvent]], Awaitable[None]]
+# Called with each batch's call events, and with ``Extras`` when the batch had any.
+Handler = Callable[..., Awaitable[None]]
 _RESYNC = object()
 _BATCH = 1000
 
@@ -278,22 +280,41 @@ class AmiListener:
             while len(batch) < _BATCH and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
             out: list[CallEvent] = []
+            extras = Extras()
             for entry in batch:
                 if entry is _RESYNC:
-                    await self._deliver(out)
-                    out = []
+                    await self._deliver(out, extras)
+                    out, extras = [], Extras()
                     await self._resync()
                     continue
                 assert isinstance(entry, tuple)
-                out += self._track(*entry)
-            await self._deliver(out)
+                frame, received_at = entry
+                out += self._track(frame, received_at, extras)
+            await self._deliver(out, extras)
             self.health.backlog = self.queue.qsize()
 
-    def _track(self, frame: Message, received_at: float) -> list[CallEvent]:
+    def _track(self, frame: Message, received_at: float, extras: Extras) -> list[CallEvent]:
         event = event_from_message(self.config.id, frame, received_at)
         if event is None:
             return []
         self.health.events += 1
+        if members.handles(event.name):
+            member = members.member_from_event(event)
+            if member is not None:
+                extras.members.append(member)
+            return []
+        if event.name == "OriginateResponse" and event.get("ActionID"):
+            extras.originates.append(
+                OriginateOutcome(
+                    pbx=event.pbx,
+                    action_id=event.get("ActionID"),
+                    success=event.get("Response").lower() == "success",
+                    reason=event.get("Reason"),
+                    channel=event.get("Channel"),
+                    uniqueid=event.uniqueid,
+                    at=event.at,
+                )
+            )
         if not self.tracker.handles(event.name):
             self.health.skipped += 1
             return []
@@ -306,15 +327,18 @@ class AmiListener:
             logger.exception("PBX %s: failed to track a %s event", self.config.id, event.name)
             return []
 
-    async def _deliver(self, events: list[CallEvent]) -> None:
-        """Hand call events to the handler; retry (the database may be restarting) rather
-        than lose them."""
-        if not events:
+    async def _deliver(self, events: list[CallEvent], extras: Extras | None = None) -> None:
+        """Hand call events (and the rest) to the handler; retry (the database may be
+        restarting) rather than lose them."""
+        if not events and not extras:
             return
         delay = 0.5
         while True:
             try:
-                await self.handler(events)
+                if extras:
+                    await self.handler(events, extras)
+                else:
+                    await self.handler(events)
                 return
             except asyncio.CancelledError:
                 raise
@@ -355,6 +379,13 @@ class AmiListener:
         except Exception:
             logger.exception("PBX %s: resync (QueueStatus) failed", self.config.id)
             return
+        frames = [
+            m.frame
+            for m in (reply if isinstance(reply, list) else [reply])
+            if getattr(m, "frame", None) is not None
+        ]
+        snapshot = members.snapshot_from_status(self.config.id, frames, now)
+        await self._deliver([], Extras(member_snapshot=snapshot))
         entries = [
             QueueEntryStatus(
                 queue=m.frame.get("Queue"),

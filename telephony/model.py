@@ -5,11 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from telephony.members import MemberSnapshot, MemberState
+
 Direction = Literal["inbound", "outbound", "internal"]
 # inbound: answered | missed | abandoned | busy; outbound and internal: answered | no_answer |
 # busy | failed. "live" while the call is up.
 Outcome = Literal["live", "answered", "missed", "abandoned", "busy", "no_answer", "failed"]
-CallEventKind = Literal["started", "ringing", "dialling", "answered", "transferred", "ended"]
+# originating: Tamas's own Originate (click-to-call) is ringing the agent's phone.
+# The channel variable Tamas's Originate sets to tag a click-to-call (its ActionID too).
+ORIGINATION_VARIABLE = "TAMAS_ORIGINATION"
+
+CallEventKind = Literal[
+    "started", "originating", "ringing", "dialling", "answered", "transferred", "ended"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +90,10 @@ class CallSnapshot:
     # Why the end was not seen, when it was not (resync after a reconnect or a PBX restart).
     end_reason: str = ""
     agent_devices: tuple[str, ...] = field(default=())
+    # A click-to-call Tamas placed: the TAMAS_ORIGINATION channel variable it set, and the
+    # Reason of the PBX's OriginateResponse once it came (4 answered, 3 no answer, 5 busy...).
+    origination: str = ""
+    originate_reason: str = ""
 
     @property
     def live(self) -> bool:
@@ -99,3 +111,31 @@ class CallEvent:
     device: str = ""  # the agent's device this event is about (ringing, answered)
     from_device: str = ""  # transferred
     to: str = ""  # transferred
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateOutcome:
+    """The PBX's answer to an asynchronous Originate (the ``OriginateResponse`` event): how
+    the first leg (the agent's phone) went. ``action_id`` is the Originate's ActionID."""
+
+    pbx: str
+    action_id: str
+    success: bool
+    # An AST_CONTROL code: 0 failed, 1 hung up, 3 no answer, 4 answered, 5 busy, 8 congestion.
+    reason: str
+    channel: str
+    uniqueid: str
+    at: float
+
+
+@dataclass
+class Extras:
+    """What a batch of the PBX's events says besides calls: answers to Tamas's Originates and
+    changes of agents' queue membership (a whole snapshot of it after a resync)."""
+
+    originates: list[OriginateOutcome] = field(default_factory=list)
+    members: list[MemberState] = field(default_factory=list)
+    member_snapshot: MemberSnapshot | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.originates or self.members or self.member_snapshot)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from app.phones import try_parse_phone
 from telephony.events import AmiEvent, device_of, extension_of, is_local
 from telephony.model import (
+    ORIGINATION_VARIABLE,
     CallEvent,
     CallEventKind,
     CallSnapshot,
@@ -112,6 +113,8 @@ class _Call:
     dial_status: str = ""
     dialled_number: str = ""
     originate_failed: bool = False
+    origination: str = ""  # Tamas's click-to-call reference (TAMAS_ORIGINATION)
+    originate_reason: str = ""
     transfers: list[Transfer] = field(default_factory=list)
     hold_seconds: float = 0.0
     recordings: list[str] = field(default_factory=list)
@@ -567,20 +570,34 @@ class CallTracker:
         return []
 
     def _varset(self, event: AmiEvent) -> list[CallEvent]:
-        if event.get("Variable") != "MIXMONITOR_FILENAME":
-            return []
-        call, _ = self._call_of(event)
-        value = event.get("Value")
-        if call is not None and value and value not in call.recordings:
-            call.recordings.append(value)
+        variable = event.get("Variable")
+        if variable == "MIXMONITOR_FILENAME":
+            call, _ = self._call_of(event)
+            value = event.get("Value")
+            if call is not None and value and value not in call.recordings:
+                call.recordings.append(value)
+        elif variable.lstrip("_") == ORIGINATION_VARIABLE:
+            # Set by Tamas's Originate on the agent's channel before it rings (inherited by
+            # later legs with the underscores): the call is that click-to-call.
+            call, channel = self._call_of(event)
+            value = event.get("Value")
+            if call is not None and channel is not None and value and not call.origination:
+                call.origination = value
+                return self._emit("originating", call, device=channel.device)
         return []
 
     def _originateresponse(self, event: AmiEvent) -> list[CallEvent]:
-        # The answer to an Originate (click-to-call). On failure there is no Uniqueid: the
-        # call is the newest one the named device started.
+        # The answer to an Originate (click-to-call): the call Tamas tagged with this
+        # ActionID, else the one of the Uniqueid (absent on failure), else the newest one
+        # the named device started (an Originate sent by another program).
+        action_id = event.get("ActionID")
+        tagged = [c for c in self.calls.values() if action_id and c.origination == action_id]
         found = self._channel(event.uniqueid) if event.uniqueid else None
-        if found is not None:
-            call: _Call | None = found[0]
+        call: _Call | None
+        if tagged:
+            call = tagged[0]
+        elif found is not None:
+            call = found[0]
         else:
             device = device_of(event.channel)
             candidates = [
@@ -596,6 +613,7 @@ class CallTracker:
             call.dialled_number = exten
         if event.get("Response") == "Failure":
             call.originate_failed = True
+        call.originate_reason = event.get("Reason")
         return []
 
     # -- the snapshot ----------------------------------------------------------------------
@@ -715,6 +733,8 @@ class CallTracker:
             ),
             end_reason=call.end_reason,
             agent_devices=tuple(dict.fromkeys(c.device for c in agents)),
+            origination=call.origination,
+            originate_reason=call.originate_reason,
         )
 
 

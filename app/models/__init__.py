@@ -1,5 +1,6 @@
 """Every model, imported here so that Alembic and ``Base.metadata`` see them all."""
 
+from app.models.agents import Origination, QueueMember
 from app.models.base import Base
 from app.models.calls import Call, CallCustomer, CallLeg
 from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
@@ -16,8 +17,10 @@ __all__ = [
     "CustomerKind",
     "CustomerPhone",
     "LoginThrottle",
+    "Origination",
     "PopEvent",
     "Priority",
+    "QueueMember",
     "Role",
     "User",
     "UserDevice",

@@ -65,7 +65,8 @@ class Agent:
     def __init__(self, port: int, token: str) -> None:
         self.port = port
         self.token = token
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = []  # pops, withdrawals, ends
+        self.statuses: list[dict[str, Any]] = []  # ``agent`` messages: availability
         self.ws: Any = None
         self.closed: tuple[int, str] | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -83,6 +84,8 @@ class Agent:
                 message = json.loads(raw)
                 if message["type"] == "ping":
                     await self.ws.send(json.dumps({"type": "pong"}))
+                elif message["type"] == "agent":
+                    self.statuses.append(message["status"])
                 else:
                     self.messages.append(message)
         except websockets.ConnectionClosed:

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, delete, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.models import QueueMember, User, UserDevice
+from telephony.members import MemberState
+
+
+class MemberRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def of_interfaces(self, pbx_interfaces: Sequence[tuple[str, str]]) -> list[QueueMember]:
+        """The memberships of these (pbx, interface) pairs, by interface or state interface."""
+        if not pbx_interfaces:
+            return []
+        pairs = sorted(set(pbx_interfaces))
+        stmt = (
+            select(QueueMember)
+            .where(
+                or_(
+                    tuple_(QueueMember.pbx, QueueMember.interface).in_(pairs),
+                    tuple_(QueueMember.pbx, QueueMember.state_interface).in_(pairs),
+                )
+            )
+            .order_by(QueueMember.pbx, QueueMember.queue)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def upsert(self, states: Sequence[MemberState], now: datetime) -> None:
+        for state in states:
+            if state.removed:
+                await self.session.execute(
+                    delete(QueueMember).where(
+                        QueueMember.pbx == state.pbx,
+                        QueueMember.queue == state.queue,
+                        QueueMember.interface == state.interface,
+                    )
+                )
+                continue
+            values = {
+                "pbx": state.pbx,
+                "queue": state.queue,
+                "interface": state.interface,
+                "state_interface": state.state_interface,
+                "member_name": state.member_name[:200],
+                "membership": state.membership[:16],
+                "paused": state.paused,
+                "paused_reason": state.paused_reason[:80],
+                "status": state.status,
+                "in_call": state.in_call,
+                "updated_at": now,
+            }
+            stmt = insert(QueueMember).values(values)
+            update_values = {
+                k: stmt.excluded[k] for k in values if k not in ("pbx", "queue", "interface")
+            }
+            await self.session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["pbx", "queue", "interface"], set_=update_values
+                )
+            )
+
+    async def replace_pbx(
+        self, pbx: str, states: Sequence[MemberState], now: datetime
+    ) -> list[str]:
+        """Make the PBX's memberships exactly ``states`` (after a QueueStatus); returns the
+        interfaces of the rows that went away."""
+        keep = {(s.queue, s.interface) for s in states}
+        rows = (
+            await self.session.execute(
+                select(QueueMember.queue, QueueMember.interface).where(QueueMember.pbx == pbx)
+            )
+        ).all()
+        gone = [(q, i) for q, i in rows if (q, i) not in keep]
+        for queue, interface in gone:
+            await self.session.execute(
+                delete(QueueMember).where(
+                    and_(
+                        QueueMember.pbx == pbx,
+                        QueueMember.queue == queue,
+                        QueueMember.interface == interface,
+                    )
+                )
+            )
+        await self.upsert(states, now)
+        return [i for _, i in gone]
+
+    async def set_wrapup(self, pbx: str, interfaces: Sequence[str], until: datetime | None) -> None:
+        await self.session.execute(
+            update(QueueMember)
+            .where(QueueMember.pbx == pbx, QueueMember.interface.in_(list(interfaces)))
+            .values(wrapup_until=until)
+        )
+
+    async def claim_wrapups_due(self, now: datetime) -> list[tuple[str, str, str]]:
+        """(pbx, interface, state_interface) of members whose after-call work is over, each
+        claimed once (the deadline is cleared in the same statement)."""
+        stmt = (
+            update(QueueMember)
+            .where(QueueMember.wrapup_until <= now)
+            .values(wrapup_until=None)
+            .returning(QueueMember.pbx, QueueMember.interface, QueueMember.state_interface)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return sorted({(p, i, s) for p, i, s in rows})
+
+    async def users_of_devices(self, devices: Sequence[str]) -> list[User]:
+        """The active users owning any of these devices, with their devices loaded."""
+        if not devices:
+            return []
+        stmt = (
+            select(User)
+            .join(UserDevice, UserDevice.user_id == User.id)
+            .where(UserDevice.device.in_(sorted(set(devices))), User.is_active.is_(True))
+            .options(selectinload(User.devices))
+            .distinct()
+        )
+        return list((await self.session.execute(stmt)).scalars())
