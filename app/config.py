@@ -88,10 +88,10 @@ class Settings(BaseSettings):
     login_free_failures_per_address: int = Field(default=30, ge=1)
     login_max_delay_seconds: int = Field(default=900, ge=1)
 
-    # Click-to-call rules. Numbers starting with a denied prefix (E.164, e.g. "+98909" for
-    # Iranian premium-rate services) are refused, as are premium-rate numbers by type and
-    # foreign numbers unless allowed.
-    dial_deny_prefixes: list[str] = Field(default_factory=lambda: ["+98909"])
+    # Click-to-call rules. Numbers starting with a denied prefix (E.164, e.g. "+98935" or a
+    # whole country) are refused, as are premium-rate numbers (where the numbering plan in
+    # phonenumbers marks them) and foreign numbers unless allowed.
+    dial_deny_prefixes: list[str] = Field(default_factory=list)
     dial_block_premium: bool = True
     dial_allow_international: bool = False
     # Click-to-calls one user may start per minute.
