@@ -55,6 +55,15 @@ CASES = [
     Case("PUT", "/api/users/{user}/password", ADMIN, 204, {"password": "another secret"}),
     Case("POST", "/api/users/{user}/revoke-tokens", ADMIN, 200),
     Case("GET", "/api/admin/settings", ADMIN, 200),
+    # Click-to-call and availability: past the role check, this app has no PBX (503), the
+    # click-to-call is unknown (404), the user is in no queue (422).
+    Case("POST", "/api/originations", AGENT_UP, 503, {"number": "09121234567"}),
+    Case("GET", "/api/originations/999999", AGENT_UP, 404),
+    Case("GET", "/api/agent/status", AGENT_UP, 200),
+    Case("POST", "/api/agent/pause", AGENT_UP, 422, {"reason": "lunch"}),
+    Case("POST", "/api/agent/unpause", AGENT_UP, 422),
+    Case("POST", "/api/agent/queues/support/login", AGENT_UP, 422),
+    Case("POST", "/api/agent/queues/support/logout", AGENT_UP, 422),
 ]
 
 

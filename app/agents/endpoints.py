@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from app.agents.schemas import AgentStatus, PauseRequest, Requested
 from app.agents.service import AgentService
@@ -81,7 +81,7 @@ async def unpause(
 )
 async def queue_login(
     request: Request,
-    queue: Annotated[str, "the queue"],
+    queue: Annotated[str, Path(max_length=80, description="the queue name")],
     session: SessionDep,
     settings: SettingsDep,
     user: AgentUser,
@@ -97,7 +97,7 @@ async def queue_login(
 )
 async def queue_logout(
     request: Request,
-    queue: Annotated[str, "the queue"],
+    queue: Annotated[str, Path(max_length=80, description="the queue name")],
     session: SessionDep,
     settings: SettingsDep,
     user: AgentUser,
