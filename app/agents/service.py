@@ -71,10 +71,9 @@ class AgentService:
             state = "ringing"
         elif any(r.in_call or r.status in _ON_CALL for r in rows):
             state = "on_call"
-        elif paused and wrapup:
-            state = "after_call_work"
-        elif paused:
-            state = "paused"
+        elif len(paused) == len(rows):
+            # Paused in only some queues, the agent still gets calls: available.
+            state = "after_call_work" if wrapup else "paused"
         reason = paused[0].paused_reason if paused else ""
         member_of = {(r.pbx, r.queue) for r in rows}
         return {
