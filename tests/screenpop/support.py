@@ -101,6 +101,14 @@ class Agent:
     def kinds(self) -> list[tuple[str, str, str]]:
         return [(m["type"], m["state"], m["reason"]) for m in self.messages]
 
+    async def wait_for_status(self, predicate: Callable[[dict[str, Any]], bool]) -> None:
+        """Until the newest ``agent`` status message satisfies ``predicate``."""
+
+        async def check() -> bool:
+            return bool(self.statuses) and predicate(self.statuses[-1])
+
+        await eventually(check)
+
     async def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool]) -> None:
         async def check() -> bool:
             return predicate(self.messages)
