@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select, tuple_, update
+from sqlalchemy import delete, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -34,38 +34,45 @@ class MemberRepository:
         return list((await self.session.execute(stmt)).scalars())
 
     async def upsert(self, states: Sequence[MemberState], now: datetime) -> None:
+        """Apply reported member states in order, in two statements: the removals, then one
+        INSERT ... ON CONFLICT for the newest state of each member still there."""
+        latest: dict[tuple[str, str, str], MemberState] = {}
         for state in states:
-            if state.removed:
-                await self.session.execute(
-                    delete(QueueMember).where(
-                        QueueMember.pbx == state.pbx,
-                        QueueMember.queue == state.queue,
-                        QueueMember.interface == state.interface,
-                    )
-                )
-                continue
-            values = {
-                "pbx": state.pbx,
-                "queue": state.queue,
-                "interface": state.interface,
-                "state_interface": state.state_interface,
-                "member_name": state.member_name[:200],
-                "membership": state.membership[:16],
-                "paused": state.paused,
-                "paused_reason": state.paused_reason[:80],
-                "status": state.status,
-                "in_call": state.in_call,
-                "updated_at": now,
-            }
-            stmt = insert(QueueMember).values(values)
-            update_values = {
-                k: stmt.excluded[k] for k in values if k not in ("pbx", "queue", "interface")
-            }
+            latest[(state.pbx, state.queue, state.interface)] = state
+        removed = [k for k, s in latest.items() if s.removed]
+        if removed:
             await self.session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["pbx", "queue", "interface"], set_=update_values
+                delete(QueueMember).where(
+                    tuple_(QueueMember.pbx, QueueMember.queue, QueueMember.interface).in_(removed)
                 )
             )
+        rows = [
+            {
+                "pbx": s.pbx,
+                "queue": s.queue,
+                "interface": s.interface,
+                "state_interface": s.state_interface,
+                "member_name": s.member_name[:200],
+                "membership": s.membership[:16],
+                "paused": s.paused,
+                "paused_reason": s.paused_reason[:80],
+                "status": s.status,
+                "in_call": s.in_call,
+                "updated_at": now,
+            }
+            for s in latest.values()
+            if not s.removed
+        ]
+        if not rows:
+            return
+        stmt = insert(QueueMember).values(rows)
+        keys = ("pbx", "queue", "interface")
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={k: stmt.excluded[k] for k in rows[0] if k not in keys},
+            )
+        )
 
     async def replace_pbx(
         self, pbx: str, states: Sequence[MemberState], now: datetime
@@ -79,14 +86,11 @@ class MemberRepository:
             )
         ).all()
         gone = [(q, i) for q, i in rows if (q, i) not in keep]
-        for queue, interface in gone:
+        if gone:
             await self.session.execute(
                 delete(QueueMember).where(
-                    and_(
-                        QueueMember.pbx == pbx,
-                        QueueMember.queue == queue,
-                        QueueMember.interface == interface,
-                    )
+                    QueueMember.pbx == pbx,
+                    tuple_(QueueMember.queue, QueueMember.interface).in_(gone),
                 )
             )
         await self.upsert(states, now)

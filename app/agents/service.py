@@ -176,25 +176,35 @@ class AgentService:
         return await self.status_messages(touched)
 
     async def status_messages(self, interfaces: set[str]) -> list[dict[str, Any]]:
-        """A status message (pop row) for each user on these interfaces or devices."""
+        """A status message (pop row) for each user on these interfaces or devices: one query
+        for the users, one for all their memberships."""
         devices = set(interfaces)
         for interface in interfaces:
             # Local/1001@from-queue/n and the like name the extension, not the device.
-            devices |= {d for d in _devices_named_in(interface)}
+            devices |= _devices_named_in(interface)
         users = await self.repo.users_of_devices(sorted(devices))
-        rows = []
+        if not users:
+            return []
+        wanted = {u.id: set(self.interfaces(u)) for u in users}
+        rows = await self.repo.of_interfaces(sorted(set().union(*wanted.values())))
+        messages = []
         for user in users:
-            status = await self.status(user)
-            rows.append(
+            mine = [
+                r
+                for r in rows
+                if (r.pbx, r.interface) in wanted[user.id]
+                or (r.pbx, r.state_interface) in wanted[user.id]
+            ]
+            messages.append(
                 {
                     "user_id": user.id,
                     "pbx": "",
                     "linkedid": STATUS_KEY,
                     "kind": "agent",
-                    "payload": {"status": status},
+                    "payload": {"status": self.describe(user, mine)},
                 }
             )
-        return rows
+        return messages
 
     async def start_wrapup(
         self, pbx: str, device: str, until: datetime
