@@ -1,21 +1,32 @@
-"""The AMI actions the simulator answers, as Asterisk 22's ``manager.c`` does.
+"""The AMI actions the simulator answers, as Asterisk 22's ``manager.c`` and ``app_queue``
+do.
 
 Response shapes (key order, list acknowledgements, error texts) are those of the recorded
 traces where they show them (``10_actions_idle``, ``11_actions_busy_responses``,
-``06_click_to_call``) and of ``manager.c`` otherwise: an action before Login is refused with
-"Permission denied", an unknown one with "Invalid/unknown command: X. Use Action:
-ListCommands to show available commands."
+``06_click_to_call``) and of ``manager.c``/``app_queue.c`` otherwise: an action before Login
+is refused with "Permission denied", an unknown one with "Invalid/unknown command: X. Use
+Action: ListCommands to show available commands."
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from telephony.simulator.broadcast import Broadcaster, Emitted, Session
-from telephony.simulator.protocol import Fields, error, format_message, get, response
+from telephony.simulator import members
+from telephony.simulator.broadcast import Broadcaster, Session
+from telephony.simulator.members import MemberError
+from telephony.simulator.protocol import (
+    Fields,
+    error,
+    event_name,
+    format_message,
+    get,
+    response,
+)
 from telephony.simulator.state import PbxState
 
 log = logging.getLogger(__name__)
@@ -55,6 +66,8 @@ class Actions:
             "coreshowchannels": self.core_show_channels,
             "queuestatus": self.queue_status,
             "queuepause": self.queue_pause,
+            "queueadd": self.queue_add,
+            "queueremove": self.queue_remove,
             "originate": self.originate,
         }
 
@@ -153,26 +166,64 @@ class Actions:
         if not interface or not paused:
             self._reply(session, error(action_id, "Need 'Interface' and 'Paused' parameters."))
             return
-        members = self._state.find_members(interface, get(fields, "Queue"))
-        if not members:
+        pause = truthy(paused)
+        events = members.pause(
+            self._state, interface, pause, get(fields, "Reason"), get(fields, "Queue"), self._now()
+        )
+        if not events:
             self._reply(session, error(action_id, "Interface not found"))
             return
-        pause = truthy(paused)
         message = "Interface paused successfully" if pause else "Interface unpaused successfully"
         self._reply(session, response("Success", action_id, message=message))
-        # Then the event every client sees, shaped like QueueMemberStatus (Asterisk 22).
-        now = self._state.now()
-        events: list[Emitted] = []
-        for member in members:
-            changed = dict(member, Paused="1" if pause else "0")
-            changed["PausedReason"] = get(fields, "Reason") if pause else ""
-            if pause:
-                changed["LastPause"] = str(int(now))
-            raw = format_message(
-                [("Event", "QueueMemberPause"), ("Privilege", "agent,all"), *changed.items()]
+        self.emit(events)
+
+    def queue_add(self, session: Session, fields: Fields, action_id: str) -> None:
+        queue, interface = get(fields, "Queue"), get(fields, "Interface")
+        if not queue:
+            self._reply(session, error(action_id, "'Queue' not specified."))
+            return
+        if not interface:
+            self._reply(session, error(action_id, "'Interface' not specified."))
+            return
+        try:
+            added = members.add(
+                self._state,
+                queue,
+                interface,
+                penalty=leading_int(get(fields, "Penalty")),
+                paused=truthy(get(fields, "Paused")),
+                member_name=get(fields, "MemberName"),
+                state_interface=get(fields, "StateInterface"),
+                reason=get(fields, "Reason"),
+                now=self._now(),
             )
-            events.append((raw[:-4], b"QueueMemberPause", now))
-        self._broadcaster.emit(events)
+        except MemberError as exc:
+            self._reply(session, error(action_id, str(exc)))
+            return
+        self._reply(session, response("Success", action_id, message="Added interface to queue"))
+        self.emit([added])
+
+    def queue_remove(self, session: Session, fields: Fields, action_id: str) -> None:
+        queue, interface = get(fields, "Queue"), get(fields, "Interface")
+        if not queue or not interface:
+            self._reply(session, error(action_id, "Need 'Queue' and 'Interface' parameters."))
+            return
+        try:
+            removed = members.remove(self._state, queue, interface)
+        except MemberError as exc:
+            self._reply(session, error(action_id, str(exc)))
+            return
+        message = "Removed interface from queue"
+        self._reply(session, response("Success", action_id, message=message))
+        self.emit([removed])
+
+    def emit(self, events: Sequence[bytes]) -> None:
+        """Events of the simulator's own making (no terminators), to every listener."""
+        now = self._now()
+        self._broadcaster.emit([(raw, event_name(raw) or b"", now) for raw in events])
+
+    def _now(self) -> float:
+        return self._state.now()
 
     def originate(self, session: Session, fields: Fields, action_id: str) -> None:
         channel = get(fields, "Channel")
@@ -221,3 +272,9 @@ def split_callerid(value: str) -> tuple[str, str]:
         name, _, number = value[:-1].rpartition("<")
         return name.strip().strip('"'), number.strip()
     return "", value
+
+
+def leading_int(value: str) -> int:
+    """``sscanf("%d")``: the number a value starts with, 0 if none."""
+    match = re.match(r"\s*([+-]?\d+)", value)
+    return int(match.group(1)) if match else 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from telephony.simulator.protocol import TERMINATOR, event_name, parse_fields
 from telephony.simulator.state import RELEVANT_EVENTS, PbxState
@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 Emitted = tuple[bytes, bytes, float]  # raw message (no terminator), event name, stream time
 Tap = Callable[[bytes], None]
+Rewrite = Mapping[bytes, Callable[[bytes], Sequence[bytes]]]
 
 
 class Session:
@@ -171,18 +172,31 @@ class Broadcaster:
         if at_boundary:
             self._release()
 
-    def emit(self, batch: Sequence[Emitted]) -> None:
-        """Whole events (generated traffic, simulator events)."""
+    def emit(self, batch: Sequence[Emitted], rewrite: Rewrite | None = None) -> None:
+        """Whole events (generated traffic, simulator events). ``rewrite`` maps an event
+        name to what replaces such an event (none, one or more events) as it goes out, once
+        the events before it have been taken in."""
         if batch:
             self.state.tick(batch[-1][2])
-        for raw, name, at in batch:
-            if name in RELEVANT_EVENTS:
-                self.state.observe(name, parse_fields(raw), at)
-        if self.listeners():
-            self.events_sent += len(batch)
+        if rewrite is None:
+            raws = [raw for raw, _, _ in batch]
+            for raw, name, at in batch:
+                if name in RELEVANT_EVENTS:
+                    self.state.observe(name, parse_fields(raw), at)
         else:
-            self.events_unheard += len(batch)
-        self.send_whole(TERMINATOR.join(raw for raw, _, _ in batch) + TERMINATOR)
+            raws = []
+            for raw, name, at in batch:
+                for new in rewrite[name](raw) if name in rewrite else (raw,):
+                    if name in RELEVANT_EVENTS:
+                        self.state.observe(name, parse_fields(new), at)
+                    raws.append(new)
+        if not raws:
+            return
+        if self.listeners():
+            self.events_sent += len(raws)
+        else:
+            self.events_unheard += len(raws)
+        self.send_whole(TERMINATOR.join(raws) + TERMINATOR)
 
     def send_whole(self, data: bytes, *, everyone: bool = False) -> None:
         """Bytes that start and end on a message boundary; to the event listeners, or to

@@ -16,8 +16,9 @@ from pathlib import Path
 from random import Random
 from types import TracebackType
 
+from telephony.simulator import members
 from telephony.simulator.actions import Actions, OriginateRequest
-from telephony.simulator.broadcast import Broadcaster, Emitted, Session, Tap
+from telephony.simulator.broadcast import Broadcaster, Emitted, Rewrite, Session, Tap
 from telephony.simulator.generator import CallFactory, Player, Traffic, TrafficOptions
 from telephony.simulator.protocol import (
     BANNER,
@@ -50,7 +51,11 @@ class AmiSimulator:
     ``speed`` compresses the timing of the calls an ``Originate`` starts (None: all their
     events at once); ``seed`` makes generated callers, agents and scenario choices
     repeatable; ``originate_scenario`` is how an originated call ends (``click_to_call``:
-    both answer; ``click_to_call_agent_no_answer``; ``click_to_call_customer_busy``)."""
+    both answer; ``click_to_call_agent_no_answer``; ``click_to_call_customer_busy``).
+
+    ``pause_member`` and ``set_device_state`` change queue members the way the PBX does by
+    itself (a pause key on the phone, a phone going offline), with the same events.
+    """
 
     def __init__(
         self,
@@ -74,11 +79,12 @@ class AmiSimulator:
         self.agents = tuple(agents)
         self.trace_dir = trace_dir
         self.originate_scenario = originate_scenario
+        self.boot_time = time.time()
         self.state = PbxState(agents=self.agents)
+        self.state.reset(self.boot_time)  # members logged in when the PBX started
         self.broadcaster = Broadcaster(self.state)
         self.ids = IdAllocator()
         self._originated = 0
-        self.boot_time = time.time()
         self._rng = Random(seed)
         self._server: asyncio.Server | None = None
         self._up = asyncio.Event()
@@ -387,6 +393,25 @@ class AmiSimulator:
         self._originate_player.add(call, self._originate_player.now(), self.speed, start)
         self._originated += 1
 
+    # --- the PBX changing by itself ---------------------------------------------------
+
+    def pause_member(self, interface: str, paused: bool, reason: str = "", queue: str = "") -> int:
+        """As if the agent pressed the pause key on the phone (PauseQueueMember in the
+        dialplan): the QueueMemberPause events a QueuePause action gives, without a
+        response. Every queue ``interface`` is a member of, or ``queue`` only; returns how
+        many memberships changed (0: none, and nothing is sent)."""
+        events = members.pause(self.state, interface, paused, reason, queue, self.state.now())
+        self._actions.emit(events)
+        return len(events)
+
+    def set_device_state(self, device: str, state: str) -> None:
+        """``device`` (e.g. ``PJSIP/1001``) is now in ``state``, as Asterisk names device
+        states (NOT_INUSE, INUSE, BUSY, UNAVAILABLE, RINGING, ONHOLD...): a
+        DeviceStateChange, then a QueueMemberStatus for each queue membership it backs."""
+        if state not in members.DEVICE_STATES:
+            raise ValueError(f"unknown device state {state!r}")
+        self._actions.emit(members.device_state(self.state, device, state))
+
     def _call_factory(self) -> CallFactory:
         if self._factory is None:
             self._factory = CallFactory(
@@ -404,6 +429,12 @@ class _Sink:
 
     def __init__(self, sim: AmiSimulator):
         self._sim = sim
+        # A recorded QueueMemberStatus carries the recording PBX's members (static, unpaused,
+        # in ``support``): what goes out is the member table's own, with the device state
+        # the call gives it.
+        self._rewrite: Rewrite = {
+            b"QueueMemberStatus": lambda raw: members.current_status(sim.state, raw)
+        }
 
     def ready(self, need_listeners: bool) -> bool:
         return self._sim.is_up and (not need_listeners or self._sim.broadcaster.has_listeners)
@@ -415,7 +446,7 @@ class _Sink:
                 await self._sim.broadcaster.wait_for_listener()
 
     async def emit(self, batch: Sequence[Emitted]) -> None:
-        self._sim.broadcaster.emit(batch)
+        self._sim.broadcaster.emit(batch, self._rewrite)
         await self._sim.broadcaster.flow()
 
 

@@ -224,6 +224,9 @@ class PbxState:
         self.queues.setdefault(queue, QueueStats())
         self.members[(queue, interface)] = {key: get(fields, key) for key in MEMBER_KEYS}
 
+    def _member_removed(self, fields: Fields, _at: float) -> None:
+        self.members.pop((get(fields, "Queue"), get(fields, "Interface")), None)
+
     # --- answers --------------------------------------------------------------------
 
     def core_show_channels(self, action_id: str) -> bytes:
@@ -281,7 +284,7 @@ class PbxState:
             info
             for (member_queue, member_interface), info in self.members.items()
             if member_interface.lower() == interface.lower()
-            and (not queue or queue == member_queue)
+            and (not queue or queue.lower() == member_queue.lower())
         ]
 
     @property
@@ -303,6 +306,8 @@ _HANDLERS = {
     b"AgentComplete": PbxState._agent_complete,
     b"QueueMemberStatus": PbxState._member_status,
     b"QueueMemberPause": PbxState._member_status,
+    b"QueueMemberAdded": PbxState._member_status,
+    b"QueueMemberRemoved": PbxState._member_removed,
 }
 # Events that only refresh a channel's block (state, caller id, dialplan position).
 _UPDATES = frozenset({b"Newstate", b"NewCallerid", b"NewConnectedLine", b"NewAccountCode"})
