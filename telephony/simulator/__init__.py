@@ -6,6 +6,7 @@
 """
 
 from telephony.simulator.generator import GeneratedCall, Traffic, TrafficOptions
+from telephony.simulator.originate import OUTCOMES, OriginateRequest
 from telephony.simulator.replay import Replay
 from telephony.simulator.server import DEFAULT_TRACE_DIR, AmiSimulator
 from telephony.simulator.state import DEFAULT_AGENTS, Agent, PbxState
@@ -15,10 +16,12 @@ from telephony.simulator.trace import Recording
 __all__ = [
     "DEFAULT_AGENTS",
     "DEFAULT_TRACE_DIR",
+    "OUTCOMES",
     "SCENARIOS",
     "Agent",
     "AmiSimulator",
     "GeneratedCall",
+    "OriginateRequest",
     "PbxState",
     "Recording",
     "Replay",

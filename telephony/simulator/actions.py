@@ -14,30 +14,25 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from telephony.simulator import members
 from telephony.simulator.broadcast import Broadcaster, Session
 from telephony.simulator.members import MemberError
+from telephony.simulator.originate import OriginateRequest, parse_variables
 from telephony.simulator.protocol import (
     Fields,
     error,
     event_name,
     format_message,
     get,
+    get_all,
     response,
 )
 from telephony.simulator.state import PbxState
 
+__all__ = ["Actions", "OriginateRequest"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class OriginateRequest:
-    endpoint: str  # PJSIP/1001 -> "1001"
-    exten: str  # the number to call
-    action_id: str
-    callerid_name: str
 
 
 class Actions:
@@ -243,9 +238,18 @@ class Actions:
         self._reply(
             session, response("Success", action_id, message="Originate successfully queued")
         )
-        name, _number = split_callerid(get(fields, "CallerID"))
+        name, number = split_callerid(get(fields, "CallerID"))
         self._originate(
-            OriginateRequest(endpoint.split("@")[0], get(fields, "Exten") or "s", action_id, name)
+            OriginateRequest(
+                endpoint=endpoint.split("@")[0],
+                exten=get(fields, "Exten"),
+                action_id=action_id,
+                callerid_name=name,
+                callerid_num=number,
+                channel=channel,
+                context=get(fields, "Context"),
+                variables=parse_variables(get_all(fields, "Variable")),
+            )
         )
 
 
@@ -266,12 +270,15 @@ def truthy(value: str) -> bool:
 
 
 def split_callerid(value: str) -> tuple[str, str]:
-    """``"Name" <number>`` -> (name, number)."""
+    """``"Name" <number>`` -> (name, number); a lone value is the number if it looks like
+    one, else the name (as ``ast_callerid_parse`` reads it)."""
     value = value.strip()
     if "<" in value and value.endswith(">"):
         name, _, number = value[:-1].rpartition("<")
         return name.strip().strip('"'), number.strip()
-    return "", value
+    if value and all(c.isdigit() or c in "+*#-() ." for c in value):
+        return "", value
+    return value.strip('"'), ""
 
 
 def leading_int(value: str) -> int:

@@ -73,10 +73,13 @@ class CallFactory:
         agent: str | None = None,
         action_id: bytes | None = None,
         callerid_name: bytes | None = None,
+        template: Template | None = None,
     ) -> GeneratedCall:
         """A new call of ``scenario`` starting at unix time ``start``. ``agent`` picks who
-        plays the recording's first agent (1001), e.g. the Channel of an Originate."""
-        template = self.rng.choice(self.templates[scenario])
+        plays the recording's first agent (1001), e.g. the Channel of an Originate;
+        ``template`` plays that recording rather than one of the scenario's."""
+        if template is None:
+            template = self.rng.choice(self.templates[scenario])
         caller = random_caller(self.rng)
         self._made += 1
         if action_id is None and template.action_id is not None:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from random import Random
@@ -20,6 +20,13 @@ from telephony.simulator import members
 from telephony.simulator.actions import Actions, OriginateRequest
 from telephony.simulator.broadcast import Broadcaster, Emitted, Rewrite, Session, Tap
 from telephony.simulator.generator import CallFactory, Player, Traffic, TrafficOptions
+from telephony.simulator.originate import (
+    NO_CHANNEL_OUTCOMES,
+    Originated,
+    no_channel_call,
+    originate_templates,
+    outcome_name,
+)
 from telephony.simulator.protocol import (
     BANNER,
     Fields,
@@ -45,13 +52,40 @@ def _templates(trace_dir: Path) -> Mapping[str, Sequence[Template]]:
     return load_templates(trace_dir, SCENARIOS)
 
 
+@cache
+def _originate_templates(trace_dir: Path) -> Mapping[str, Sequence[Originated]]:
+    return originate_templates(_templates(trace_dir))
+
+
+# Decides how one Originate ends: by its number, or by a function of the whole request
+# (returning None leaves it to ``originate_scenario``).
+OutcomeChoice = Mapping[str, str] | Callable[[OriginateRequest], str | None]
+
+
 class AmiSimulator:
     """A simulated Asterisk on ``host:port`` (port 0: any free port, see ``.port``).
 
     ``speed`` compresses the timing of the calls an ``Originate`` starts (None: all their
     events at once); ``seed`` makes generated callers, agents and scenario choices
-    repeatable; ``originate_scenario`` is how an originated call ends (``click_to_call``:
-    both answer; ``click_to_call_agent_no_answer``; ``click_to_call_customer_busy``).
+    repeatable.
+
+    How an ``Originate`` ends, as Asterisk 22 reports it:
+
+    * ``answered``: the agent answers, then the customer (recording 06);
+    * ``agent_no_answer``: the agent's phone rings until the Originate times out (A2);
+    * ``customer_busy``: the agent answers, the customer's line is busy (A3);
+    * ``customer_no_answer``, ``congestion``, ``invalid_number``: the agent answers, the
+      carrier refuses the customer leg with 480, 503 or 404 (cause 19, 34 or 1);
+    * ``device_offline`` (Reason 0), ``agent_busy`` (Reason 5): the agent's device cannot be
+      called; there is no channel, only a failed ``OriginateResponse``.
+
+    ``originate_scenario`` is the default (the old names ``click_to_call``,
+    ``click_to_call_agent_no_answer`` and ``click_to_call_customer_busy`` still work);
+    ``originate_outcome`` decides per request, either a mapping from the number dialled
+    (the Originate's ``Exten``) to an outcome, or a function of the ``OriginateRequest``
+    returning an outcome or None (the default). An Originate whose ``Channel`` is not one
+    of ``agents``' endpoints always ends as ``device_offline``. ``originate_requests``
+    keeps every Originate received, with its Context, CallerID and Variables.
 
     ``pause_member`` and ``set_device_state`` change queue members the way the PBX does by
     itself (a pause key on the phone, a phone going offline), with the same events.
@@ -69,9 +103,9 @@ class AmiSimulator:
         agents: Sequence[Agent] = DEFAULT_AGENTS,
         trace_dir: Path = DEFAULT_TRACE_DIR,
         originate_scenario: str = "click_to_call",
+        originate_outcome: OutcomeChoice | None = None,
     ):
-        if originate_scenario not in SCENARIOS:
-            raise ValueError(f"unknown scenario {originate_scenario!r}")
+        outcome_name(originate_scenario)  # refuses an unknown one
         self.host = host
         self._port = port
         self.speed = speed
@@ -79,6 +113,8 @@ class AmiSimulator:
         self.agents = tuple(agents)
         self.trace_dir = trace_dir
         self.originate_scenario = originate_scenario
+        self.originate_outcome = originate_outcome
+        self.originate_requests: list[OriginateRequest] = []
         self.boot_time = time.time()
         self.state = PbxState(agents=self.agents)
         self.state.reset(self.boot_time)  # members logged in when the PBX started
@@ -378,17 +414,55 @@ class AmiSimulator:
             key, sep, value = text.partition(":")
             fields.append((key.strip(), value.strip()) if sep else (text, ""))
 
-    def _originate(self, request: OriginateRequest) -> None:
-        factory = self._call_factory()
-        start = time.time()
-        call = factory.make(
-            self.originate_scenario,
-            start,
-            number=request.exten.encode("utf-8", "surrogateescape"),
-            agent=request.endpoint,
-            action_id=request.action_id.encode("utf-8", "surrogateescape"),
-            callerid_name=request.callerid_name.encode("utf-8", "surrogateescape") or None,
+    @property
+    def originate_outcome(self) -> OutcomeChoice | None:
+        return self._originate_outcome
+
+    @originate_outcome.setter
+    def originate_outcome(self, choice: OutcomeChoice | None) -> None:
+        if isinstance(choice, Mapping):
+            for outcome in choice.values():
+                outcome_name(outcome)  # refuses an unknown one now, not at the Originate
+        self._originate_outcome = choice
+
+    def _outcome(self, request: OriginateRequest) -> str:
+        tech, _, _ = request.channel.partition("/")
+        known = tech.lower() == "pjsip" and any(
+            agent.extension == request.endpoint for agent in self.agents
         )
+        if not known:
+            return "device_offline"  # chan_pjsip has no such endpoint: no channel
+        choice = self._originate_outcome
+        chosen: str | None = None
+        if isinstance(choice, Mapping):
+            chosen = choice.get(request.exten)
+        elif choice is not None:
+            chosen = choice(request)
+        return outcome_name(chosen or self.originate_scenario)
+
+    def _originate(self, request: OriginateRequest) -> None:
+        self.originate_requests.append(request)
+        try:
+            outcome = self._outcome(request)
+        except Exception:
+            log.exception("originate_outcome failed for %s: answering device_offline", request)
+            outcome = "device_offline"
+        start = time.time()
+        if outcome in NO_CHANNEL_OUTCOMES:
+            call = no_channel_call(request, outcome)
+        else:
+            factory = self._call_factory()
+            plan = factory.rng.choice(_originate_templates(self.trace_dir)[outcome])
+            call = factory.make(
+                outcome,
+                start,
+                number=(request.exten or "s").encode("utf-8", "surrogateescape"),
+                agent=request.endpoint,
+                action_id=request.action_id.encode("utf-8", "surrogateescape"),
+                callerid_name=request.callerid_name.encode("utf-8", "surrogateescape") or None,
+                template=plan.template,
+            )
+            call = plan.answer(call, request)
         assert self._originate_player is not None
         self._originate_player.add(call, self._originate_player.now(), self.speed, start)
         self._originated += 1

@@ -15,7 +15,7 @@ import calendar
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
@@ -77,8 +77,19 @@ class Template:
         kept = [m for m in recording.messages() if _belongs_to_call(m.raw)]
         if not kept:
             raise ValueError(f"{recording.name}: no call events")
-        messages = tuple(m.raw for m in kept)
-        start = kept[0].time
+        return cls.from_messages(
+            recording.name, scenario, [m.raw for m in kept], [m.time for m in kept]
+        )
+
+    @classmethod
+    def from_messages(
+        cls, label: str, scenario: str, raws: Sequence[bytes], arrivals: Sequence[float]
+    ) -> Template:
+        """A template of these call events (without terminators), sent at ``arrivals``."""
+        if not raws or len(raws) != len(arrivals):
+            raise ValueError(f"{label}: no call events, or not one time per event")
+        messages = tuple(raws)
+        start = arrivals[0]
         parsed = [parse_fields(raw) for raw in messages]
         number, name = _customer(parsed)
         originate = next((f for f in parsed if get(f, "Event") == "OriginateResponse"), None)
@@ -96,10 +107,10 @@ class Template:
         times = {m.group(): _parse_time(m.group()) for m in re.finditer(_ISO, text)}
         times |= {m.group(): _parse_time(m.group()) for m in re.finditer(_DATETIME, text)}
         times |= {m.group(): _parse_time(m.group()) for m in re.finditer(_RECORDING, text)}
-        offsets = tuple(m.time - start for m in kept)
+        offsets = tuple(t - start for t in arrivals)
         literals, slots, tokens = _tokenize(pattern, text)
         return cls(
-            name=recording.name,
+            name=label,
             scenario=scenario,
             messages=messages,
             offsets=offsets,

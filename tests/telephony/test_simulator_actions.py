@@ -1,6 +1,7 @@
-"""Agent controls on the simulated PBX, through a real socket: QueueAdd/QueueRemove/
-QueuePause, and member changes the PBX makes by itself. Expected shapes come from the
-recordings and Asterisk 22's app_queue.c."""
+"""Click-to-call and agent controls on the simulated PBX, through a real socket: Originate
+variables and outcomes, QueueAdd/QueueRemove/QueuePause, and member changes the PBX makes
+by itself. Expected shapes come from the recordings (06, A2, A3) and Asterisk 22's
+manager.c/app_queue.c."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from telephony.simulator import AmiSimulator
+from telephony.simulator.originate import (
+    CUSTOMER_FAILURES,
+    OriginateRequest,
+    fail_customer_leg,
+    parse_variables,
+)
 from telephony.simulator.protocol import parse_fields
+from telephony.simulator.server import _templates
 from telephony.simulator.state import MEMBER_KEYS
 from telephony.simulator.trace import Recording
 from tests.telephony.test_simulator import SECRET, USER, Client, event, fields
@@ -92,6 +100,230 @@ def recorded_varset_keys() -> list[str]:
         if info.get("Event") == "VarSet" and info.get("Variable") == "CRM_CAMPAIGN":
             return [key for key, _ in pairs(message.raw)]
     raise AssertionError("06 has no CRM_CAMPAIGN VarSet")
+
+
+# --- Originate variables ------------------------------------------------------------------
+
+
+async def test_originate_variables_are_set_on_the_agent_leg_before_it_rings(
+    sim: AmiSimulator, client: Client
+) -> None:
+    await originate(
+        client, "c2c-v", "CRM_CALL=42", "__CRM_TICKET=T-1,_CRM_SOURCE=web", CallerID="<0211>"
+    )
+    messages = await collect(client, hangups(2))
+    created = [fields(m) for m in messages if event("Newchannel")(m)]
+    agent, trunk = created[0]["Uniqueid"], created[1]["Uniqueid"]
+    assert created[0]["Channel"].startswith("PJSIP/1001-")
+
+    agent_events = channel_events(messages, agent)
+    names = [dict(f)["Event"] for f in agent_events]
+    ringing = next(
+        i for i, f in enumerate(agent_events) if dict(f).get("ChannelStateDesc") == "Ringing"
+    )
+    assert names[:5] == ["Newchannel", "Newexten", "VarSet", "VarSet", "VarSet"]
+    assert ringing > 4
+    # manager.c builds its variable list by prepending: the last one sent is set first.
+    varsets = [dict(f) for f in agent_events[2:5]]
+    assert [(v["Variable"], v["Value"]) for v in varsets] == [
+        ("_CRM_SOURCE", "web"),
+        ("__CRM_TICKET", "T-1"),
+        ("CRM_CALL", "42"),
+    ]
+    # Shaped like the recorded VarSets of 06, with the agent channel's block as it is then.
+    block = [p for p in agent_events[1] if p[0] not in ("Event", "Privilege")][:14]
+    for varset in agent_events[2:5]:
+        assert [key for key, _ in varset] == recorded_varset_keys()
+        assert varset[:2] == [("Event", "VarSet"), ("Privilege", "dialplan,all")]
+        assert varset[2:16] == block
+    # The recording's own Originate variables are gone.
+    assert not any(b"CRM_CAMPAIGN" in m or b"T-4711" in m for m in messages)
+
+    # The customer leg inherits the underscored ones after what the dialplan passed on,
+    # newest first; one underscore is dropped, two are kept (as __CRM_DIRECTION in 06).
+    trunk_varsets = [
+        (dict(f)["Variable"], dict(f)["Value"])
+        for f in channel_events(messages, trunk)
+        if dict(f)["Event"] == "VarSet"
+    ]
+    assert trunk_varsets[:5] == [
+        ("DIALEDPEERNUMBER", f"{NUMBER}@trunk"),
+        ("__CRM_RECORDING", trunk_varsets[1][1]),
+        ("__CRM_DIRECTION", "outbound"),
+        ("__CRM_TICKET", "T-1"),
+        ("CRM_SOURCE", "web"),
+    ]
+    assert ("CRM_CALL", "42") not in trunk_varsets
+
+    request = sim.originate_requests[-1]
+    assert request == OriginateRequest(
+        endpoint="1001",
+        exten=NUMBER,
+        action_id="c2c-v",
+        callerid_name="",
+        callerid_num="0211",
+        channel="PJSIP/1001",
+        context="agents",
+        variables=(("CRM_CALL", "42"), ("__CRM_TICKET", "T-1"), ("_CRM_SOURCE", "web")),
+    )
+    report = next(fields(m) for m in messages if event("OriginateResponse")(m))
+    assert report["ActionID"] == "c2c-v" and report["Exten"] == NUMBER
+    assert (report["CallerIDNum"], report["CallerIDName"]) == ("0211", "<unknown>")
+
+
+async def test_originate_without_variables_sets_none(client: Client) -> None:
+    await originate(client, "c2c-n")
+    messages = await collect(client, hangups(2))
+    agent = next(fields(m)["Uniqueid"] for m in messages if event("Newchannel")(m))
+    agent_events = [dict(f)["Event"] for f in channel_events(messages, agent)]
+    assert agent_events[:3] == ["Newchannel", "Newexten", "NewAccountCode"]
+    assert not any(b"CRM_TICKET" in m or b"CRM_CAMPAIGN" in m for m in messages)
+
+
+def test_variable_headers_are_read_as_asterisk_reads_them() -> None:
+    assert parse_variables(["A=1,B=2", " C=x=y", "NOVALUE", "=v", "D="]) == (
+        ("A", "1"),
+        ("B", "2"),
+        ("C", "x=y"),
+        ("D", ""),
+    )
+    assert parse_variables(['E="a,b",F=(c,d)']) == (("E", "a,b"), ("F", "(c,d)"))
+
+
+# --- Originate outcomes -------------------------------------------------------------------
+
+
+async def test_each_outcome_answers_as_asterisk_does(sim: AmiSimulator, client: Client) -> None:
+    expected = {
+        # outcome: (Response, Reason, customer leg Cause, TechCause, DialEnd, DIALSTATUS)
+        "answered": ("Success", "4", None, None, "ANSWER", "ANSWER"),
+        "customer_busy": ("Success", "4", "17", "486", "BUSY", "BUSY"),
+        "customer_no_answer": ("Success", "4", "19", "480", "NOANSWER", "NOANSWER"),
+        "congestion": ("Success", "4", "34", "503", "CONGESTION", "CONGESTION"),
+        # Cause 1 is not one ast_hangup_cause_to_dial_status names: DialEnd says NOANSWER,
+        # app_dial's DIALSTATUS says CHANUNAVAIL.
+        "invalid_number": ("Success", "4", "1", "404", "NOANSWER", "CHANUNAVAIL"),
+    }
+    cause_texts = {
+        "17": "User busy",
+        "19": "User alerting, no answer",
+        "34": "Circuit/channel congestion",
+        "1": "Unallocated (unassigned) number",
+    }
+    numbers = {outcome: f"0912000000{i}" for i, outcome in enumerate(expected)}
+    sim.originate_outcome = {number: outcome for outcome, number in numbers.items()}
+    for outcome, (result, reason, cause, tech, dial_end, dialstatus) in expected.items():
+        await originate(client, f"id-{outcome}", Exten=numbers[outcome])
+        messages = await collect(client, hangups(2))
+        report = next(fields(m) for m in messages if event("OriginateResponse")(m))
+        assert (report["Response"], report["Reason"], report["ActionID"]) == (
+            result,
+            reason,
+            f"id-{outcome}",
+        )
+        assert report["Exten"] == numbers[outcome] and report["Context"] == "agents"
+        trunk = [fields(m) for m in messages if event("Newchannel")(m)][1]
+        ends = [fields(m) for m in messages if event("DialEnd")(m)]
+        assert ends[-1]["DestUniqueid"] == trunk["Uniqueid"]
+        assert ends[-1]["DialStatus"] == dial_end
+        statuses = [
+            fields(m)["Value"]
+            for m in messages
+            if event("VarSet")(m) and fields(m)["Variable"] == "DIALSTATUS"
+        ]
+        if cause is None:
+            assert "BUSY" not in statuses
+            continue
+        assert statuses[-1] == dialstatus
+        request = next(
+            fields(m)
+            for m in messages
+            if event("HangupRequest")(m) and fields(m)["Uniqueid"] == trunk["Uniqueid"]
+        )
+        assert (request["Cause"], request["TechCause"]) == (cause, tech)
+        for hangup in [fields(m) for m in messages if event("Hangup")(m)]:
+            # Both legs: Dial copies the customer leg's cause to the agent's.
+            assert (hangup["Cause"], hangup["Cause-txt"], hangup["TechCause"]) == (
+                cause,
+                cause_texts[cause],
+                tech,
+            )
+        assert f"DIALSTATUS={dialstatus}".encode() in b"".join(messages)
+
+
+async def test_agent_no_answer(sim: AmiSimulator, client: Client) -> None:
+    sim.originate_outcome = lambda request: "agent_no_answer"
+    await originate(client, "c2c-a2")
+    messages = await collect(client, hangups(1))
+    report = next(m for m in messages if event("OriginateResponse")(m))
+    assert report == (
+        b"Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: c2c-a2\r\n"
+        b"Response: Failure\r\nChannel: PJSIP/1001\r\nContext: agents\r\n"
+        b"Exten: 09121234567\r\nReason: 3\r\nUniqueid: <unknown>\r\n"
+        b"CallerIDNum: <unknown>\r\nCallerIDName: <unknown>"
+    )
+    assert fields(messages[-1])["Cause"] == "19"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "channel", "reason"),
+    [
+        ("device_offline", "PJSIP/1002", "0"),
+        ("agent_busy", "PJSIP/1002", "5"),
+        ("answered", "PJSIP/2999", "0"),  # not an endpoint of the PBX: no channel either
+    ],
+)
+async def test_no_channel_outcomes_send_only_the_failure(
+    sim: AmiSimulator, client: Client, outcome: str, channel: str, reason: str
+) -> None:
+    sim.originate_outcome = {NUMBER: outcome}
+    await originate(client, "c2c-x", Channel=channel, CallerID='"CRM" <0211>')
+    assert await client.message() == (
+        b"Event: OriginateResponse\r\nPrivilege: call,all\r\nActionID: c2c-x\r\n"
+        b"Response: Failure\r\nChannel: " + channel.encode() + b"\r\nContext: agents\r\n"
+        b"Exten: 09121234567\r\nReason: " + reason.encode() + b"\r\nUniqueid: <unknown>\r\n"
+        b"CallerIDNum: 0211\r\nCallerIDName: CRM"
+    )
+    client.send("Ping", ActionID="p")
+    assert (await client.message()).startswith(b"Response: Success\r\nActionID: p\r\nPing")
+    assert not sim.state.channels
+
+
+async def test_outcome_choice_falls_back_to_the_default(sim: AmiSimulator) -> None:
+    sim.originate_outcome = lambda request: None
+    assert sim._outcome(OriginateRequest("1001", NUMBER, "", "", channel="PJSIP/1001")) == (
+        "answered"
+    )
+    sim.originate_scenario = "click_to_call_customer_busy"  # the old names still work
+    assert sim._outcome(OriginateRequest("1001", NUMBER, "", "", channel="PJSIP/1001")) == (
+        "customer_busy"
+    )
+    with pytest.raises(ValueError, match="unknown originate outcome"):
+        sim.originate_outcome = {NUMBER: "maybe"}
+    with pytest.raises(ValueError, match="unknown originate outcome"):
+        AmiSimulator(username=USER, secret=SECRET, originate_scenario="maybe")
+
+
+@pytest.mark.parametrize("outcome", sorted(CUSTOMER_FAILURES))
+def test_customer_failures_change_only_the_cause(outcome: str) -> None:
+    [busy] = _templates(AMI_DIR)["click_to_call_customer_busy"]
+    failed = fail_customer_leg(busy, outcome)
+    assert failed.offsets == busy.offsets
+    changed_keys = set()
+    for old, new in zip(busy.messages, failed.messages, strict=True):
+        old_pairs, new_pairs = pairs(old), pairs(new)
+        assert [k for k, _ in old_pairs] == [k for k, _ in new_pairs]
+        changed_keys |= {k for (k, a), (_, b) in zip(old_pairs, new_pairs, strict=True) if a != b}
+    assert changed_keys == {
+        "Cause",
+        "Cause-txt",
+        "TechCause",
+        "DialStatus",
+        "Value",
+        "AppData",
+        "Disposition",
+        "Extra",
+    }
 
 
 # --- queue members ------------------------------------------------------------------------
