@@ -61,14 +61,16 @@ class PopRepository:
             out[linkedid][user_id] = kind
         return out
 
-    async def originators(self, refs: Sequence[str]) -> dict[str, int]:
-        """The user who placed each of these click-to-calls (by ref)."""
+    async def originators(self, refs: Sequence[str]) -> dict[str, tuple[int, str, str | None]]:
+        """Who placed each of these click-to-calls (by ref), and the number it dials
+        (as dialled, and in E.164)."""
         if not refs:
             return {}
-        stmt = select(Origination.ref, Origination.user_id).where(
-            Origination.ref == any_(_array(sorted(set(refs)), String))
-        )
-        return {ref: user_id for ref, user_id in (await self.session.execute(stmt)).all()}
+        stmt = select(
+            Origination.ref, Origination.user_id, Origination.dialled, Origination.e164
+        ).where(Origination.ref == any_(_array(sorted(set(refs)), String)))
+        rows = (await self.session.execute(stmt)).all()
+        return {ref: (user_id, dialled, e164) for ref, user_id, dialled, e164 in rows}
 
     async def customers_for(self, e164s: Sequence[str]) -> dict[str, list[Customer]]:
         """The holders of each of these numbers (by id), with their numbers loaded."""

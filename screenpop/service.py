@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,6 +87,7 @@ class PopService:
         if not routed:
             return []
         batch = await _Batch.read(self.repo, [event for event, _ in routed])
+        routed = [(batch.completed(event), call_id) for event, call_id in routed]
         decided = [(event, call_id, self._route(event, batch)) for event, call_id in routed]
         decided = [(event, call_id, rows) for event, call_id, rows in decided if rows]
         numbers = sorted({e.call.customer_e164 for e, _, _ in decided if e.call.customer_e164})
@@ -250,7 +252,7 @@ class _Batch:
         self,
         device_users: list[tuple[str, User]],
         recipients: dict[tuple[str, str], dict[int, str]],
-        originators: dict[str, int],
+        originators: dict[str, tuple[int, str, str | None]],
     ) -> None:
         self._device_users = device_users
         self._recipients = recipients
@@ -269,13 +271,34 @@ class _Batch:
         for pbx, linkedids in withdrawing.items():
             found = await repo.open_recipients(pbx, sorted(linkedids))
             recipients |= {(pbx, linkedid): kinds for linkedid, kinds in found.items()}
-        refs = [e.call.origination for e in events if e.kind == "originating"]
+        refs = [
+            e.call.origination
+            for e in events
+            if e.call.origination and (e.kind == "originating" or not e.call.customer_number)
+        ]
         originators = await repo.originators(refs) if refs else {}
         return cls(device_users, recipients, originators)
 
     def originator(self, call: CallSnapshot) -> int | None:
         """The user who placed this click-to-call."""
-        return self._originators.get(call.origination)
+        found = self._originators.get(call.origination)
+        return found[0] if found is not None else None
+
+    def completed(self, event: CallEvent) -> CallEvent:
+        """A click-to-call's event before the customer is dialled knows only the agent's
+        phone: the number comes from the click-to-call itself."""
+        found = self._originators.get(event.call.origination)
+        if found is None or event.call.customer_number:
+            return event
+        _, dialled, e164 = found
+        call = replace(
+            event.call,
+            direction="outbound",
+            called_number=dialled,
+            customer_number=dialled,
+            customer_e164=e164,
+        )
+        return replace(event, call=call)
 
     def users(self, event: CallEvent) -> dict[str, User]:
         """The agents on this event's devices (``device_users`` of those devices alone)."""
