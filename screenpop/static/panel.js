@@ -1,8 +1,10 @@
 // The agent panel: sign in, the agent's status bar, and the parts wired together (the pops
-// socket feeds the pop cards; cards and the phonebook open the customer card).
+// socket feeds the pop cards and the availability control; cards and the phonebook open the
+// customer card).
 
 import { askForNotifications, isMuted, setMuted, unlockAudio } from "./alerts.js";
 import { currentUser, forget, onSignedOut, signIn, signOut, token } from "./api.js";
+import { Availability } from "./availability.js";
 import { CustomerCard, errorText, extensionOf } from "./customers.js";
 import { $ } from "./dom.js";
 import { applyLang, currentLang, digits, setLang, t } from "./i18n.js";
@@ -18,10 +20,17 @@ const card = new CustomerCard({
 });
 const board = new PopBoard({ openCustomer: (id) => card.open(id) });
 const book = new Phonebook({ onPick: (id) => card.open(id) });
+const availability = new Availability();
 const socket = new PopSocket({
   onState: showConnection,
-  onHello: showUser,
-  onMessage: (message) => board.handle(message),
+  onHello: (who, agent) => {
+    showUser(who);
+    availability.show(agent);
+  },
+  onMessage: (message) => {
+    if (message.type === "agent") availability.show(message.status);
+    else board.handle(message);
+  },
   onUnauthorized: () => endSession("session_over"),
 });
 onSignedOut(() => endSession("session_over"));
@@ -67,6 +76,7 @@ function endSession(messageKey = null) {
   board.clear();
   card.clear();
   book.clear();
+  availability.clear();
   forget();
   user = null;
   showConnection("connecting");

@@ -14,8 +14,9 @@ export function lastSeq() {
 
 export class PopSocket {
   /**
-   * onState("connecting" | "connected" | "reconnecting"), onHello(user), onMessage(message)
-   * for pop / withdraw / end, onUnauthorized() when the server refuses the token.
+   * onState("connecting" | "connected" | "reconnecting"), onHello(user, agentStatus),
+   * onMessage(message) for pop / withdraw / end / agent, onUnauthorized() when the server
+   * refuses the token.
    */
   constructor({ onState, onHello, onMessage, onUnauthorized }) {
     Object.assign(this, { onState, onHello, onMessage, onUnauthorized });
@@ -87,7 +88,7 @@ export class PopSocket {
       case "hello":
         this.attempt = 0;
         this.onState("connected");
-        this.onHello(message.user);
+        this.onHello(message.user, message.agent);
         return;
       case "ping":
         ws.send(JSON.stringify({ type: "pong" }));
