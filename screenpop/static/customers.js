@@ -2,6 +2,7 @@
 // pieces the pop cards and the phonebook show a customer with. All through the REST API.
 
 import { ApiError, api } from "./api.js";
+import { callButton } from "./dialling.js";
 import { $, h, joined, newId, showFormErrors } from "./dom.js";
 import { applyLang, digits, duration, t, tMaybe, timeElement } from "./i18n.js";
 
@@ -149,7 +150,7 @@ export class CustomerCard {
             h(
               "li",
               {},
-              numberText(p.number),
+              callButton({ number: p.number, e164: p.e164, customer: c }),
               p.extension ? [" ", numberText(`#${p.extension}`)] : null,
               " ",
               h("span", { class: "muted", text: phoneLabel(p.label) }),
@@ -183,7 +184,7 @@ export class CustomerCard {
           h(
             "tr",
             {},
-            ["date", "direction", "agent", "outcome", "talk_time"].map((key) =>
+            ["date", "direction", "number_col", "agent", "outcome", "talk_time"].map((key) =>
               h("th", { scope: "col", text: t(key) }),
             ),
           ),
@@ -204,6 +205,7 @@ export class CustomerCard {
                   t("sep"),
                 ),
               ),
+              h("td", {}, this.numberCell(call)),
               h("td", {}, call.answered_by ? numberText(extensionOf(call.answered_by)) : "—"),
               h("td", { text: outcomeText(call.outcome) }),
               h("td", {}, call.talk_seconds ? h("span", { dir: "ltr", text: duration(call.talk_seconds) }) : "—"),
@@ -213,6 +215,13 @@ export class CustomerCard {
       ),
       more,
     ];
+  }
+
+  /** The customer's number on a past call, to call it again. */
+  numberCell(call) {
+    const number = call.customer_number;
+    if (!number && !call.customer_e164) return "—";
+    return callButton({ number, e164: call.customer_e164, customer: this.customer });
   }
 
   async moreCalls() {

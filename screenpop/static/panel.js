@@ -1,11 +1,12 @@
 // The agent panel: sign in, the agent's status bar, and the parts wired together (the pops
 // socket feeds the pop cards and the availability control; cards and the phonebook open the
-// customer card).
+// customer card; the call buttons everywhere place calls whose cards the pop board keeps).
 
 import { askForNotifications, isMuted, setMuted, unlockAudio } from "./alerts.js";
 import { currentUser, forget, onSignedOut, signIn, signOut, token } from "./api.js";
 import { Availability } from "./availability.js";
 import { CustomerCard, errorText, extensionOf } from "./customers.js";
+import { dialInto } from "./dialling.js";
 import { $ } from "./dom.js";
 import { applyLang, currentLang, digits, setLang, t } from "./i18n.js";
 import { Phonebook } from "./phonebook.js";
@@ -21,6 +22,7 @@ const card = new CustomerCard({
 const board = new PopBoard({ openCustomer: (id) => card.open(id) });
 const book = new Phonebook({ onPick: (id) => card.open(id) });
 const availability = new Availability();
+dialInto(board);
 const socket = new PopSocket({
   onState: showConnection,
   onHello: (who, agent) => {

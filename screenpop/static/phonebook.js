@@ -1,8 +1,9 @@
 // The phonebook: search as you type (name, company or digits of a number), a page at a
-// time, arrow keys between the results.
+// time, arrow keys between the results (Tab reaches each result's call button).
 
 import { api } from "./api.js";
-import { errorText, numberText, priorityBadge } from "./customers.js";
+import { errorText, priorityBadge } from "./customers.js";
+import { callButton } from "./dialling.js";
 import { $, debounce, h } from "./dom.js";
 import { digits, t } from "./i18n.js";
 
@@ -30,7 +31,7 @@ export class Phonebook {
     this.input.addEventListener("keydown", (event) => {
       if (event.key === "ArrowDown") {
         event.preventDefault();
-        this.list.querySelector("button")?.focus();
+        this.list.querySelector("button.result")?.focus();
       }
     });
     this.list.addEventListener("keydown", (event) => this.arrows(event));
@@ -88,15 +89,17 @@ export class Phonebook {
       ...this.items.map((c) =>
         h(
           "li",
-          {},
+          { class: "result-row" },
           h(
             "button",
             { type: "button", class: "result", onclick: () => this.onPick(c.id) },
             h("span", { class: "result-name", text: c.name }),
             priorityBadge(c.priority),
             c.company ? h("span", { class: "muted", text: c.company }) : null,
-            c.phones[0] ? numberText(c.phones[0].number) : null,
           ),
+          c.phones[0]
+            ? callButton({ number: c.phones[0].number, e164: c.phones[0].e164, customer: c })
+            : null,
         ),
       ),
     );
@@ -115,8 +118,10 @@ export class Phonebook {
 
   arrows(event) {
     if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
-    const buttons = [...this.list.querySelectorAll("button")];
-    const at = buttons.indexOf(document.activeElement);
+    const buttons = [...this.list.querySelectorAll("button.result")];
+    // From a call button too: the row it is in.
+    const row = document.activeElement?.closest("li");
+    const at = buttons.indexOf(row?.querySelector("button.result"));
     if (at < 0) return;
     event.preventDefault();
     const next = at + (event.key === "ArrowDown" ? 1 : -1);

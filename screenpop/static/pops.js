@@ -1,6 +1,12 @@
-// The live pop cards, one per call (keyed by pbx + linkedid): who is calling, every customer
-// holding the number, their last calls, the call's state. A withdrawn card says why and goes
-// away after a few seconds; an ended one stays until the agent closes it (the newest few).
+// The live pop cards, one per call: who is calling, every customer holding the number, their
+// last calls, the call's state. A withdrawn card says why and goes away after a few seconds;
+// an ended one stays until the agent closes it (the newest few).
+//
+// Cards are keyed by pbx + linkedid, except the calls the agent placed from the panel
+// (click-to-call): those are keyed by the origination's ref ("o|ref"), which every message
+// about them carries, so the card made at the click follows the call to its end, and a call
+// that failed before it existed (its linkedid is the ref) still lands on it. A failed
+// click-to-call stays, with its reason, until the agent closes it.
 
 import { CARDS } from "./api.js";
 import { notify, ring, unnotify } from "./alerts.js";
@@ -14,14 +20,22 @@ import {
   priorityBadge,
   tagList,
 } from "./customers.js";
+import { callButton, refusalText } from "./dialling.js";
 import { $, h, joined, newId, showFormErrors } from "./dom.js";
-import { applyLang, digits, duration, t, timeElement } from "./i18n.js";
+import { applyLang, digits, duration, t, timeElement, tMaybe } from "./i18n.js";
 
 const WITHDRAWN_MS = 6000;
 const KEEP_ENDED = 5;
 const ALERT_STATES = new Set(["ringing", "transferred"]);
+const PLACED_STATES = new Set(["requested", "agent_ringing", "dialling", "connected"]);
+// An outbound call the PBX did not tag with the ref is taken for the one just requested to
+// the same number (a PBX whose events leave out the Originate's variables) within this time.
+const ADOPT_MS = 120_000;
 
-const keyOf = (m) => `${m.pbx}|${m.linkedid}`;
+const plainKey = (m) => `${m.pbx}|${m.linkedid}`;
+const keyOf = (m) => (m.origination ? `o|${m.origination}` : plainKey(m));
+const placed = (card) => card.key.startsWith("o|") || card.key.startsWith("local|");
+let localSeq = 0;
 
 export class PopBoard {
   /** `openCustomer(id)` shows a customer in the customer card. */
@@ -30,8 +44,10 @@ export class PopBoard {
     this.empty = $("pops-empty");
     this.announcer = $("announcer");
     this.openCustomer = openCustomer;
-    // key -> {message, status: live|withdrawn|ended, el, form, quick, timer}
+    // key -> {key, message, status: live|withdrawn|ended|failed, el, form, quick, timer}
     this.cards = new Map();
+    // pbx|linkedid -> the key of the placed call's card it belongs to
+    this.aliases = new Map();
     document.addEventListener("langchange", () => {
       for (const card of this.cards.values()) this.render(card);
     });
@@ -39,37 +55,186 @@ export class PopBoard {
 
   /** A pop, withdraw or end message from the socket. */
   handle(message) {
-    const key = keyOf(message);
+    const key = this.keyFor(message);
     let card = this.cards.get(key);
     if (message.type === "pop") {
       const before = card?.status === "live" ? card.message.state : null;
-      if (!card) {
-        card = { key, el: h("li", { class: "pop" }), form: null, quick: null, timer: null };
-        this.cards.set(key, card);
-        this.list.prepend(card.el);
-      }
+      if (!card) card = this.add(key, message);
       clearTimeout(card.timer);
-      card.message = message;
+      // A placed call keeps its ref even when a message about it came without it.
+      const ref = card.message.origination;
+      card.message = ref && !message.origination ? { ...message, origination: ref } : message;
       card.status = "live";
       this.render(card);
-      if (ALERT_STATES.has(message.state) && before !== message.state) this.alert(card);
+      if (placed(card)) {
+        if (before !== message.state) this.announceProgress(card);
+      } else if (ALERT_STATES.has(message.state) && before !== message.state) this.alert(card);
       else if (message.state === "dialling" && before !== "dialling") {
         this.announce(t("announce_dialling", { who: who(message) }));
       } else if (!ALERT_STATES.has(message.state)) unnotify(key);
-    } else if (card) {
-      // A withdraw or end for a call this tab shows (others are nothing to take away).
-      card.message = { ...card.message, ...message };
-      card.status = message.type === "withdraw" ? "withdrawn" : "ended";
-      unnotify(key);
+    } else if (card || message.origination) {
+      // A withdraw or end for a call this tab shows (others are nothing to take away), or
+      // for one the agent placed (a failure before any call existed comes only this way).
+      card ??= this.add(key, message);
+      card.message = { ...card.message, ...message, origination: card.message.origination };
+      card.status = message.type === "end" ? "ended" : placed(card) ? "failed" : "withdrawn";
+      unnotify(card.key);
       this.render(card);
       if (card.status === "withdrawn") {
         this.announce(`${who(card.message)}: ${withdrawnText(card.message)}`);
         card.timer = setTimeout(() => this.expire(card), WITHDRAWN_MS);
       } else {
+        if (card.status === "failed") this.announceProgress(card);
         this.trimEnded();
       }
     }
     this.changed();
+  }
+
+  /** The card a message belongs to: its ref's, else its call's (or the placed call's it is). */
+  keyFor(message) {
+    const plain = plainKey(message);
+    if (message.origination) {
+      const key = keyOf(message);
+      if (!this.cards.has(key)) this.adopt(message, key);
+      this.aliases.set(plain, key);
+      return key;
+    }
+    const alias = this.aliases.get(plain);
+    if (alias && this.cards.has(alias)) return alias;
+    if (!this.cards.has(plain) && message.type === "pop" && message.direction === "outbound") {
+      const card = this.requestedFor(message, null);
+      if (card) {
+        this.aliases.set(plain, card.key);
+        return card.key;
+      }
+    }
+    return plain;
+  }
+
+  /**
+   * The first message of a placed call that came before the answer to its request (the PBX
+   * can be that quick): the card made at the click becomes the call's.
+   */
+  adopt(message, key) {
+    const card = this.requestedFor(message, "local|");
+    if (!card) return;
+    this.rekey(card, key);
+    card.message = { ...card.message, origination: message.origination };
+  }
+
+  /** A card still waiting for its call's first news, for the number this message is about. */
+  requestedFor(message, prefix) {
+    const now = Date.now();
+    return [...this.cards.values()].find(
+      (c) =>
+        placed(c) &&
+        (!prefix || c.key.startsWith(prefix)) &&
+        c.status === "live" &&
+        c.message.state === "requested" &&
+        now - (c.requestedAt ?? 0) < ADOPT_MS &&
+        Boolean(message.e164) &&
+        c.message.e164 === message.e164,
+    );
+  }
+
+  rekey(card, key) {
+    const old = card.key;
+    this.cards.delete(old);
+    unnotify(old);
+    card.key = key;
+    this.cards.set(key, card);
+    for (const [plain, to] of this.aliases) if (to === old) this.aliases.set(plain, key);
+  }
+
+  add(key, message, status = "live") {
+    const el = h("li", { class: "pop" });
+    const card = { key, message, status, el, form: null, quick: null, timer: null };
+    this.cards.set(key, card);
+    this.list.prepend(card.el);
+    return card;
+  }
+
+  // --- calls placed from the panel (dialling.js) ------------------------------------------
+
+  /** The agent clicked "call": a card at once, before the server has answered. */
+  requested({ display, e164, customer }) {
+    const message = {
+      type: "pop",
+      origination: "",
+      pbx: "",
+      linkedid: "",
+      direction: "outbound",
+      number: display,
+      number_display: display,
+      e164,
+      known: Boolean(customer),
+      customers: customer ? [customer] : [],
+      state: "requested",
+      reason: "",
+      started_at: new Date().toISOString(),
+    };
+    const card = this.add(`local|${++localSeq}`, message);
+    card.requestedAt = Date.now();
+    this.render(card);
+    this.changed();
+    this.announceProgress(card);
+    card.el.scrollIntoView?.({ block: "nearest" });
+    return card;
+  }
+
+  /** The server accepted the request: the card is the call's (keyed by its ref) from now. */
+  accepted(card, origination) {
+    const key = `o|${origination.ref}`;
+    if (card.key === key || this.cards.get(card.key) !== card) return; // adopted, or closed
+    const other = this.cards.get(key);
+    if (other) {
+      // The call's first news came before this answer, on a card of its own (the number was
+      // written differently): that card stays, with the customer the agent called.
+      if (!other.message.customers?.length && card.message.customers.length) {
+        other.message = { ...other.message, known: true, customers: card.message.customers };
+        this.render(other);
+      }
+      this.remove(card);
+      return;
+    }
+    this.rekey(card, key);
+    // Named by its ref until the call's own messages name it (they may have already).
+    const heard = Boolean(card.message.linkedid);
+    card.message = {
+      ...card.message,
+      origination: origination.ref,
+      pbx: heard ? card.message.pbx : origination.pbx,
+      linkedid: heard ? card.message.linkedid : origination.ref,
+      e164: card.message.e164 ?? origination.e164,
+    };
+    this.aliases.set(plainKey(card.message), key);
+    this.render(card);
+    this.changed();
+  }
+
+  /** The server refused the request (`refusal`): the card says why, and stays until closed. */
+  refused(card, refusal) {
+    if (this.cards.get(card.key) !== card) return;
+    card.message = { ...card.message, state: "failed", reason: "", refusal };
+    card.status = "failed";
+    this.render(card);
+    this.announceProgress(card);
+    this.trimEnded();
+    this.changed();
+  }
+
+  /** Tell a screen reader how a placed call is going, in words. */
+  announceProgress(card) {
+    const m = card.message;
+    const whom = who(m);
+    if (card.status === "failed") {
+      this.announce(t("announce_orig_failed", { who: whom, why: failureText(m) }));
+    } else if (card.status === "live" && m.state === "requested") {
+      this.announce(t("announce_requested", { who: whom }));
+    } else if (card.status === "live" && PLACED_STATES.has(m.state)) {
+      this.announce(t(`progress_${m.state}`, { who: whom }));
+    }
   }
 
   /** Cards kept from before a reload of this tab (the socket resumes after them). */
@@ -81,10 +246,9 @@ export class PopBoard {
       saved = [];
     }
     for (const { message, status } of saved.reverse()) {
-      const card = { key: keyOf(message), message, status, form: null, quick: null, timer: null };
-      card.el = h("li", { class: "pop" });
-      this.cards.set(card.key, card);
-      this.list.prepend(card.el);
+      const card = this.add(keyOf(message), message, status);
+      // The later messages of a placed call may name only its call.
+      if (message.origination) this.aliases.set(plainKey(message), card.key);
       this.render(card);
     }
     this.changed();
@@ -96,6 +260,7 @@ export class PopBoard {
       unnotify(card.key);
     }
     this.cards.clear();
+    this.aliases.clear();
     this.list.replaceChildren();
     this.announcer.textContent = "";
     this.changed();
@@ -146,13 +311,14 @@ export class PopBoard {
     const focused = card.el.contains(document.activeElement);
     card.el.remove();
     this.cards.delete(card.key);
+    for (const [plain, key] of this.aliases) if (key === card.key) this.aliases.delete(plain);
     unnotify(card.key);
     if (focused) $("pops-h").focus();
     this.changed();
   }
 
   trimEnded() {
-    const ended = [...this.cards.values()].filter((c) => c.status === "ended");
+    const ended = [...this.cards.values()].filter((c) => ["ended", "failed"].includes(c.status));
     // Map order is arrival order: the oldest ended calls go first.
     for (const card of ended.slice(0, Math.max(0, ended.length - KEEP_ENDED))) this.remove(card);
   }
@@ -160,7 +326,8 @@ export class PopBoard {
   changed() {
     this.empty.hidden = this.cards.size > 0;
     const kept = [...this.cards.values()]
-      .filter((c) => c.status !== "withdrawn")
+      // A card whose request was never answered has nothing to resume.
+      .filter((c) => c.status !== "withdrawn" && !c.key.startsWith("local|"))
       .map((c) => ({ message: c.message, status: c.status }));
     // Newest first, as shown.
     sessionStorage.setItem(CARDS, JSON.stringify(kept.reverse()));
@@ -170,8 +337,10 @@ export class PopBoard {
     const m = card.message;
     const titleId = `${card.key.replace(/[^\w-]/g, "_")}-title`;
     card.el.dataset.state = card.status === "live" ? m.state : card.status;
+    card.el.classList.toggle("placed", placed(card));
     card.el.setAttribute("aria-labelledby", titleId);
-    const closable = card.status !== "live";
+    // A request still unanswered by the PBX may be put away; a call under way may not.
+    const closable = card.status !== "live" || (placed(card) && m.state === "requested");
     // The agent may be typing in the quick-create form: it is moved, not rebuilt, and keeps
     // the keyboard.
     const typing = card.form?.contains(document.activeElement) ? document.activeElement : null;
@@ -195,6 +364,7 @@ export class PopBoard {
             joined(
               [
                 directionText(m.direction),
+                placed(card) ? t("click_to_call") : null,
                 m.queue ? t("queue", { queue: m.queue }) : null,
                 m.started_at ? timeElement(m.started_at) : null,
               ],
@@ -215,8 +385,10 @@ export class PopBoard {
               })
             : null,
         ),
+        placed(card) ? progress(card) : null,
+        card.status !== "live" ? callBack(card) : null,
         m.known ? this.matches(m.customers) : this.quickCreate(card),
-        lastCalls(m.last_calls ?? []),
+        m.last_calls ? lastCalls(m.last_calls) : null,
       ),
     );
     typing?.focus();
@@ -365,10 +537,51 @@ function who(m) {
   return name ? `${name} (${number})` : number;
 }
 
+/** What a placed call is doing, in a sentence (the badge has it in a word). */
+function progress(card) {
+  const m = card.message;
+  let text = null;
+  if (card.status === "failed") text = failureText(m);
+  else if (card.status === "live" && PLACED_STATES.has(m.state)) {
+    text = t(`progress_${m.state}`, { who: who(m) });
+  }
+  if (!text) return null;
+  return h("p", { class: card.status === "failed" ? "pop-progress error" : "pop-progress", text });
+}
+
+/** Call the number again from a card that is over (a missed call, a failed attempt). */
+function callBack(card) {
+  const m = card.message;
+  const number = m.number_display || m.number;
+  if (!number || (m.direction === "internal" && !m.e164)) return null;
+  // Taken by a colleague or passed on: nothing to call back.
+  if (card.status === "withdrawn" && ["answered", "transferred"].includes(m.reason)) return null;
+  const customers = m.customers ?? [];
+  return h(
+    "p",
+    { class: "pop-actions" },
+    callButton({
+      number,
+      e164: m.e164 || null,
+      // Several customers sharing a line: the call is to the line, not one of them.
+      customer: customers.length === 1 ? customers[0] : null,
+      text: placed(card) ? t("call_again") : t("call"),
+    }),
+  );
+}
+
+/** Why a placed call did not go through. */
+function failureText(m) {
+  if (m.refusal) return refusalText(m.refusal);
+  return tMaybe(`failure_${m.reason}`) || withdrawnText(m);
+}
+
 function stateText(card) {
   const m = card.message;
   if (card.status === "ended") return t("state_ended");
+  if (card.status === "failed") return t("state_failed");
   if (card.status === "withdrawn") return withdrawnText(m);
+  if (placed(card) && m.state === "dialling") return t("orig_dialling");
   if (m.state === "transferred" || m.reason === "transferred") {
     return t("state_transferred", { name: m.transferred_by || "?" });
   }
