@@ -56,6 +56,7 @@ def test_what_may_not_be_dialled(settings: Settings, typed: str, why: str) -> No
         OriginationService(None, conf).target(typed, conf.pbxes[0])  # type: ignore[arg-type]
     assert why in caught.value.message
     assert caught.value.field == "number"
+    assert caught.value.code.startswith("number_")
 
 
 def test_abroad_when_allowed_but_never_premium_rate(settings: Settings) -> None:

@@ -89,7 +89,9 @@ async def queue_login(
 ) -> Requested:
     """Log in to a queue agents join themselves (`QueueAdd`; the PBX's `login_queues`)."""
     service = AgentService(session, settings)
-    return await _requested(request, service, user, service.queue_action(user, pbx, queue, True))
+    return await _requested(
+        request, service, user, await service.queue_action(user, pbx, queue, True)
+    )
 
 
 @router.post(
@@ -105,4 +107,6 @@ async def queue_logout(
 ) -> Requested:
     """Log out of a queue (`QueueRemove`)."""
     service = AgentService(session, settings)
-    return await _requested(request, service, user, service.queue_action(user, pbx, queue, False))
+    return await _requested(
+        request, service, user, await service.queue_action(user, pbx, queue, False)
+    )

@@ -75,7 +75,7 @@ class AgentService:
             # Paused in only some queues, the agent still gets calls: available.
             state = "after_call_work" if wrapup else "paused"
         reason = paused[0].paused_reason if paused else ""
-        member_of = {(r.pbx, r.queue) for r in rows}
+        member_of = {(r.pbx, r.queue): r.membership for r in rows}
         return {
             "user_id": user.id,
             "state": state,
@@ -97,7 +97,13 @@ class AgentService:
                 for r in rows
             ],
             "login_queues": [
-                {"pbx": c.id, "queue": q, "logged_in": (c.id, q) in member_of}
+                {
+                    "pbx": c.id,
+                    "queue": q,
+                    "logged_in": (c.id, q) in member_of,
+                    # Only a dynamic member can log out (static ones are set on the PBX).
+                    "can_log_out": member_of.get((c.id, q)) == "dynamic",
+                }
                 for c in self.configs.values()
                 for q in c.login_queues
             ],
@@ -126,7 +132,7 @@ class AgentService:
             actions.append((pbx, action))
         return actions
 
-    def queue_action(
+    async def queue_action(
         self, user: User, pbx: str | None, queue: str, login: bool
     ) -> list[tuple[str, dict[str, Any]]]:
         """QueueAdd / QueueRemove of the user's devices for a queue agents may log in to."""
@@ -140,6 +146,17 @@ class AgentService:
         if not user.devices:
             raise InvalidInput("you have no phone set up in Tamas", field="device")
         config = configs[0]
+        if not login:
+            static = [
+                r
+                for r in await self.members(user)
+                if r.queue == queue and r.pbx == config.id and r.membership == "static"
+            ]
+            if static:
+                raise InvalidInput(
+                    f"you are a fixed member of {queue} (set on the PBX): you cannot log out",
+                    code="static_member",
+                )
         actions = []
         for d in user.devices:
             interface = member_interface(config, d.device)

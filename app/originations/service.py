@@ -132,17 +132,23 @@ class OriginationService:
                 number, settings.default_region, default_area_code=settings.default_area_code
             )
         except InvalidPhoneNumber as exc:
-            raise InvalidInput(str(exc), field="number") from None
+            raise InvalidInput(str(exc), field="number", code="number_invalid") from None
         for prefix in settings.dial_deny_prefixes:
             if parsed.e164.startswith(prefix):
                 raise InvalidInput(
-                    f"numbers starting {prefix} may not be dialled from Tamas", field="number"
+                    f"numbers starting {prefix} may not be dialled from Tamas",
+                    field="number",
+                    code="number_denied",
                 )
         if settings.dial_block_premium and parsed.number_type == "premium_rate":
-            raise InvalidInput("premium-rate numbers may not be dialled", field="number")
+            raise InvalidInput(
+                "premium-rate numbers may not be dialled", field="number", code="number_premium"
+            )
         home = parsed.region == settings.default_region
         if not home and not settings.dial_allow_international:
-            raise InvalidInput("calls abroad are not allowed from Tamas", field="number")
+            raise InvalidInput(
+                "calls abroad are not allowed from Tamas", field="number", code="number_abroad"
+            )
         e164_digits = parsed.e164[1:]
         international = "00" + e164_digits
         national = digits_of(parsed.national()) if home else international

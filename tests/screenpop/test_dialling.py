@@ -171,7 +171,7 @@ async def test_pause_and_unpause_round_trip_and_a_pause_from_the_phone(
 async def test_logging_in_and_out_of_a_queue(
     db: Database, sim: AmiSimulator, settings: Settings
 ) -> None:
-    await team(db, settings)
+    tokens = await team(db, settings)
     assert db.sessionmaker is not None
     async with unit_of_work(db.sessionmaker) as session:
         nima = await make_user(session, username="nima", devices=["PJSIP/1004"])
@@ -186,7 +186,7 @@ async def test_logging_in_and_out_of_a_queue(
         hello = await agent.connect()
         assert hello["agent"]["state"] == "no_queue"
         assert hello["agent"]["login_queues"] == [
-            {"pbx": "hub-test", "queue": "support", "logged_in": False}
+            {"pbx": "hub-test", "queue": "support", "logged_in": False, "can_log_out": False}
         ]
         async with api(port, token) as client:
             assert (await client.post("/api/agent/queues/support/login")).status_code == 202
@@ -194,6 +194,7 @@ async def test_logging_in_and_out_of_a_queue(
             # The simulated PBX has no phone 1004: the member is there, its device unavailable.
             assert agent.statuses[-1]["state"] == "offline"
             assert agent.statuses[-1]["login_queues"][0]["logged_in"] is True
+            assert agent.statuses[-1]["login_queues"][0]["can_log_out"] is True
             assert agent.statuses[-1]["queues"][0]["membership"] == "dynamic"
             # Twice: the PBX says why not.
             r = await client.post("/api/agent/queues/support/login")
@@ -202,6 +203,12 @@ async def test_logging_in_and_out_of_a_queue(
             await agent.wait_for_status(lambda s: s["state"] == "no_queue")
             r = await client.post("/api/agent/queues/sales/login")
             assert r.status_code == 422  # not a queue agents log in to
+        # Sara is a fixed member (queues.conf): she is told so, the PBX is not bothered.
+        async with api(port, tokens["1001"]) as client:
+            status = (await client.get("/api/agent/status")).json()
+            assert status["login_queues"][0]["can_log_out"] is False
+            r = await client.post("/api/agent/queues/support/logout")
+            assert r.status_code == 422 and r.json()["error"]["code"] == "static_member"
         await agent.close()
 
 
