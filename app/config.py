@@ -37,6 +37,11 @@ class PbxSettings(BaseModel):
     # The queue-member interface of an agent's device when it differs from the device, e.g.
     # "Local/{extension}@from-queue/n" on FreePBX. {device} and {extension} are filled in.
     member_interface: str = "{device}"
+    # Recordings: the PBX's own recording folder, stripped from the paths it reports to find
+    # the file under Tamas's recordings root (the spool mounted or synced there).
+    spool_prefix: str = "/var/spool/asterisk/monitor/"
+    # The token the PBX presents to push finished recordings (POST /pbx/recordings).
+    upload_token: SecretStr | None = None
 
     @field_validator("dial_template")
     @classmethod
@@ -103,6 +108,20 @@ class Settings(BaseSettings):
     # After-call work: seconds an agent stays paused after each call (0: off).
     wrapup_seconds: int = Field(default=0, ge=0, le=3600)
 
+    # Recordings. The root holds the PBX's recordings (its spool mounted or synced there, or
+    # pushed by the PBX); unset: data_dir/recordings.
+    recordings_root: Path | None = None
+    # Glob patterns (under the root) to find a call's recording when the PBX named none, e.g.
+    # "{Y}/{m}/{d}/*-{uniqueid}.*" (FreePBX). Fields: {uniqueid} {linkedid} {Y} {m} {d}.
+    recording_patterns: list[str] = Field(default_factory=list)
+    # A recording not there yet is looked for again, waiting 10 s, 20 s, 40 s... (at most an
+    # hour between tries), this many times before it is called missing.
+    recording_attempts: int = Field(default=12, ge=1, le=100)
+    # Delete recordings of calls older than this many days (0: keep); per queue if listed.
+    recording_retention_days: int = Field(default=0, ge=0)
+    recording_retention_by_queue: dict[str, int] = Field(default_factory=dict)
+    recording_upload_max_mb: int = Field(default=200, ge=1, le=4096)
+
     @field_validator("default_region")
     @classmethod
     def _region_upper(cls, value: str) -> str:
@@ -140,6 +159,14 @@ class Settings(BaseSettings):
         if len(ids) != len(set(ids)):
             raise ValueError("every PBX needs its own id")
         return value
+
+    @property
+    def recordings_dir(self) -> Path:
+        return (
+            self.recordings_root
+            if self.recordings_root is not None
+            else self.data_dir / "recordings"
+        )
 
     @property
     def pgdata_dir(self) -> Path:

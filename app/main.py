@@ -28,6 +28,8 @@ from app.errors import install_error_handlers
 from app.originations import endpoints as origination_endpoints
 from app.users import endpoints as user_endpoints
 from app.users.service import ensure_first_admin
+from recordings import endpoints as recording_endpoints
+from recordings.tasks import RecordingTasks
 from screenpop import endpoints as pop_endpoints
 from screenpop.fanout import PgFanout
 from screenpop.hub import Hub
@@ -90,6 +92,7 @@ def create_app(
         keeper: Keeper | None = None
         wrapup: WrapUp | None = None
         actions: PbxActions | None = None
+        recording_tasks: RecordingTasks | None = None
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
@@ -119,6 +122,9 @@ def create_app(
             await fanout.start()
             app.state.fanout = fanout
             wrapup.start()
+            recording_tasks = RecordingTasks(database.sessionmaker, settings)
+            recording_tasks.start()
+            app.state.recording_tasks = recording_tasks
 
             async def make_listener(pbx_id: str) -> AmiListener:
                 pbx = configs[pbx_id]
@@ -148,6 +154,8 @@ def create_app(
                 await keeper.stop()
             if wrapup is not None:
                 await wrapup.stop()
+            if recording_tasks is not None:
+                await recording_tasks.stop()
             if leadership is not None:
                 await leadership.stop()
             if fanout is not None:
@@ -170,6 +178,7 @@ def create_app(
     app.include_router(call_endpoints.router)
     app.include_router(origination_endpoints.router)
     app.include_router(agent_endpoints.router)
+    app.include_router(recording_endpoints.router)
     app.include_router(admin.router)
     app.include_router(pop_endpoints.router)
     app.mount("/panel", PanelFiles(), name="panel")

@@ -13,6 +13,7 @@ from app.config import Settings
 from app.db import SessionMaker, unit_of_work
 from app.models import Origination
 from app.originations.service import OriginationService
+from recordings.service import RecordingService
 from screenpop.service import PopService, display_number
 from telephony.model import CallEvent, CallSnapshot, Extras
 
@@ -61,6 +62,11 @@ class CallRecorder:
                     events, extras.originates, ids
                 )
                 messages += [self._failed_before_ringing(o) for o in failed]
+            recorded = [c for c in latest.values() if c.recordings or c.ended_at is not None]
+            if recorded or extras.recordings:
+                await RecordingService(session, self.settings).attach(
+                    recorded, ids, extras.recordings
+                )
             if extras.members or extras.member_snapshot is not None:
                 messages += await AgentService(session, self.settings).apply(
                     extras.members, extras.member_snapshot

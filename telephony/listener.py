@@ -21,9 +21,9 @@ from panoramisk import Manager
 from pydantic import SecretStr
 
 from telephony import members
-from telephony.events import event_from_message
+from telephony.events import AmiEvent, event_from_message
 from telephony.framing import Message
-from telephony.model import CallEvent, Extras, OriginateOutcome
+from telephony.model import CallEvent, Extras, OriginateOutcome, RecordingNote
 from telephony.protocol import TamasAMIProtocol
 from telephony.tracker import CallTracker, ChannelStatus, QueueEntryStatus
 
@@ -303,6 +303,10 @@ class AmiListener:
             if member is not None:
                 extras.members.append(member)
             return []
+        if event.name == "Cdr":
+            note = recording_of_cdr(event)
+            if note is not None:
+                extras.recordings.append(note)
         if event.name == "OriginateResponse" and event.get("ActionID"):
             extras.originates.append(
                 OriginateOutcome(
@@ -396,6 +400,20 @@ class AmiListener:
             if getattr(m, "frame", None) is not None and m.frame.event == "QueueEntry"
         ]
         self.tracker.resync_queues(entries, now)
+
+
+_AUDIO = (".wav", ".wav49", ".gsm", ".mp3", ".ogg", ".opus", ".sln", ".ulaw", ".alaw")
+
+
+def recording_of_cdr(event: AmiEvent) -> RecordingNote | None:
+    """The recording a ``Cdr`` event names: FreePBX's ``recordingfile`` column when the
+    cdr_manager mapping sends it, else a file name in ``UserField``, where dialplans that
+    record often put it."""
+    for key in ("recordingfile", "RecordingFile", "UserField"):
+        value = event.get(key).strip()
+        if value and value.lower().endswith(_AUDIO) and event.get("UniqueID"):
+            return RecordingNote(event.pbx, event.get("UniqueID"), value, "cdr", event.at)
+    return None
 
 
 def _seconds(text: str) -> float:

@@ -128,6 +128,18 @@ class OriginateOutcome:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class RecordingNote:
+    """A recording file the PBX named for a channel outside the call's own events (the
+    ``Cdr`` event's ``recordingfile``/``UserField``, which comes after the call ended)."""
+
+    pbx: str
+    uniqueid: str
+    path: str
+    source: str
+    at: float
+
+
 @dataclass
 class Extras:
     """What a batch of the PBX's events says besides calls: answers to Tamas's Originates and
@@ -136,6 +148,7 @@ class Extras:
     originates: list[OriginateOutcome] = field(default_factory=list)
     members: list[MemberState] = field(default_factory=list)
     member_snapshot: MemberSnapshot | None = None
+    recordings: list[RecordingNote] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.originates or self.members or self.member_snapshot)
+        return bool(self.originates or self.members or self.member_snapshot or self.recordings)

@@ -5,6 +5,7 @@ from app.models.base import Base
 from app.models.calls import Call, CallCustomer, CallLeg
 from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
 from app.models.pops import PopEvent
+from app.models.recordings import Recording, RecordingAudit
 from app.models.users import AuthToken, LoginThrottle, Role, User, UserDevice
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "PopEvent",
     "Priority",
     "QueueMember",
+    "Recording",
+    "RecordingAudit",
     "Role",
     "User",
     "UserDevice",

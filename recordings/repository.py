@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Call, CallLeg, Recording, RecordingAudit
+
+
+class RecordingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Recordings named by the PBX; one already known (same call and file) is kept."""
+        if not rows:
+            return
+        stmt = insert(Recording).values(list(rows))
+        await self.session.execute(
+            stmt.on_conflict_do_nothing(constraint="uq_recordings_call_id_reported_path")
+        )
+
+    async def calls_of_channels(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """The call of each (pbx, channel uniqueid)."""
+        if not pairs:
+            return {}
+        stmt = select(CallLeg.pbx, CallLeg.uniqueid, CallLeg.call_id).where(
+            or_(*(and_(CallLeg.pbx == p, CallLeg.uniqueid == u) for p, u in set(pairs)))
+        )
+        return {(p, u): c for p, u, c in (await self.session.execute(stmt)).all()}
+
+    async def next_positions(self, call_ids: Sequence[int]) -> dict[int, int]:
+        if not call_ids:
+            return {}
+        stmt = (
+            select(Recording.call_id, func.max(Recording.position))
+            .where(Recording.call_id.in_(sorted(set(call_ids))))
+            .group_by(Recording.call_id)
+        )
+        return {c: int(p) + 1 for c, p in (await self.session.execute(stmt)).all()}
+
+    async def claim_due(self, now: datetime, limit: int) -> list[tuple[Recording, Call]]:
+        """Pending recordings whose check is due, locked for this transaction (another
+        instance skips them)."""
+        stmt = (
+            select(Recording, Call)
+            .join(Call, Call.id == Recording.call_id)
+            .where(Recording.state == "pending", Recording.next_check_at <= now)
+            .order_by(Recording.next_check_at)
+            .limit(limit)
+            .with_for_update(of=Recording, skip_locked=True)
+        )
+        return [(r, c) for r, c in (await self.session.execute(stmt)).all()]
+
+    async def leg_uniqueids(self, call_id: int) -> list[str]:
+        stmt = (
+            select(CallLeg.uniqueid).where(CallLeg.call_id == call_id).order_by(CallLeg.created_at)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def on_call(self, user_id: int, call_id: int) -> bool:
+        """Whether one of the user's phones was a leg of the call."""
+        stmt = select(CallLeg.id).where(CallLeg.call_id == call_id, CallLeg.user_id == user_id)
+        return (await self.session.execute(stmt.limit(1))).first() is not None
+
+    async def get(self, recording_id: int) -> tuple[Recording, Call] | None:
+        stmt = (
+            select(Recording, Call)
+            .join(Call, Call.id == Recording.call_id)
+            .where(Recording.id == recording_id)
+        )
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else (row[0], row[1])
+
+    async def of_calls(self, call_ids: Sequence[int]) -> dict[int, list[Recording]]:
+        out: dict[int, list[Recording]] = {c: [] for c in call_ids}
+        if not call_ids:
+            return out
+        stmt = (
+            select(Recording)
+            .where(Recording.call_id.in_(sorted(set(call_ids))), Recording.reported_path != "")
+            .order_by(Recording.call_id, Recording.position, Recording.id)
+        )
+        for recording in (await self.session.execute(stmt)).scalars():
+            out[recording.call_id].append(recording)
+        return out
+
+    async def by_file_name(self, pbx: str, name: str) -> list[Recording]:
+        """Recordings of a PBX whose reported file name is ``name`` (an upload)."""
+        stmt = select(Recording).where(
+            Recording.pbx == pbx,
+            Recording.state.in_(("pending", "missing")),
+            or_(Recording.reported_path == name, Recording.reported_path.like(f"%/{_like(name)}")),
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def expired(
+        self, pbx_queue_days: Sequence[tuple[str | None, datetime]], limit: int
+    ) -> list[tuple[Recording, Call]]:
+        """Recordings of calls started before the cut-off of their queue (``None``: every
+        other queue), not on hold and not already deleted."""
+        conds = []
+        named = [q for q, _ in pbx_queue_days if q is not None]
+        for queue, before in pbx_queue_days:
+            if queue is None:
+                others = Call.queue.not_in(named) if named else true()
+                conds.append(and_(others, Call.started_at < before))
+            else:
+                conds.append(and_(Call.queue == queue, Call.started_at < before))
+        if not conds:
+            return []
+        stmt = (
+            select(Recording, Call)
+            .join(Call, Call.id == Recording.call_id)
+            .where(
+                Recording.state.in_(("available", "missing", "pending")),
+                Recording.legal_hold.is_(False),
+                or_(*conds),
+            )
+            .order_by(Recording.id)
+            .limit(limit)
+            .with_for_update(of=Recording, skip_locked=True)
+        )
+        return [(r, c) for r, c in (await self.session.execute(stmt)).all()]
+
+    async def audit(self, entry: RecordingAudit) -> None:
+        self.session.add(entry)
+        await self.session.flush()
+
+    async def audit_trail(self, recording_id: int) -> list[RecordingAudit]:
+        stmt = (
+            select(RecordingAudit)
+            .where(RecordingAudit.recording_id == recording_id)
+            .order_by(RecordingAudit.at, RecordingAudit.id)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def reschedule_missing(self, ids: Sequence[int], now: datetime) -> None:
+        await self.session.execute(
+            update(Recording)
+            .where(Recording.id.in_(list(ids)))
+            .values(state="pending", attempts=0, next_check_at=now)
+        )
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

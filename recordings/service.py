@@ -1,0 +1,305 @@
+"""Recordings: attached to calls as the PBX names them, found in storage, described, played
+by the people allowed to hear them (every listen and download audited), kept or deleted.
+
+Discovery, in the order Asterisk tells: the ``MIXMONITOR_FILENAME`` variable on the call's
+channels (the tracker collects it), the ``Cdr`` event's ``recordingfile``/``UserField``
+(after the call), and, when the PBX named nothing, configured file-name patterns. A file
+that has not arrived yet (the PBX writes it until the call ends; a sync or an upload may be
+late) is looked for again with growing waits, then shown as missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.errors import InvalidInput, NotFound
+from app.models import Call, Recording, RecordingAudit, Role, User
+from recordings import media
+from recordings.repository import RecordingRepository
+from recordings.storage import LocalStorage, UnsafePath
+from telephony.model import CallSnapshot, RecordingNote
+
+logger = logging.getLogger(__name__)
+
+FIRST_WAIT = 10.0
+LONGEST_WAIT = 3600.0
+# A file still growing (modified this recently) is not described yet.
+SETTLE_SECONDS = 2.0
+
+
+def wait_after(attempts: int) -> timedelta:
+    return timedelta(seconds=min(FIRST_WAIT * 2 ** max(0, attempts - 1), LONGEST_WAIT))
+
+
+@dataclass(frozen=True)
+class Checked:
+    available: int = 0
+    missing: int = 0
+    waiting: int = 0
+
+
+def storage_for(settings: Settings) -> LocalStorage:
+    prefixes = sorted({p.spool_prefix for p in settings.pbxes} | {"/var/spool/asterisk/monitor/"})
+    return LocalStorage(settings.recordings_dir, prefixes)
+
+
+class RecordingService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.repo = RecordingRepository(session)
+
+    # -- discovery (inside the listener's transaction) -------------------------------------
+
+    async def attach(
+        self,
+        calls: Iterable[CallSnapshot],
+        call_ids: dict[tuple[str, str], int],
+        notes: Sequence[RecordingNote] = (),
+    ) -> None:
+        rows: list[dict[str, Any]] = []
+        for call in calls:
+            call_id = call_ids.get((call.pbx, call.linkedid))
+            if call_id is None:
+                continue
+            for position, path in enumerate(call.recordings):
+                rows.append(_row(call_id, call.pbx, path, "mixmonitor", position))
+            if (
+                not call.recordings
+                and call.ended_at is not None
+                and self.settings.recording_patterns
+            ):
+                # Nothing named: look for it by the configured file-name patterns.
+                rows.append(_row(call_id, call.pbx, "", "pattern", 0))
+        if notes:
+            found = await self.repo.calls_of_channels([(n.pbx, n.uniqueid) for n in notes])
+            positions = await self.repo.next_positions(list(found.values()))
+            for note in notes:
+                call_id = found.get((note.pbx, note.uniqueid))
+                if call_id is None:
+                    logger.info("PBX %s: a CDR names a recording of an unknown channel", note.pbx)
+                    continue
+                position = positions.get(call_id, 0)
+                positions[call_id] = position + 1
+                rows.append(_row(call_id, note.pbx, note.path, note.source, position))
+        await self.repo.add_many(rows)
+
+    # -- finding the files ------------------------------------------------------------------
+
+    async def check_due(self, storage: LocalStorage, limit: int = 50) -> Checked:
+        """Look for the pending recordings whose time has come (claimed by this instance)."""
+        now = datetime.now(UTC)
+        available = missing = waiting = 0
+        for recording, call in await self.repo.claim_due(now, limit):
+            state = await self._check(storage, recording, call, now)
+            available += state == "available"
+            missing += state == "missing"
+            waiting += state == "pending"
+        return Checked(available, missing, waiting)
+
+    async def _check(
+        self, storage: LocalStorage, recording: Recording, call: Call, now: datetime
+    ) -> str:
+        relative = await self._locate(storage, recording, call)
+        info = None
+        if relative:
+            try:
+                info = await asyncio.to_thread(storage.stat, relative)
+            except UnsafePath as exc:
+                logger.warning("recording %s: refused path: %s", recording.id, exc)
+                relative, info = "", None
+        growing = info is not None and (
+            call.ended_at is None or (now - info.mtime).total_seconds() < SETTLE_SECONDS
+        )
+        if info is not None and not growing:
+            path = await asyncio.to_thread(storage.resolve, relative)
+            described = await asyncio.to_thread(media.probe, path)
+            recording.relative_path = relative
+            if recording.source == "pattern":
+                recording.reported_path = relative
+            recording.state = "available"
+            recording.available_at = now
+            recording.next_check_at = None
+            recording.size = described.size
+            recording.sha256 = described.sha256
+            recording.duration_seconds = described.duration_seconds
+            recording.format = described.format[:16]
+            recording.codec = described.codec[:32]
+            recording.content_type = described.content_type[:64]
+            await self.session.flush()
+            return "available"
+        if not growing:
+            recording.attempts += 1
+        if recording.attempts >= self.settings.recording_attempts:
+            if recording.source == "pattern":
+                await self.session.delete(recording)  # nothing was named: nothing is missing
+            else:
+                recording.state = "missing"
+                recording.next_check_at = None
+                logger.warning(
+                    "recording %s of call %s never arrived: %s",
+                    recording.id,
+                    recording.call_id,
+                    recording.reported_path,
+                )
+            await self.session.flush()
+            return "missing"
+        recording.next_check_at = now + wait_after(max(1, recording.attempts))
+        await self.session.flush()
+        return "pending"
+
+    async def _locate(self, storage: LocalStorage, recording: Recording, call: Call) -> str:
+        if recording.relative_path:
+            return recording.relative_path
+        if recording.reported_path and recording.source != "pattern":
+            try:
+                return storage.relative(recording.reported_path)
+            except UnsafePath as exc:
+                logger.warning("recording %s: refused path: %s", recording.id, exc)
+                return ""
+        # The PBX names dated folders by its own clock: the call's day, the days around it
+        # (a call across midnight, a PBX in another time zone) are all tried.
+        days = sorted(
+            {(call.started_at + timedelta(days=k)).date() for k in (-1, 0, 1)}
+            | ({call.ended_at.date()} if call.ended_at else set())
+        )
+        uniqueids = dict.fromkeys([call.linkedid, *await self.repo.leg_uniqueids(call.id)])
+        for uniqueid in uniqueids:
+            for day in days:
+                fields = {
+                    "uniqueid": uniqueid,
+                    "linkedid": call.linkedid,
+                    "Y": f"{day:%Y}",
+                    "m": f"{day:%m}",
+                    "d": f"{day:%d}",
+                }
+                found = await asyncio.to_thread(
+                    storage.find, self.settings.recording_patterns, fields
+                )
+                if found:
+                    return found[0]
+        return ""
+
+    async def uploaded(self, pbx: str, relative: str) -> int:
+        """A file the PBX pushed: the recordings naming it are looked at now."""
+        name = relative.rsplit("/", 1)[-1]
+        now = datetime.now(UTC)
+        matches = await self.repo.by_file_name(pbx, name)
+        for recording in matches:
+            recording.relative_path = relative
+            recording.state = "pending"
+            recording.next_check_at = now
+        await self.session.flush()
+        return len(matches)
+
+    # -- access -----------------------------------------------------------------------------
+
+    async def for_user(self, user: User, recording_id: int) -> tuple[Recording, Call]:
+        """The recording, if this user may hear it: agents those of their own calls,
+        supervisors and admins all. Anything else is "not found"."""
+        found = await self.repo.get(recording_id)
+        if found is None:
+            raise NotFound("no such recording")
+        recording, call = found
+        if user.role == Role.agent.value and not await self._involved(user, call):
+            raise NotFound("no such recording")
+        return recording, call
+
+    async def call_for_user(self, user: User, call_id: int) -> Call:
+        call = await self.session.get(Call, call_id)
+        if call is None or (user.role == Role.agent.value and not await self._involved(user, call)):
+            raise NotFound(f"call {call_id} not found")
+        return call
+
+    async def _involved(self, user: User, call: Call) -> bool:
+        return call.answered_by_user_id == user.id or await self.repo.on_call(user.id, call.id)
+
+    async def audit(
+        self,
+        user: User | None,
+        recording: Recording,
+        action: str,
+        client: str = "",
+        detail: str = "",
+    ) -> None:
+        await self.repo.audit(
+            RecordingAudit(
+                recording_id=recording.id,
+                user_id=user.id if user else None,
+                action=action,
+                client=client[:64],
+                detail=detail,
+            )
+        )
+
+    async def set_hold(
+        self, user: User, recording_id: int, hold: bool, client: str = ""
+    ) -> Recording:
+        recording, _ = await self.for_user(user, recording_id)
+        if recording.state == "deleted":
+            raise InvalidInput("the recording was already deleted")
+        recording.legal_hold = hold
+        await self.audit(user, recording, "hold" if hold else "release", client)
+        await self.session.flush()
+        return recording
+
+    # -- retention --------------------------------------------------------------------------
+
+    def cutoffs(self, now: datetime) -> list[tuple[str | None, datetime]]:
+        out: list[tuple[str | None, datetime]] = [
+            (queue, now - timedelta(days=days))
+            for queue, days in self.settings.recording_retention_by_queue.items()
+            if days > 0
+        ]
+        if self.settings.recording_retention_days > 0:
+            out.append((None, now - timedelta(days=self.settings.recording_retention_days)))
+        return out
+
+    async def purge(
+        self, storage: LocalStorage, limit: int = 500, *, dry_run: bool = False
+    ) -> list[int]:
+        """Delete the files of recordings past their retention (not on legal hold); each
+        deletion is audited. Returns the ids deleted (or that would be)."""
+        now = datetime.now(UTC)
+        cutoffs = self.cutoffs(now)
+        # A queue kept for ever (0 days) is not covered by the default either.
+        kept = [q for q, d in self.settings.recording_retention_by_queue.items() if d <= 0]
+        cutoffs += [(q, datetime.min.replace(tzinfo=UTC)) for q in kept]
+        done: list[int] = []
+        for recording, _call in await self.repo.expired(cutoffs, limit):
+            done.append(recording.id)
+            if dry_run:
+                continue
+            if recording.relative_path:
+                try:
+                    path = await asyncio.to_thread(storage.resolve, recording.relative_path)
+                    await asyncio.to_thread(path.unlink, True)
+                except (UnsafePath, OSError) as exc:
+                    logger.warning(
+                        "retention: could not delete recording %s: %s", recording.id, exc
+                    )
+                    continue
+            recording.state = "deleted"
+            recording.deleted_at = now
+            recording.next_check_at = None
+            await self.audit(None, recording, "delete", detail="retention")
+        await self.session.flush()
+        return done
+
+
+def _row(call_id: int, pbx: str, path: str, source: str, position: int) -> dict[str, Any]:
+    return {
+        "call_id": call_id,
+        "pbx": pbx,
+        "reported_path": path,
+        "source": source,
+        "position": position,
+    }

@@ -1,0 +1,70 @@
+"""The recordings' background work, on every instance: look for the files that are due (each
+claimed by one instance with SKIP LOCKED), and apply the retention once an hour."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from app.config import Settings
+from app.db import SessionMaker, unit_of_work
+from recordings.service import RecordingService, storage_for
+
+logger = logging.getLogger(__name__)
+
+
+class RecordingTasks:
+    def __init__(self, sessionmaker: SessionMaker, settings: Settings) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.storage = storage_for(settings)
+        self.tick = 2.0
+        self.purge_every = 3600.0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="recordings")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def check_once(self) -> None:
+        while True:
+            async with unit_of_work(self.sessionmaker) as session:
+                checked = await RecordingService(session, self.settings).check_due(self.storage)
+            if checked.available or checked.missing:
+                logger.info(
+                    "recordings: %d available, %d missing", checked.available, checked.missing
+                )
+            if checked.available + checked.missing + checked.waiting < 50:
+                return
+
+    async def purge_once(self) -> int:
+        total = 0
+        while True:
+            async with unit_of_work(self.sessionmaker) as session:
+                done = await RecordingService(session, self.settings).purge(self.storage)
+            total += len(done)
+            if len(done) < 500:
+                break
+        if total:
+            logger.info("recordings: %d deleted by retention", total)
+        return total
+
+    async def _run(self) -> None:
+        last_purge = 0.0
+        while True:
+            try:
+                await self.check_once()
+                if time.monotonic() - last_purge > self.purge_every:
+                    last_purge = time.monotonic()
+                    await self.purge_once()
+            except Exception:
+                logger.exception("recordings: a check failed; trying again")
+            await asyncio.sleep(self.tick)
