@@ -69,6 +69,16 @@ class RecordingRepository:
         stmt = select(CallLeg.id).where(CallLeg.call_id == call_id, CallLeg.user_id == user_id)
         return (await self.session.execute(stmt.limit(1))).first() is not None
 
+    async def calls_with_user(self, call_ids: Sequence[int], user_id: int) -> set[int]:
+        """Those of these calls the user took part in (answered, or a phone of theirs rang)."""
+        if not call_ids:
+            return set()
+        ids = sorted(set(call_ids))
+        legs = select(CallLeg.call_id).where(CallLeg.call_id.in_(ids), CallLeg.user_id == user_id)
+        answered = select(Call.id).where(Call.id.in_(ids), Call.answered_by_user_id == user_id)
+        result = await self.session.execute(legs.union(answered))
+        return set(result.scalars())
+
     async def get(self, recording_id: int) -> tuple[Recording, Call] | None:
         stmt = (
             select(Recording, Call)

@@ -213,6 +213,14 @@ class RecordingService:
             raise NotFound("no such recording")
         return recording, call
 
+    async def playable_by(self, user: User, call_ids: Sequence[int]) -> dict[int, list[Recording]]:
+        """The recordings of these calls this user may play, by call."""
+        found = await self.repo.of_calls(call_ids)
+        if user.role != Role.agent.value:
+            return found
+        mine = await self.repo.calls_with_user(call_ids, user.id)
+        return {c: (rows if c in mine else []) for c, rows in found.items()}
+
     async def call_for_user(self, user: User, call_id: int) -> Call:
         call = await self.session.get(Call, call_id)
         if call is None or (user.role == Role.agent.value and not await self._involved(user, call)):

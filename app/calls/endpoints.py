@@ -15,6 +15,8 @@ from app.deps import AgentUser, SessionDep, SettingsDep, has_role
 from app.errors import InvalidInput, NotFound
 from app.models import Role
 from app.schemas import MAX_BIGINT, DbId
+from recordings.schemas import RecordingBrief
+from recordings.service import RecordingService
 
 router = APIRouter(tags=["calls"])
 
@@ -40,7 +42,7 @@ async def customer_calls(
     customer_id: DbId,
     session: SessionDep,
     settings: SettingsDep,
-    _: AgentUser,
+    user: AgentUser,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CallPage:
@@ -55,11 +57,19 @@ async def customer_calls(
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = _encode(rows[-1].started_at, rows[-1].id)
-    return CallPage(items=[CallRead.model_validate(c) for c in rows], next_cursor=next_cursor)
+    files = await RecordingService(session, settings).playable_by(user, [c.id for c in rows])
+    items = []
+    for call in rows:
+        item = CallRead.model_validate(call)
+        item.recording_files = [RecordingBrief.model_validate(r) for r in files.get(call.id, [])]
+        items.append(item)
+    return CallPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/api/calls/{call_id}", response_model=CallDetail)
-async def get_call(call_id: DbId, session: SessionDep, user: AgentUser) -> CallDetail:
+async def get_call(
+    call_id: DbId, session: SessionDep, settings: SettingsDep, user: AgentUser
+) -> CallDetail:
     """One call with its legs (every channel), who rang, transfers and recordings. Agents
     see the calls they took part in; supervisors and admins see all."""
     service = CallLogService(session)
@@ -70,6 +80,8 @@ async def get_call(call_id: DbId, session: SessionDep, user: AgentUser) -> CallD
             # Not "forbidden": whether the call exists is not the agent's business either.
             raise NotFound(f"call {call_id} not found")
     base = CallRead.model_validate(call).model_dump()
+    files = await RecordingService(session, settings).playable_by(user, [call.id])
+    base["recording_files"] = [RecordingBrief.model_validate(r) for r in files[call.id]]
     return CallDetail(
         **base,
         legs=[CallLegRead.model_validate(leg) for leg in call.legs],

@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from recordings.schemas import RecordingBrief
+
 
 class CallLegRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -53,7 +55,12 @@ class CallRead(BaseModel):
     wait_seconds: float
     talk_seconds: float
     hold_seconds: float
-    recordings: list[str]
+    recordings: list[str] = Field(description="the recording file names the PBX gave")
+    recording_files: list[RecordingBrief] = Field(
+        default_factory=list,
+        description="the recordings you may play (state, duration; the audio at "
+        "/api/recordings/{id}/audio); empty for calls of other agents",
+    )
     rings: list[dict[str, Any]]
     transfers: list[dict[str, Any]]
     end_reason: str
