@@ -216,5 +216,5 @@ async def upload_recording(
     except FileConflict as exc:
         raise Conflict(f"another file is already stored as {name}: {exc}") from exc
     async with unit_of_work(sessionmaker) as session:
-        matched = await RecordingService(session, settings).uploaded(pbx, relative)
+        matched = await RecordingService(session, settings).uploaded(storage, pbx, relative)
     return UploadResult(stored_as=relative, size=info.size, recordings=matched)

@@ -120,21 +120,7 @@ class RecordingService:
             call.ended_at is None or (now - info.mtime).total_seconds() < SETTLE_SECONDS
         )
         if info is not None and not growing:
-            path = await asyncio.to_thread(storage.resolve, relative)
-            described = await asyncio.to_thread(media.probe, path)
-            recording.relative_path = relative
-            if recording.source == "pattern":
-                recording.reported_path = relative
-            recording.state = "available"
-            recording.available_at = now
-            recording.next_check_at = None
-            recording.size = described.size
-            recording.sha256 = described.sha256
-            recording.duration_seconds = described.duration_seconds
-            recording.format = described.format[:16]
-            recording.codec = described.codec[:32]
-            recording.content_type = described.content_type[:64]
-            await self.session.flush()
+            await self._describe(storage, recording, relative, now)
             return "available"
         if not growing:
             recording.attempts += 1
@@ -155,6 +141,25 @@ class RecordingService:
         recording.next_check_at = now + wait_after(max(1, recording.attempts))
         await self.session.flush()
         return "pending"
+
+    async def _describe(
+        self, storage: LocalStorage, recording: Recording, relative: str, now: datetime
+    ) -> None:
+        path = await asyncio.to_thread(storage.resolve, relative)
+        described = await asyncio.to_thread(media.probe, path)
+        recording.relative_path = relative
+        if recording.source == "pattern":
+            recording.reported_path = relative
+        recording.state = "available"
+        recording.available_at = now
+        recording.next_check_at = None
+        recording.size = described.size
+        recording.sha256 = described.sha256
+        recording.duration_seconds = described.duration_seconds
+        recording.format = described.format[:16]
+        recording.codec = described.codec[:32]
+        recording.content_type = described.content_type[:64]
+        await self.session.flush()
 
     async def _locate(self, storage: LocalStorage, recording: Recording, call: Call) -> str:
         if recording.relative_path:
@@ -188,16 +193,16 @@ class RecordingService:
                     return found[0]
         return ""
 
-    async def uploaded(self, pbx: str, relative: str) -> int:
-        """A file the PBX pushed: the recordings naming it are looked at now."""
+    async def uploaded(self, storage: LocalStorage, pbx: str, relative: str) -> int:
+        """A file the PBX pushed (complete: it was stored whole): the recordings naming it
+        are described at once. One pushed before its call was stored is found by the
+        regular check."""
         name = relative.rsplit("/", 1)[-1]
         now = datetime.now(UTC)
         matches = await self.repo.by_file_name(pbx, name)
         for recording in matches:
-            recording.relative_path = relative
-            recording.state = "pending"
-            recording.next_check_at = now
-        await self.session.flush()
+            await self._describe(storage, recording, relative, now)
+            await self.audit(None, recording, "upload", detail=f"pushed by PBX {pbx}")
         return len(matches)
 
     # -- access -----------------------------------------------------------------------------

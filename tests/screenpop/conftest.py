@@ -9,7 +9,16 @@ import pytest
 from sqlalchemy import delete
 
 from app.db import Database, unit_of_work
-from app.models import AuthToken, Call, Customer, Origination, PopEvent, QueueMember, User
+from app.models import (
+    AuthToken,
+    Call,
+    Customer,
+    Origination,
+    PopEvent,
+    QueueMember,
+    RecordingAudit,
+    User,
+)
 from telephony.simulator import AmiSimulator
 from tests.screenpop.support import SECRET, USER
 
@@ -19,7 +28,17 @@ async def db(scratch_db: Database) -> AsyncIterator[Database]:
     yield scratch_db
     assert scratch_db.sessionmaker is not None
     async with unit_of_work(scratch_db.sessionmaker) as session:
-        for model in (PopEvent, Origination, QueueMember, Call, Customer, AuthToken, User):
+        models = (
+            PopEvent,
+            Origination,
+            QueueMember,
+            RecordingAudit,
+            Call,
+            Customer,
+            AuthToken,
+            User,
+        )
+        for model in models:
             await session.execute(delete(model))
 
 
