@@ -32,6 +32,8 @@ cli.add_typer(user_cli, name="user")
 calls_cli = typer.Typer(help="Call logs.", no_args_is_help=True)
 cli.add_typer(import_cli, name="import")
 cli.add_typer(calls_cli, name="calls")
+recordings_cli = typer.Typer(help="Call recordings.", no_args_is_help=True)
+cli.add_typer(recordings_cli, name="recordings")
 
 
 def _settings() -> Settings:
@@ -484,6 +486,71 @@ def calls_export(
         return count
 
     _with_db(work)
+
+
+@recordings_cli.command("purge")
+def recordings_purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only say how many would be deleted")
+    ] = False,
+) -> None:
+    """Delete the recordings past their retention (TAMAS_RECORDING_RETENTION_DAYS, per queue
+    TAMAS_RECORDING_RETENTION_BY_QUEUE), except those on legal hold. Each deletion is
+    audited. The service also does this once an hour."""
+    from app.db import unit_of_work
+    from recordings.service import RecordingService, storage_for
+
+    settings = _settings()
+
+    async def work(db: Database) -> int:
+        assert db.sessionmaker is not None
+        total = 0
+        while True:
+            async with unit_of_work(db.sessionmaker) as session:
+                done = await RecordingService(session, settings).purge(
+                    storage_for(settings), dry_run=dry_run
+                )
+            total += len(done)
+            if dry_run or len(done) < 500:
+                return total
+
+    total = _with_db(work)
+    verb = "would be deleted" if dry_run else "deleted"
+    typer.echo(f"{total} recordings {verb}")
+
+
+@recordings_cli.command("check")
+def recordings_check() -> None:
+    """Look now for the recordings that have not arrived yet (the service does this by
+    itself; useful after mounting or syncing the PBX's spool)."""
+    from sqlalchemy import func, update
+
+    from app.db import unit_of_work
+    from app.models import Recording
+    from recordings.service import RecordingService, storage_for
+
+    settings = _settings()
+
+    async def work(db: Database) -> tuple[int, int, int]:
+        assert db.sessionmaker is not None
+        async with unit_of_work(db.sessionmaker) as session:
+            await session.execute(
+                update(Recording)
+                .where(Recording.state == "pending")
+                .values(next_check_at=func.now())
+            )
+        found = missing = waiting = 0
+        while True:
+            async with unit_of_work(db.sessionmaker) as session:
+                checked = await RecordingService(session, settings).check_due(storage_for(settings))
+            found += checked.available
+            missing += checked.missing
+            waiting += checked.waiting
+            if checked.available + checked.missing + checked.waiting < 50:
+                return found, missing, waiting
+
+    found, missing, waiting = _with_db(work)
+    typer.echo(f"{found} found, {missing} missing, {waiting} still pending")
 
 
 @cli.command()

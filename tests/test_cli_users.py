@@ -109,3 +109,19 @@ def test_reindex_rebuilds_search_keys(cli_env: dict[str, str]) -> None:
     assert "rebuilt for" in result.output
     assert asyncio.run(found("کریمی")) == 1
     assert asyncio.run(found("1234567")) >= 2
+
+
+def test_recordings_commands(cli_env: dict[str, str], tmp_path: object) -> None:
+    """Nothing to do on an empty database, said plainly."""
+    runner = CliRunner()
+    env = {
+        **cli_env,
+        "TAMAS_RECORDINGS_ROOT": str(tmp_path),
+        "TAMAS_RECORDING_RETENTION_DAYS": "30",
+    }
+    result = runner.invoke(cli, ["recordings", "purge", "--dry-run"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "0 recordings would be deleted" in result.output
+    result = runner.invoke(cli, ["recordings", "check"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "0 found, 0 missing, 0 still pending" in result.output
