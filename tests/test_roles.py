@@ -64,6 +64,13 @@ CASES = [
     Case("POST", "/api/agent/unpause", AGENT_UP, 422),
     Case("POST", "/api/agent/queues/support/login", AGENT_UP, 422),
     Case("POST", "/api/agent/queues/support/logout", AGENT_UP, 422),
+    # Recordings (none exist here: 404 past the role check). The PBX upload endpoint takes a
+    # PBX token, not a user's: tests/recordings/test_recordings_api.py.
+    Case("GET", "/api/calls/999999/recordings", AGENT_UP, 404),
+    Case("GET", "/api/recordings/999999", AGENT_UP, 404),
+    Case("GET", "/api/recordings/999999/audio", AGENT_UP, 404),
+    Case("PUT", "/api/recordings/999999/hold", SUPERVISOR_UP, 404, {"hold": True}),
+    Case("GET", "/api/recordings/999999/audit", SUPERVISOR_UP, 404),
 ]
 
 
