@@ -80,6 +80,20 @@ class PermissionDenied(DomainError):
     code = "forbidden"
 
 
+class PbxUnreachable(DomainError):
+    """The PBX cannot be reached (or refused Tamas's login) for an action."""
+
+    status_code = 503
+    code = "pbx_unavailable"
+
+
+class PbxRefused(DomainError):
+    """The PBX answered an action with an error; the message says why."""
+
+    status_code = 502
+    code = "pbx_refused"
+
+
 class TooManyAttempts(DomainError):
     status_code = 429
     code = "too_many_attempts"

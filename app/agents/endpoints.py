@@ -7,21 +7,11 @@ from fastapi import APIRouter, Path, Query, Request, status
 from app.agents.schemas import AgentStatus, PauseRequest, Requested
 from app.agents.service import AgentService
 from app.deps import AgentUser, SessionDep, SettingsDep
-from app.errors import DomainError
+from app.errors import PbxRefused, PbxUnreachable
 from app.models import User
 from telephony.actions import ActionFailed, PbxActions, PbxUnavailable
 
 router = APIRouter(prefix="/api/agent", tags=["agent availability"])
-
-
-class PbxUnreachable(DomainError):
-    status_code = 503
-    code = "pbx_unavailable"
-
-
-class PbxRefused(DomainError):
-    status_code = 502
-    code = "pbx_refused"
 
 
 async def send_all(request: Request, actions: list[tuple[str, dict[str, Any]]]) -> None:

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, status
 
 from app.db import unit_of_work
 from app.deps import AgentUser, SessionDep, SessionmakerDep, SettingsDep
-from app.errors import DomainError
+from app.errors import DomainError, PbxRefused, PbxUnreachable
 from app.models import Origination
 from app.originations.schemas import OriginateRequest, OriginationRead
 from app.originations.service import OriginationService, failure_text
@@ -12,16 +12,6 @@ from app.schemas import DbId
 from telephony.actions import ActionFailed, PbxActions, PbxUnavailable
 
 router = APIRouter(prefix="/api/originations", tags=["click-to-call"])
-
-
-class PbxUnreachable(DomainError):
-    status_code = 503
-    code = "pbx_unavailable"
-
-
-class PbxRefused(DomainError):
-    status_code = 502
-    code = "pbx_refused"
 
 
 def _read(origination: Origination) -> OriginationRead:
