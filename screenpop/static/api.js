@@ -40,8 +40,24 @@ export function forget() {
 }
 
 export async function api(path, { method = "GET", body, signal } = {}) {
+  const response = await request(path, { method, body, signal, accept: "application/json" });
+  if (response.status === 204) return null;
+  return response.json().catch(() => null);
+}
+
+/**
+ * A file from the API (a recording's audio) as a Blob, with the name the server gave it
+ * (Content-Disposition). Fetched with the token: an <audio src> or a link cannot send it.
+ */
+export async function apiBlob(path, { signal } = {}) {
+  const response = await request(path, { signal, accept: "*/*" });
+  return { blob: await response.blob(), filename: filenameOf(response) };
+}
+
+/** The response when it is a success; an ApiError (401: signed out) otherwise. */
+async function request(path, { method = "GET", body, signal, accept }) {
   const bearer = token();
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: accept };
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
@@ -57,13 +73,25 @@ export async function api(path, { method = "GET", body, signal } = {}) {
     if (err.name === "AbortError") throw err;
     throw new ApiError(0, null);
   }
-  if (response.status === 204) return null;
-  const data = await response.json().catch(() => null);
   if (!response.ok) {
+    const data = await response.json().catch(() => null);
     if (response.status === 401 && bearer) signedOut();
     throw new ApiError(response.status, data?.error, response.headers.get("Retry-After"));
   }
-  return data;
+  return response;
+}
+
+function filenameOf(response) {
+  const header = response.headers.get("Content-Disposition") ?? "";
+  const encoded = /filename\*=utf-8''([^;]+)/i.exec(header);
+  if (encoded) {
+    try {
+      return decodeURIComponent(encoded[1]);
+    } catch {
+      // fall through to the plain name
+    }
+  }
+  return /filename="([^"]*)"/i.exec(header)?.[1] ?? "";
 }
 
 /** Sign in; keeps the token and the user for this tab. Returns the user. */
