@@ -1,12 +1,15 @@
-// Customers: the customer card (details, numbers, notes, call history, edit), and the
-// pieces the pop cards and the phonebook show a customer with. All through the REST API.
+// Customers: the customer card (details, numbers, notes, call history with the calls'
+// recordings, edit), and the pieces the pop cards and the phonebook show a customer with.
+// All through the REST API.
 
 import { ApiError, api } from "./api.js";
 import { callButton } from "./dialling.js";
 import { $, h, joined, newId, showFormErrors } from "./dom.js";
 import { applyLang, digits, duration, t, tMaybe, timeElement } from "./i18n.js";
+import { Player } from "./recordings.js";
 
 const HISTORY_PAGE = 20;
+const HISTORY_COLUMNS = ["date", "direction", "number_col", "agent", "outcome", "talk_time"];
 
 // --- small pieces shared with the pop cards ------------------------------------------------
 
@@ -76,6 +79,9 @@ export class CustomerCard {
     this.nextCursor = null;
     this.editing = null; // the edit form while it is open
     this.loading = null;
+    // recording id -> its Player, kept across re-renders (a language switch, "more") so what
+    // plays keeps playing; let go when another customer is shown.
+    this.players = new Map();
     document.addEventListener("langchange", () => this.render());
   }
 
@@ -85,6 +91,7 @@ export class CustomerCard {
     const loading = new AbortController();
     this.loading = loading;
     this.editing = null;
+    if (String(this.customer?.id) !== String(id)) this.dropPlayers();
     this.body.replaceChildren(h("p", { class: "muted", text: t("loading") }));
     this.body.setAttribute("aria-busy", "true");
     try {
@@ -107,6 +114,7 @@ export class CustomerCard {
 
   clear() {
     this.loading?.abort();
+    this.dropPlayers();
     this.customer = null;
     this.editing = null;
     this.render();
@@ -184,9 +192,10 @@ export class CustomerCard {
           h(
             "tr",
             {},
-            ["date", "direction", "number_col", "agent", "outcome", "talk_time"].map((key) =>
-              h("th", { scope: "col", text: t(key) }),
-            ),
+            HISTORY_COLUMNS.map((key) => h("th", { scope: "col", text: t(key) })),
+            // The recordings' cell is drawn under the call's (panel.css): its header is
+            // for screen readers only.
+            h("th", { scope: "col", class: "visually-hidden", text: t("recording_col") }),
           ),
         ),
         h(
@@ -209,12 +218,61 @@ export class CustomerCard {
               h("td", {}, call.answered_by ? numberText(extensionOf(call.answered_by)) : "—"),
               h("td", { text: outcomeText(call.outcome) }),
               h("td", {}, call.talk_seconds ? h("span", { dir: "ltr", text: duration(call.talk_seconds) }) : "—"),
+              this.recordings(call),
             ),
           ),
         ),
       ),
       more,
     ];
+  }
+
+  /**
+   * The call's recordings the agent may play (none for a colleague's call): a player each,
+   * or why there is nothing to play; a cell of the call's row, drawn under it.
+   */
+  recordings(call) {
+    const files = call.recording_files ?? [];
+    if (!files.length) return null;
+    return h(
+      "td",
+      { class: "recordings" },
+      files.map((file, index) => this.player(call, file, index, files.length).el),
+    );
+  }
+
+  player(call, file, index, count) {
+    let player = this.players.get(file.id);
+    if (!player) {
+      player = new Player({ onRefresh: () => this.refreshRecordings(call.id) });
+      this.players.set(file.id, player);
+    }
+    player.update(file, index, count);
+    return player;
+  }
+
+  /**
+   * Ask again for a call's recordings (one that had not arrived may have since). A failure
+   * is thrown to the player that asked, which says so.
+   */
+  async refreshRecordings(callId) {
+    const c = this.customer;
+    const files = await api(`/api/calls/${callId}/recordings`);
+    const call = this.calls.find((one) => one.id === callId);
+    if (this.customer !== c || !call) return;
+    const before = (call.recording_files ?? []).map((f) => f.id).join();
+    call.recording_files = files;
+    if (files.map((f) => f.id).join() !== before) {
+      this.render();
+      return;
+    }
+    // The same recordings: each player changes in place and keeps the keyboard.
+    files.forEach((file, index) => this.players.get(file.id)?.update(file, index, files.length));
+  }
+
+  dropPlayers() {
+    for (const player of this.players.values()) player.dispose();
+    this.players.clear();
   }
 
   /** The customer's number on a past call, to call it again. */
