@@ -40,8 +40,9 @@ class PbxSettings(BaseModel):
     # Recordings: the PBX's own recording folder, stripped from the paths it reports to find
     # the file under Tamas's recordings root (the spool mounted or synced there).
     spool_prefix: str = "/var/spool/asterisk/monitor/"
-    # The token the PBX presents to push finished recordings (POST /pbx/recordings).
-    upload_token: SecretStr | None = None
+    # The token the PBX presents to Tamas's /pbx/ endpoints: pushing finished recordings,
+    # the caller lookup and the tracking-code lookup of its dialplan. Unset: they refuse it.
+    token: SecretStr | None = None
 
     @field_validator("dial_template")
     @classmethod
@@ -121,6 +122,22 @@ class Settings(BaseSettings):
     recording_retention_days: int = Field(default=0, ge=0)
     recording_retention_by_queue: dict[str, int] = Field(default_factory=dict)
     recording_upload_max_mb: int = Field(default=200, ge=1, le=4096)
+
+    # Tracking codes: issue one for every answered inbound call (agents can always issue one).
+    tracking_auto_issue: bool = True
+    # What agents pick for a call.
+    dispositions: list[str] = Field(
+        default_factory=lambda: [
+            "sale",
+            "support",
+            "complaint",
+            "information",
+            "wrong number",
+            "other",
+        ]
+    )
+    # A support contract ending within this many days shows as "expiring soon".
+    contract_expiring_days: int = Field(default=30, ge=1, le=365)
 
     @field_validator("default_region")
     @classmethod

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app.config import PbxSettings, Settings
 from app.db import SessionMaker
 from app.errors import DomainError, NotAuthenticated, PermissionDenied
 from app.models import Role, User
@@ -85,3 +85,24 @@ def require_role(role: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
 AgentUser = Annotated[User, Depends(require_role(Role.agent))]
 SupervisorUser = Annotated[User, Depends(require_role(Role.supervisor))]
 AdminUser = Annotated[User, Depends(require_role(Role.admin))]
+
+
+async def get_pbx_caller(request: Request, settings: SettingsDep) -> PbxSettings:
+    """The PBX calling a ``/pbx/`` endpoint, known by its token: ``Authorization: Bearer
+    <token>``, or ``?token=`` for dialplans whose CURL() cannot send headers. Compared in
+    constant time; a user's sign-in token is not a PBX token."""
+    import secrets
+
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    token = token or request.query_params.get("token", "")
+    if token:
+        given = token.encode()
+        for pbx in settings.pbxes:
+            expected = pbx.token.get_secret_value().encode() if pbx.token else b""
+            if expected and secrets.compare_digest(given, expected):
+                return pbx
+    raise NotAuthenticated("this is for the PBX: send its token (the PBX's token setting)")
+
+
+PbxCaller = Annotated[PbxSettings, Depends(get_pbx_caller)]

@@ -16,16 +16,19 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from sqlalchemy import text
 
-from app import admin
+from app import admin, logs
 from app.agents import endpoints as agent_endpoints
 from app.agents.wrapup import WrapUp
 from app.auth import endpoints as auth_endpoints
 from app.calls import endpoints as call_endpoints
 from app.config import Settings, get_settings
+from app.contracts import endpoints as contract_endpoints
 from app.customers import endpoints as customer_endpoints
 from app.db import Database, unit_of_work
 from app.errors import install_error_handlers
 from app.originations import endpoints as origination_endpoints
+from app.pbx import endpoints as pbx_endpoints
+from app.tracking import endpoints as tracking_endpoints
 from app.users import endpoints as user_endpoints
 from app.users.service import ensure_first_admin
 from recordings import endpoints as recording_endpoints
@@ -85,6 +88,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # uvicorn has configured its loggers by now: keep query-string tokens out of them.
+        logs.install()
         database = Database(settings)
         await database.open()
         fanout: PgFanout | None = None
@@ -179,6 +184,9 @@ def create_app(
     app.include_router(origination_endpoints.router)
     app.include_router(agent_endpoints.router)
     app.include_router(recording_endpoints.router)
+    app.include_router(tracking_endpoints.router)
+    app.include_router(contract_endpoints.router)
+    app.include_router(pbx_endpoints.router)
     app.include_router(admin.router)
     app.include_router(pop_endpoints.router)
     app.mount("/panel", PanelFiles(), name="panel")

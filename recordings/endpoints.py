@@ -4,16 +4,22 @@ legal hold, the audit trail, and the upload endpoint a PBX on another host pushe
 from __future__ import annotations
 
 import asyncio
-import secrets
 from pathlib import PurePosixPath
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import FileResponse
 
 from app.db import unit_of_work
-from app.deps import AgentUser, SessionDep, SessionmakerDep, SettingsDep, SupervisorUser
-from app.errors import Conflict, DomainError, NotAuthenticated, NotFound
+from app.deps import (
+    AgentUser,
+    PbxCaller,
+    SessionDep,
+    SessionmakerDep,
+    SettingsDep,
+    SupervisorUser,
+)
+from app.errors import Conflict, DomainError, NotFound
 from app.models import Recording
 from app.schemas import DbId
 from recordings import media
@@ -182,7 +188,7 @@ async def upload_recording(
     request: Request,
     settings: SettingsDep,
     sessionmaker: SessionmakerDep,
-    pbx: Annotated[str, Query(max_length=64, description="the PBX's id in TAMAS_PBXES")],
+    caller: PbxCaller,
     name: Annotated[
         str,
         Query(
@@ -190,17 +196,12 @@ async def upload_recording(
             description="the file's name or its path on the PBX, as MIXMONITOR_FILENAME gave it",
         ),
     ],
-    authorization: Annotated[str | None, Header()] = None,
 ) -> UploadResult:
     """For a PBX on another host: push each finished recording (the raw file as the body),
-    authenticated with that PBX's `upload_token` (`Authorization: Bearer ...`). The file is
+    authenticated with that PBX's `token` (`Authorization: Bearer ...`). The file is
     stored under the recordings root as it would be in the PBX's spool; the recordings that
     name it are checked at once. Limited to `TAMAS_RECORDING_UPLOAD_MAX_MB`."""
-    config = next((p for p in settings.pbxes if p.id == pbx), None)
-    token = (authorization or "").removeprefix("Bearer ").strip()
-    expected = config.upload_token.get_secret_value() if config and config.upload_token else ""
-    if not expected or not token or not secrets.compare_digest(token.encode(), expected.encode()):
-        raise NotAuthenticated("a PBX upload token is needed (the PBX's upload_token)")
+    pbx = caller.id
     storage = storage_for(settings)
     limit = settings.recording_upload_max_mb * 1024 * 1024
     declared = request.headers.get("content-length", "")

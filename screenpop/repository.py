@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -23,7 +25,40 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.models import Call, Customer, CustomerPhone, Origination, PopEvent, User, UserDevice
+from app.contracts.status import contract_status
+from app.models import (
+    Call,
+    CallNote,
+    Contract,
+    Customer,
+    CustomerPhone,
+    Origination,
+    PopEvent,
+    TrackingCode,
+    TrackingCodeCall,
+    User,
+    UserDevice,
+)
+
+
+@dataclass
+class CardExtras:
+    """What a pop shows beside the call and the customers: each customer's contract status
+    and open tracking codes, and each call's notes and tracking codes."""
+
+    contracts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    open_codes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    call_codes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def _code(code: TrackingCode) -> dict[str, Any]:
+    return {
+        "code": code.code,
+        "status": code.status,
+        "subject": code.subject,
+        "created_at": code.created_at.isoformat(),
+    }
 
 
 class PopRepository:
@@ -59,6 +94,64 @@ class PopRepository:
         params = {"pbx": pbx, "linkedids": list(linkedids)}
         for linkedid, user_id, kind in (await self.session.execute(_recipients(), params)).all():
             out[linkedid][user_id] = kind
+        return out
+
+    async def card_extras(
+        self,
+        customer_ids: Sequence[int],
+        past_call_ids: Sequence[int],
+        call_ids: Sequence[int],
+        today: date,
+        expiring_days: int,
+    ) -> CardExtras:
+        out = CardExtras()
+        if customer_ids:
+            contracts: dict[int, list[Contract]] = {c: [] for c in customer_ids}
+            stmt = select(Contract).where(
+                Contract.customer_id == any_(_array(customer_ids, BigInteger))
+            )
+            for contract in (await self.session.execute(stmt)).scalars():
+                contracts[contract.customer_id].append(contract)
+            out.contracts = {
+                c: contract_status(rows, today, expiring_days).as_dict()
+                for c, rows in contracts.items()
+            }
+            stmt2 = (
+                select(TrackingCode)
+                .where(
+                    TrackingCode.customer_id == any_(_array(customer_ids, BigInteger)),
+                    TrackingCode.status == "open",
+                )
+                .order_by(TrackingCode.created_at.desc())
+            )
+            for code in (await self.session.execute(stmt2)).scalars():
+                assert code.customer_id is not None
+                out.open_codes.setdefault(code.customer_id, []).append(_code(code))
+        if past_call_ids:
+            stmt3 = (
+                select(CallNote, User.full_name, User.username)
+                .outerjoin(User, User.id == CallNote.user_id)
+                .where(CallNote.call_id == any_(_array(past_call_ids, BigInteger)))
+                .order_by(CallNote.created_at, CallNote.id)
+            )
+            for note, full_name, username in (await self.session.execute(stmt3)).all():
+                out.notes.setdefault(note.call_id, []).append(
+                    {
+                        "text": note.text,
+                        "by": full_name or username or "",
+                        "at": note.created_at.isoformat(),
+                    }
+                )
+        wanted = sorted({*past_call_ids, *call_ids})
+        if wanted:
+            stmt4 = (
+                select(TrackingCodeCall.call_id, TrackingCode)
+                .join(TrackingCode, TrackingCode.id == TrackingCodeCall.tracking_code_id)
+                .where(TrackingCodeCall.call_id == any_(_array(wanted, BigInteger)))
+                .order_by(TrackingCode.id)
+            )
+            for call_id, code in (await self.session.execute(stmt4)).all():
+                out.call_codes.setdefault(call_id, []).append(_code(code))
         return out
 
     async def originators(self, refs: Sequence[str]) -> dict[str, tuple[int, str, str | None]]:

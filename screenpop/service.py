@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Call, Customer, User
 from app.phones import try_parse_phone
-from screenpop.repository import PopRepository, users_by_device
+from screenpop.repository import CardExtras, PopRepository, users_by_device
 from telephony.events import extension_of
 from telephony.model import CallEvent, CallSnapshot
 from telephony.originate import failure_of_call
@@ -41,7 +41,12 @@ def _name(user: User | None, device: str) -> str:
     return user.full_name or user.username
 
 
-def customer_card(customer: Customer, region: str) -> dict[str, Any]:
+def customer_card(
+    customer: Customer,
+    region: str,
+    contract: dict[str, Any] | None = None,
+    open_codes: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
     return {
         "id": customer.id,
         "kind": customer.kind,
@@ -61,13 +66,17 @@ def customer_card(customer: Customer, region: str) -> dict[str, Any]:
             }
             for p in customer.phones
         ],
+        # active | expiring | expired | none, with the level and the last day covered.
+        "contract": contract or {"status": "none", "level": "", "ends_on": None, "days_left": None},
+        "open_tracking_codes": list(open_codes),
     }
 
 
 class PopService:
-    def __init__(self, session: AsyncSession, region: str) -> None:
+    def __init__(self, session: AsyncSession, region: str, expiring_days: int = 30) -> None:
         self.repo = PopRepository(session)
         self.region = region
+        self.expiring_days = expiring_days
 
     async def publish(
         self, events: Sequence[CallEvent], call_ids: dict[tuple[str, str], int]
@@ -96,6 +105,15 @@ class PopService:
             sorted({(e.call.customer_e164, i) for e, i, _ in decided if e.call.customer_e164}),
             LAST_CALLS,
         )
+        customer_ids = sorted({c.id for holders in customers.values() for c in holders})
+        past_ids = sorted({c.id for rows in last.values() for c, _, _ in rows})
+        extras = await self.repo.card_extras(
+            customer_ids,
+            past_ids,
+            [i for _, i, _ in decided],
+            datetime.now(UTC).date(),
+            self.expiring_days,
+        )
         pops: list[dict[str, Any]] = []
         for event, call_id, rows in decided:
             e164 = event.call.customer_e164
@@ -105,6 +123,7 @@ class PopService:
                 batch.users(event),
                 customers.get(e164, []) if e164 else [],
                 last.get((e164, call_id), []) if e164 else [],
+                extras,
             )
             call = event.call
             pops += [
@@ -186,6 +205,7 @@ class PopService:
         users: dict[str, User],
         customers: Sequence[Customer],
         last_calls: Sequence[tuple[Call, str | None, str | None]],
+        extras: CardExtras,
     ) -> dict[str, Any]:
         call = event.call
         number = call.customer_number or (
@@ -199,10 +219,15 @@ class PopService:
                 "outcome": past.outcome,
                 "agent": full_name or username or extension_of(past.answered_by),
                 "talk_seconds": past.talk_seconds,
+                "disposition": past.disposition,
+                "notes": extras.notes.get(past.id, []),
+                "tracking_codes": extras.call_codes.get(past.id, []),
             }
             for past, full_name, username in last_calls
         ]
         transfer = call.transfers[-1] if call.transfers else None
+        own_codes = extras.call_codes.get(call_id, [])
+        own = {c["code"] for c in own_codes}
         return {
             "pbx": call.pbx,
             "linkedid": call.linkedid,
@@ -224,7 +249,18 @@ class PopService:
             "transferred_to": _name(users.get(transfer.to), transfer.to) if transfer else "",
             "origination": call.origination,
             "known": bool(customers),
-            "customers": [customer_card(c, self.region) for c in customers],
+            "customers": [
+                customer_card(
+                    c,
+                    self.region,
+                    extras.contracts.get(c.id),
+                    [o for o in extras.open_codes.get(c.id, []) if o["code"] not in own],
+                )
+                for c in customers
+            ],
+            # The code issued for (or quoted on) this call, for the agent to read out once the
+            # call is answered (shown apart from the customer's other open cases).
+            "tracking_codes": own_codes if call.answered_at is not None else [],
             "last_calls": last,
         }
 

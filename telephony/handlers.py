@@ -8,11 +8,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.agents.service import AgentService
+from app.callbacks.service import CallbackService
 from app.calls.service import CallLogService
 from app.config import Settings
 from app.db import SessionMaker, unit_of_work
 from app.models import Origination
 from app.originations.service import OriginationService
+from app.tracking.service import TrackingService
 from recordings.service import RecordingService
 from screenpop.service import PopService, display_number
 from telephony.model import CallEvent, CallSnapshot, Extras
@@ -55,8 +57,12 @@ class CallRecorder:
             service = CallLogService(session)
             stored = await service.record_many(latest.values()) if latest else {}
             ids = {key: stored[(call.pbx, call.linkedid)] for key, call in latest.items()}
-            pops = PopService(session, self.region)
+            pops = PopService(session, self.region, self.settings.contract_expiring_days)
             messages: list[dict[str, Any]] = []
+            if any(e.kind == "answered" for e in events):
+                await TrackingService(session, self.settings).auto_issue(events, ids)
+            if any(e.kind == "ended" for e in events):
+                await CallbackService(session).track(events, ids)
             if extras.originates or any(e.call.origination for e in events):
                 failed = await OriginationService(session, self.settings).track(
                     events, extras.originates, ids

@@ -8,13 +8,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.calls.schemas import CallDetail, CallLegRead, CallPage, CallRead
+from app.calls.schemas import (
+    CallDetail,
+    CallLegRead,
+    CallPage,
+    CallRead,
+    DispositionSet,
+    NoteCreate,
+)
 from app.calls.service import CallLogService
 from app.customers.service import CustomerService
 from app.deps import AgentUser, SessionDep, SettingsDep, has_role
 from app.errors import InvalidInput, NotFound
-from app.models import Role
+from app.models import CallNote, Role
 from app.schemas import MAX_BIGINT, DbId
+from app.tracking.repository import TrackingRepository
+from app.tracking.schemas import NoteRead
 from recordings.schemas import RecordingBrief
 from recordings.service import RecordingService
 
@@ -87,3 +96,43 @@ async def get_call(
         legs=[CallLegRead.model_validate(leg) for leg in call.legs],
         customer_ids=await service.customer_ids(call.id),
     )
+
+
+@router.get("/api/calls/{call_id}/notes", response_model=list[NoteRead])
+async def call_notes(
+    call_id: DbId, session: SessionDep, settings: SettingsDep, user: AgentUser
+) -> list[CallNote]:
+    """The notes written on a call, oldest first."""
+    await RecordingService(session, settings).call_for_user(user, call_id)
+    return await TrackingRepository(session).notes_of([call_id])
+
+
+@router.post("/api/calls/{call_id}/notes", status_code=201, response_model=NoteRead)
+async def add_note(
+    call_id: DbId, body: NoteCreate, session: SessionDep, settings: SettingsDep, user: AgentUser
+) -> CallNote:
+    """Write a note on a call you took part in (during or after it); later pops of this
+    customer show it with the call."""
+    await RecordingService(session, settings).call_for_user(user, call_id)
+    note = CallNote(call_id=call_id, user_id=user.id, text=body.text.strip())
+    session.add(note)
+    await session.flush()
+    return note
+
+
+@router.put("/api/calls/{call_id}/disposition", response_model=CallRead)
+async def set_disposition(
+    call_id: DbId,
+    body: DispositionSet,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: AgentUser,
+) -> CallRead:
+    """What the call was about, from `TAMAS_DISPOSITIONS` (sale, support, complaint...)."""
+    call = await RecordingService(session, settings).call_for_user(user, call_id)
+    if body.disposition not in settings.dispositions:
+        raise InvalidInput(f"pick one of: {', '.join(settings.dispositions)}", field="disposition")
+    call.disposition = body.disposition
+    call.disposition_by_user_id = user.id
+    await session.flush()
+    return CallRead.model_validate(call)

@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas import Input
 from recordings.schemas import RecordingBrief
 
 
@@ -64,6 +65,15 @@ class CallRead(BaseModel):
     rings: list[dict[str, Any]]
     transfers: list[dict[str, Any]]
     end_reason: str
+    disposition: str = Field(default="", description="what the call was about (agent's pick)")
+
+
+class NoteCreate(Input):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class DispositionSet(Input):
+    disposition: str = Field(max_length=40, description="one of the configured dispositions")
 
 
 class CallDetail(CallRead):

@@ -3,6 +3,7 @@
 from app.models.agents import Origination, QueueMember
 from app.models.base import Base
 from app.models.calls import Call, CallCustomer, CallLeg
+from app.models.cases import Callback, CallNote, Contract, TrackingCode, TrackingCodeCall
 from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
 from app.models.pops import PopEvent
 from app.models.recordings import Recording, RecordingAudit
@@ -14,6 +15,9 @@ __all__ = [
     "Call",
     "CallCustomer",
     "CallLeg",
+    "CallNote",
+    "Callback",
+    "Contract",
     "Customer",
     "CustomerKind",
     "CustomerPhone",
@@ -25,6 +29,8 @@ __all__ = [
     "Recording",
     "RecordingAudit",
     "Role",
+    "TrackingCode",
+    "TrackingCodeCall",
     "User",
     "UserDevice",
 ]

@@ -60,6 +60,11 @@ class Call(TimestampMixin, Base):
     rings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     transfers: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     end_reason: Mapped[str] = mapped_column(Text, default="")
+    # What the call was about, picked by the agent from the configured list.
+    disposition: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    disposition_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
 
     legs: Mapped[list[CallLeg]] = relationship(
         back_populates="call", lazy="raise", order_by="CallLeg.created_at"

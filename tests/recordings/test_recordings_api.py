@@ -4,9 +4,9 @@ audio with HTTP Range, who may hear it, the audit, uploads from the PBX, retenti
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import time
-import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,7 +40,7 @@ def conf(settings: Settings, tmp_path: Path) -> Settings:
         port=1,
         username="u",
         secret=SecretStr("s"),
-        upload_token=SecretStr(UPLOAD_TOKEN),
+        token=SecretStr(UPLOAD_TOKEN),
     )
     return settings.model_copy(
         update={"pbxes": [pbx], "recordings_root": tmp_path / "spool", "data_dir": tmp_path}

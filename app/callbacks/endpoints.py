@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from app.callbacks.service import CallbackService
+from app.deps import AgentUser, SessionDep
+from app.models import Callback
+from app.schemas import DbId
+
+router = APIRouter(prefix="/api/callbacks", tags=["callbacks"])
+
+
+class CallbackRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    pbx: str
+    number: str
+    e164: str | None
+    queue: str
+    attempts: int
+    first_call_at: datetime
+    last_call_at: datetime
+    last_call_id: int | None
+    status: str
+    claimed_by_user_id: int | None
+    claimed_at: datetime | None
+    done_at: datetime | None
+    done_call_id: int | None
+    done_reason: str
+
+
+@router.get("", response_model=list[CallbackRead])
+async def list_callbacks(
+    session: SessionDep,
+    user: AgentUser,
+    status: Literal["open", "claimed", "done"] = "open",
+    mine: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[Callback]:
+    """Customers owed a call back: who called (number), when first and last, how many
+    times, which queue. Open ones oldest first; `mine=true` with `status=claimed` for your
+    own. Done when a call to the number is answered (`done_reason`: called_back, or
+    customer_got_through)."""
+    return await CallbackService(session).listing(user, status, mine, limit)
+
+
+@router.post("/{callback_id}/claim", response_model=CallbackRead)
+async def claim_callback(callback_id: DbId, session: SessionDep, user: AgentUser) -> Callback:
+    """Take a callback (409 when another agent has it); then call the number
+    (`POST /api/originations`)."""
+    return await CallbackService(session).claim(user, callback_id, True)
+
+
+@router.post("/{callback_id}/release", response_model=CallbackRead)
+async def release_callback(callback_id: DbId, session: SessionDep, user: AgentUser) -> Callback:
+    """Give a claimed callback back to the open list."""
+    return await CallbackService(session).claim(user, callback_id, False)

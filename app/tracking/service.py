@@ -1,0 +1,161 @@
+"""Tracking codes: issued for answered inbound calls (configurable) or by an agent, quoted
+by the customer on a later call (which joins the case's thread), looked up by agents and by
+the PBX's IVR."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.models import Call, CallCustomer, Role, TrackingCode, User, UserDevice
+from app.tracking import codes
+from app.tracking.repository import TrackingRepository
+from telephony.events import extension_of
+from telephony.model import CallEvent
+
+DRAWS = 20
+
+
+class TrackingService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.repo = TrackingRepository(session)
+
+    def parse(self, text: str) -> str:
+        try:
+            return codes.parse(text)
+        except codes.BadCode as exc:
+            raise InvalidInput(
+                str(exc), field="code", code="code_mistyped" if exc.mistyped else "not_a_code"
+            ) from None
+
+    async def issue(
+        self,
+        *,
+        by: User | None,
+        call_id: int | None = None,
+        customer_id: int | None = None,
+        subject: str = "",
+        owner_user_id: int | None = None,
+        automatic: bool = False,
+    ) -> TrackingCode:
+        if call_id is not None and customer_id is None:
+            customer_id = await self._only_customer(call_id)
+        for _ in range(DRAWS):
+            created = await self.repo.insert(
+                {
+                    "code": codes.new_code(),
+                    "customer_id": customer_id,
+                    "subject": subject,
+                    "issued_by_user_id": by.id if by else None,
+                    "owner_user_id": owner_user_id or (by.id if by else None),
+                    "automatic": automatic,
+                }
+            )
+            if created is not None:
+                break
+        else:  # 20 collisions in a row: the code space is nearly full
+            raise Conflict("no free tracking code: widen the code length")
+        if call_id is not None:
+            await self.repo.link(created.id, call_id)
+        return created
+
+    async def _only_customer(self, call_id: int) -> int | None:
+        stmt = select(CallCustomer.customer_id).where(CallCustomer.call_id == call_id).limit(2)
+        found = list((await self.session.execute(stmt)).scalars())
+        return found[0] if len(found) == 1 else None
+
+    async def auto_issue(
+        self, events: Sequence[CallEvent], call_ids: dict[tuple[str, str], int]
+    ) -> int:
+        """A code for every inbound call answered in this batch that has none yet; owned by
+        the agent who answered (inside the listener's transaction, before the pops)."""
+        if not self.settings.tracking_auto_issue:
+            return 0
+        answered = {
+            call_ids[(e.pbx, e.call.linkedid)]: e.call
+            for e in events
+            if e.kind == "answered"
+            and e.call.direction == "inbound"
+            and (e.pbx, e.call.linkedid) in call_ids
+        }
+        if not answered:
+            return 0
+        have = await self.repo.calls_with_codes(list(answered))
+        owners = await self._users_of([c.answered_by for c in answered.values()])
+        issued = 0
+        for call_id, call in answered.items():
+            if call_id in have:
+                continue
+            await self.issue(
+                by=None, call_id=call_id, owner_user_id=owners.get(call.answered_by), automatic=True
+            )
+            issued += 1
+        return issued
+
+    async def _users_of(self, devices: Sequence[str]) -> dict[str, int]:
+        wanted = sorted({d for d in devices if d})
+        if not wanted:
+            return {}
+        stmt = select(UserDevice.device, UserDevice.user_id).where(UserDevice.device.in_(wanted))
+        return {d: u for d, u in (await self.session.execute(stmt)).all()}
+
+    async def get(self, text: str) -> TrackingCode:
+        found = await self.repo.by_code(self.parse(text))
+        if found is None:
+            raise NotFound("no case has this tracking code")
+        return found
+
+    async def link(self, user: User, text: str, call_id: int) -> TrackingCode:
+        code = await self.get(text)
+        call = await self.session.get(Call, call_id)
+        if call is None:
+            raise NotFound(f"call {call_id} not found", field="call_id")
+        await self.repo.link(code.id, call_id)
+        if code.customer_id is None:
+            code.customer_id = await self._only_customer(call_id)
+        return code
+
+    async def update(
+        self,
+        user: User,
+        text: str,
+        *,
+        status: str | None,
+        subject: str | None,
+        owner_user_id: int | None,
+    ) -> TrackingCode:
+        code = await self.get(text)
+        if owner_user_id is not None and owner_user_id != code.owner_user_id:
+            if user.role == Role.agent.value:
+                raise PermissionDenied("only supervisors reassign cases")
+            code.owner_user_id = owner_user_id
+        if subject is not None:
+            code.subject = subject
+        if status is not None and status != code.status:
+            code.status = status
+            code.closed_at = datetime.now(UTC) if status == "closed" else None
+        await self.session.flush()
+        return code
+
+    async def owner(self, code: TrackingCode) -> tuple[str, str]:
+        """The owner's name and the extension of their first device."""
+        if code.owner_user_id is None:
+            return "", ""
+        user = await self.session.get(User, code.owner_user_id)
+        if user is None:
+            return "", ""
+        stmt = (
+            select(UserDevice.device)
+            .where(UserDevice.user_id == user.id)
+            .order_by(UserDevice.id)
+            .limit(1)
+        )
+        device = (await self.session.execute(stmt)).scalar_one_or_none()
+        return user.full_name or user.username, extension_of(device) if device else ""
