@@ -20,6 +20,7 @@ from app import admin, logs
 from app.agents import endpoints as agent_endpoints
 from app.agents.wrapup import WrapUp
 from app.auth import endpoints as auth_endpoints
+from app.callbacks import endpoints as callback_endpoints
 from app.calls import endpoints as call_endpoints
 from app.config import Settings, get_settings
 from app.contracts import endpoints as contract_endpoints
@@ -186,6 +187,7 @@ def create_app(
     app.include_router(recording_endpoints.router)
     app.include_router(tracking_endpoints.router)
     app.include_router(contract_endpoints.router)
+    app.include_router(callback_endpoints.router)
     app.include_router(pbx_endpoints.router)
     app.include_router(admin.router)
     app.include_router(pop_endpoints.router)

@@ -71,6 +71,35 @@ CASES = [
     Case("GET", "/api/recordings/999999/audio", AGENT_UP, 404),
     Case("PUT", "/api/recordings/999999/hold", SUPERVISOR_UP, 404, {"hold": True}),
     Case("GET", "/api/recordings/999999/audit", SUPERVISOR_UP, 404),
+    # Tracking codes, notes, dispositions, callbacks, contracts.
+    Case("POST", "/api/tracking-codes", AGENT_UP, 201, {"subject": "refund"}),
+    Case("GET", "/api/tracking-codes/12345678", AGENT_UP, 422),  # mistyped: the check digit
+    Case("PATCH", "/api/tracking-codes/12345678", AGENT_UP, 422, {"status": "closed"}),
+    Case("POST", "/api/tracking-codes/12345678/calls", AGENT_UP, 422, {"call_id": 1}),
+    Case("GET", "/api/calls/999999/notes", AGENT_UP, 404),
+    Case("POST", "/api/calls/999999/notes", AGENT_UP, 404, {"text": "hello"}),
+    Case("PUT", "/api/calls/999999/disposition", AGENT_UP, 404, {"disposition": "sale"}),
+    Case("GET", "/api/callbacks", AGENT_UP, 200),
+    Case("POST", "/api/callbacks/999999/claim", AGENT_UP, 404),
+    Case("POST", "/api/callbacks/999999/release", AGENT_UP, 404),
+    Case("GET", "/api/customers/{customer}/contracts", AGENT_UP, 200),
+    Case("GET", "/api/customers/{customer}/contract-status", AGENT_UP, 200),
+    Case(
+        "POST",
+        "/api/customers/{customer}/contracts",
+        SUPERVISOR_UP,
+        201,
+        {"level": "gold", "starts_on": "2026-01-01", "ends_on": "2026-12-31"},
+    ),
+    Case(
+        "PUT",
+        "/api/contracts/999999",
+        SUPERVISOR_UP,
+        404,
+        {"level": "gold", "starts_on": "2026-01-01", "ends_on": "2026-12-31"},
+    ),
+    Case("DELETE", "/api/contracts/999999", SUPERVISOR_UP, 404),
+    Case("GET", "/api/contracts/expiring", AGENT_UP, 200),
 ]
 
 

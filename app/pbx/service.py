@@ -96,7 +96,7 @@ def _lookup_statement() -> Select[Any]:
             )
         )
         # A VIP first, then the oldest customer holding the number.
-        .order_by((Customer.priority == "VIP").desc(), Customer.id)
+        .order_by(func.coalesce(Customer.priority == "VIP", False).desc(), Customer.id)
         .limit(MAX_HOLDERS)
     )
 

@@ -78,6 +78,7 @@ async def link_call(
     code: CodePath, body: LinkCall, session: SessionDep, settings: SettingsDep, user: AgentUser
 ) -> TrackingCode:
     """The customer quoted the code on this call: the call joins the case's thread."""
+    TrackingService(session, settings).parse(code)  # a mistyped code is told first
     try:
         await RecordingService(session, settings).call_for_user(user, body.call_id)
     except NotFound:
