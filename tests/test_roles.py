@@ -60,6 +60,7 @@ CASES = [
     Case("POST", "/api/originations", AGENT_UP, 503, {"number": "09121234567"}),
     Case("GET", "/api/originations/999999", AGENT_UP, 404),
     Case("GET", "/api/agent/status", AGENT_UP, 200),
+    Case("GET", "/api/agent/options", AGENT_UP, 200),
     Case("POST", "/api/agent/pause", AGENT_UP, 422, {"reason": "lunch"}),
     Case("POST", "/api/agent/unpause", AGENT_UP, 422),
     Case("POST", "/api/agent/queues/support/login", AGENT_UP, 422),

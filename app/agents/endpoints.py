@@ -33,6 +33,17 @@ async def _requested(
     return Requested(actions=len(actions), status=AgentStatus(**await service.status(user)))
 
 
+@router.get("/options")
+async def panel_options(settings: SettingsDep, _: AgentUser) -> dict[str, Any]:
+    """The lists an agent picks from: dispositions and pause reasons; and how many days
+    before its end a contract shows as expiring."""
+    return {
+        "dispositions": list(settings.dispositions),
+        "pause_reasons": list(settings.pause_reasons),
+        "contract_expiring_days": settings.contract_expiring_days,
+    }
+
+
 @router.get("/status", response_model=AgentStatus)
 async def my_status(session: SessionDep, settings: SettingsDep, user: AgentUser) -> AgentStatus:
     """Your availability as the PBX reports it: paused or not and why, the queues you are in,
