@@ -136,6 +136,9 @@ class Settings(BaseSettings):
             "other",
         ]
     )
+    # Reports, history dates and "today" are in this time zone.
+    time_zone: str = "Asia/Tehran"
+
     # A support contract ending within this many days shows as "expiring soon".
     contract_expiring_days: int = Field(default=30, ge=1, le=365)
 
@@ -160,6 +163,17 @@ class Settings(BaseSettings):
                     'python -c "import secrets; print(secrets.token_urlsafe(48))")'
                 )
         return self
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Tehran)") from None
+        return value
 
     @field_validator("dial_deny_prefixes")
     @classmethod

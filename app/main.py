@@ -27,6 +27,7 @@ from app.contracts import endpoints as contract_endpoints
 from app.customers import endpoints as customer_endpoints
 from app.db import Database, unit_of_work
 from app.errors import install_error_handlers
+from app.history import endpoints as history_endpoints
 from app.originations import endpoints as origination_endpoints
 from app.pbx import endpoints as pbx_endpoints
 from app.tracking import endpoints as tracking_endpoints
@@ -188,6 +189,7 @@ def create_app(
     app.include_router(tracking_endpoints.router)
     app.include_router(contract_endpoints.router)
     app.include_router(callback_endpoints.router)
+    app.include_router(history_endpoints.router)
     app.include_router(pbx_endpoints.router)
     app.include_router(admin.router)
     app.include_router(pop_endpoints.router)

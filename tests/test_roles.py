@@ -101,6 +101,11 @@ CASES = [
     ),
     Case("DELETE", "/api/contracts/999999", SUPERVISOR_UP, 404),
     Case("GET", "/api/contracts/expiring", AGENT_UP, 200),
+    # The call history, its export and reviews.
+    Case("GET", "/api/history", AGENT_UP, 200),
+    Case("GET", "/api/history/export.csv", SUPERVISOR_UP, 200),
+    Case("POST", "/api/calls/999999/reviews", SUPERVISOR_UP, 404, {"score": 3}),
+    Case("GET", "/api/calls/999999/reviews", AGENT_UP, 404),
 ]
 
 

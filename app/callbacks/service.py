@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,7 +68,9 @@ class CallbackService:
         await self.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["pbx", "number"],
-                index_where=Callback.status != "done",
+                # The partial unique index's own predicate, literally (a bound parameter
+                # would not let PostgreSQL match the index).
+                index_where=text("status <> 'done'"),
                 set_={
                     "attempts": Callback.attempts + 1,
                     "last_call_at": stmt.excluded.last_call_at,

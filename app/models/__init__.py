@@ -3,7 +3,14 @@
 from app.models.agents import Origination, QueueMember
 from app.models.base import Base
 from app.models.calls import Call, CallCustomer, CallLeg
-from app.models.cases import Callback, CallNote, Contract, TrackingCode, TrackingCodeCall
+from app.models.cases import (
+    Callback,
+    CallNote,
+    CallReview,
+    Contract,
+    TrackingCode,
+    TrackingCodeCall,
+)
 from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
 from app.models.pops import PopEvent
 from app.models.recordings import Recording, RecordingAudit
@@ -16,6 +23,7 @@ __all__ = [
     "CallCustomer",
     "CallLeg",
     "CallNote",
+    "CallReview",
     "Callback",
     "Contract",
     "Customer",

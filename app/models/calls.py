@@ -27,6 +27,9 @@ class Call(TimestampMixin, Base):
         UniqueConstraint("pbx", "linkedid", name="uq_calls_pbx_linkedid"),
         Index("ix_calls_started_at", "started_at"),
         Index("ix_calls_customer_e164_started_at", "customer_e164", "started_at"),
+        # The supervisors' history: by agent or queue, newest first.
+        Index("ix_calls_answered_by_user_id_started_at", "answered_by_user_id", "started_at"),
+        Index("ix_calls_queue_started_at", "queue", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
