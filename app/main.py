@@ -30,6 +30,7 @@ from app.errors import install_error_handlers
 from app.history import endpoints as history_endpoints
 from app.originations import endpoints as origination_endpoints
 from app.pbx import endpoints as pbx_endpoints
+from app.reports import endpoints as report_endpoints
 from app.tracking import endpoints as tracking_endpoints
 from app.users import endpoints as user_endpoints
 from app.users.service import ensure_first_admin
@@ -190,6 +191,7 @@ def create_app(
     app.include_router(contract_endpoints.router)
     app.include_router(callback_endpoints.router)
     app.include_router(history_endpoints.router)
+    app.include_router(report_endpoints.router)
     app.include_router(pbx_endpoints.router)
     app.include_router(admin.router)
     app.include_router(pop_endpoints.router)
