@@ -192,6 +192,25 @@ class AgentService:
             touched |= {m.interface for m in changes} | {m.state_interface for m in changes}
         return await self.status_messages(touched)
 
+    async def statuses(self, users: Sequence[User]) -> dict[int, dict[str, Any]]:
+        """Each user's status, from one query for all their memberships."""
+        if not users:
+            return {}
+        wanted = {u.id: set(self.interfaces(u)) for u in users}
+        rows = await self.repo.of_interfaces(sorted(set().union(*wanted.values())))
+        return {
+            user.id: self.describe(
+                user,
+                [
+                    r
+                    for r in rows
+                    if (r.pbx, r.interface) in wanted[user.id]
+                    or (r.pbx, r.state_interface) in wanted[user.id]
+                ],
+            )
+            for user in users
+        }
+
     async def status_messages(self, interfaces: set[str]) -> list[dict[str, Any]]:
         """A status message (pop row) for each user on these interfaces or devices: one query
         for the users, one for all their memberships."""
@@ -200,28 +219,17 @@ class AgentService:
             # Local/1001@from-queue/n and the like name the extension, not the device.
             devices |= _devices_named_in(interface)
         users = await self.repo.users_of_devices(sorted(devices))
-        if not users:
-            return []
-        wanted = {u.id: set(self.interfaces(u)) for u in users}
-        rows = await self.repo.of_interfaces(sorted(set().union(*wanted.values())))
-        messages = []
-        for user in users:
-            mine = [
-                r
-                for r in rows
-                if (r.pbx, r.interface) in wanted[user.id]
-                or (r.pbx, r.state_interface) in wanted[user.id]
-            ]
-            messages.append(
-                {
-                    "user_id": user.id,
-                    "pbx": "",
-                    "linkedid": STATUS_KEY,
-                    "kind": "agent",
-                    "payload": {"status": self.describe(user, mine)},
-                }
-            )
-        return messages
+        statuses = await self.statuses(users)
+        return [
+            {
+                "user_id": user.id,
+                "pbx": "",
+                "linkedid": STATUS_KEY,
+                "kind": "agent",
+                "payload": {"status": statuses[user.id]},
+            }
+            for user in users
+        ]
 
     async def start_wrapup(
         self, pbx: str, device: str, until: datetime
