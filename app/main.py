@@ -37,10 +37,12 @@ from app.users.service import ensure_first_admin
 from recordings import endpoints as recording_endpoints
 from recordings.tasks import RecordingTasks
 from screenpop import endpoints as pop_endpoints
+from screenpop import wallboard as wallboard_endpoints
 from screenpop.fanout import PgFanout
 from screenpop.hub import Hub
 from screenpop.keeper import Keeper
 from screenpop.panel import PanelFiles
+from screenpop.wallboard import Wallboard
 from telephony.actions import PbxActions
 from telephony.handlers import CallRecorder
 from telephony.leader import PbxLeadership
@@ -101,6 +103,7 @@ def create_app(
         wrapup: WrapUp | None = None
         actions: PbxActions | None = None
         recording_tasks: RecordingTasks | None = None
+        wallboard: Wallboard | None = None
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
@@ -126,7 +129,16 @@ def create_app(
             app.state.hub = hub
             keeper = Keeper(hub, pop_endpoints.token_checker(database.sessionmaker, settings))
             keeper.start()
-            fanout = PgFanout(database.dsn, hub, database.sessionmaker, settings.default_region)
+            wallboard = Wallboard(database.sessionmaker, settings)
+            wallboard.start()
+            app.state.wallboard = wallboard
+            fanout = PgFanout(
+                database.dsn,
+                hub,
+                database.sessionmaker,
+                settings.default_region,
+                extra_channels={"tamas_wallboard": wallboard.changed},
+            )
             await fanout.start()
             app.state.fanout = fanout
             wrapup.start()
@@ -164,6 +176,8 @@ def create_app(
                 await wrapup.stop()
             if recording_tasks is not None:
                 await recording_tasks.stop()
+            if wallboard is not None:
+                await wallboard.stop()
             if leadership is not None:
                 await leadership.stop()
             if fanout is not None:
@@ -195,6 +209,7 @@ def create_app(
     app.include_router(pbx_endpoints.router)
     app.include_router(admin.router)
     app.include_router(pop_endpoints.router)
+    app.include_router(wallboard_endpoints.router)
     app.mount("/panel", PanelFiles(), name="panel")
 
     @app.get("/", include_in_schema=False)

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -20,8 +21,18 @@ logger = logging.getLogger(__name__)
 
 
 class PgFanout:
-    def __init__(self, dsn: str, hub: Hub, sessionmaker: SessionMaker, region: str) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        hub: Hub,
+        sessionmaker: SessionMaker,
+        region: str,
+        *,
+        extra_channels: dict[str, Callable[..., None]] | None = None,
+    ) -> None:
         self.dsn = dsn
+        # Other notification channels heard on the same connection (the wallboard's).
+        self.extra_channels = extra_channels or {}
         self.hub = hub
         self.sessionmaker = sessionmaker
         self.region = region
@@ -58,6 +69,9 @@ class PgFanout:
             try:
                 conn = await asyncpg.connect(self.dsn)
                 await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+                for channel, callback in self.extra_channels.items():
+                    await conn.add_listener(channel, callback)
+                    callback()  # anything missed while away: rebuild once
                 if not first:
                     # Notifications sent while we were away are gone: every client fetches
                     # what it missed by its last seq.

@@ -21,6 +21,8 @@ from telephony.model import CallEvent, CallSnapshot, Extras
 
 logger = logging.getLogger(__name__)
 
+WALLBOARD_CHANNEL = "tamas_wallboard"
+
 Publisher = Callable[[list[CallEvent]], Awaitable[None]]
 
 
@@ -80,6 +82,8 @@ class CallRecorder:
             if self.pops:
                 await pops.publish(events, ids)
                 await pops.add(messages)
+            # The wallboards redraw once this commits.
+            await pops.repo.notify(WALLBOARD_CHANNEL, "")
         self.stored += len(latest)
         for publish in self.publishers:
             try:
