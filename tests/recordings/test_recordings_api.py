@@ -5,95 +5,34 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 import soundfile
 from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import PbxSettings, Settings
-from app.models import Call, Recording, RecordingAudit, Role, User
+from app.config import Settings
+from app.models import Call, Recording, RecordingAudit, Role
 from recordings.service import RecordingService, storage_for
 from telephony.handlers import CallRecorder
 from telephony.model import RecordingNote
 from tests.fixtures.factories import make_token, make_user
+from tests.recordings.support import (
+    PBX,
+    QUEUE_FILE,
+    TRACE_FILE,
+    UPLOAD_TOKEN,
+    bearer,
+    check,
+    record,
+    team,
+    tone,
+)
 from tests.telephony.replay import replay
-
-PBX = "rec"
-TRACE_FILE = "20261122-110020-in-100-09121234567-1795345220.0.wav"
-UPLOAD_TOKEN = "pbx-upload-token-for-tests"
-
-
-@pytest.fixture
-def conf(settings: Settings, tmp_path: Path) -> Settings:
-    pbx = PbxSettings(
-        id=PBX,
-        host="127.0.0.1",
-        port=1,
-        username="u",
-        secret=SecretStr("s"),
-        token=SecretStr(UPLOAD_TOKEN),
-    )
-    return settings.model_copy(
-        update={"pbxes": [pbx], "recordings_root": tmp_path / "spool", "data_dir": tmp_path}
-    )
-
-
-@pytest.fixture
-def app_conf(app: FastAPI, conf: Settings) -> Settings:
-    """The running app reads its settings per request: point it at this test's."""
-    before = app.state.settings
-    app.state.settings = conf
-    yield conf  # type: ignore[misc]
-    app.state.settings = before
-
-
-def tone(path: Path, seconds: float = 1.0, subtype: str = "PCM_16", fmt: str | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    t = np.arange(int(8000 * seconds)) / 8000
-    soundfile.write(path, 0.3 * np.sin(2 * np.pi * 440 * t), 8000, subtype=subtype, format=fmt)
-    # Written a minute ago: finished (a file modified in the last seconds is still growing).
-    old = time.time() - 60
-    os.utime(path, (old, old))
-
-
-async def record(app: FastAPI, conf: Settings, name: str) -> Call:
-    """The trace's customer call stored as the listener stores it."""
-    _, events = replay(name, pbx=PBX)
-    await CallRecorder(app.state.sessionmaker, settings=conf)(events)
-    async with app.state.sessionmaker() as session:
-        calls = (await session.execute(select(Call).where(Call.pbx == PBX))).scalars().all()
-    return next(c for c in calls if c.direction == "inbound")
-
-
-async def check(session: AsyncSession, conf: Settings) -> None:
-    """Run the background check now, as if every wait were over."""
-    await session.execute(update(Recording).values(next_check_at=datetime.now(UTC)))
-    await RecordingService(session, conf).check_due(storage_for(conf))
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def team(session: AsyncSession, conf: Settings) -> dict[str, tuple[User, dict[str, str]]]:
-    out = {}
-    for name, role, devices in (
-        ("sara", Role.agent, ["PJSIP/1001"]),
-        ("reza", Role.agent, ["PJSIP/1002"]),
-        ("boss", Role.supervisor, []),
-    ):
-        user = await make_user(session, role, username=f"{name}-rec", devices=devices)
-        out[name] = (user, bearer(await make_token(session, conf, user)))
-    return out
 
 
 async def test_a_recorded_call_gets_its_recording_once_the_file_is_there(
@@ -326,7 +265,7 @@ async def test_retention_deletes_old_recordings_but_not_held_ones(
     _, events = replay("04_queue_answered", pbx=PBX)
     await CallRecorder(app.state.sessionmaker, settings=conf)(events)
     tone(conf.recordings_dir / TRACE_FILE)
-    queue_file = "20261122-110128-q-support-09121234567-1795345288.8.wav"
+    queue_file = QUEUE_FILE
     tone(conf.recordings_dir / queue_file)
     await check(session, conf)
     direct, queued = (
