@@ -122,6 +122,16 @@ class Settings(BaseSettings):
     recording_retention_days: int = Field(default=0, ge=0)
     recording_retention_by_queue: dict[str, int] = Field(default_factory=dict)
     recording_upload_max_mb: int = Field(default=200, ge=1, le=4096)
+    # Set: recordings live in this S3-compatible bucket (the "s3" extra) instead of the root,
+    # under the prefix; the endpoint for MinIO, Ceph, ArvanCloud... (unset: AWS). Credentials
+    # come from boto3's usual chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE,
+    # ~/.aws/credentials, an instance role), never from Tamas's settings.
+    recordings_s3_bucket: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$"
+    )
+    recordings_s3_prefix: str = Field(default="", max_length=512)
+    recordings_s3_endpoint_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    recordings_s3_region: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,64}$")
 
     # Tracking codes: issue one for every answered inbound call (agents can always issue one).
     tracking_auto_issue: bool = True

@@ -4,6 +4,7 @@ legal hold, the audit trail, and the upload endpoint a PBX on another host pushe
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import PurePosixPath
 from typing import Annotated
 
@@ -25,8 +26,10 @@ from app.schemas import DbId
 from recordings import media
 from recordings.schemas import AuditRead, HoldRequest, RecordingBrief, RecordingRead, UploadResult
 from recordings.service import RecordingService, storage_for
-from recordings.storage import FileConflict, UnsafePath
+from recordings.storage import FileConflict, StorageUnavailable, UnsafePath
 from recordings.storage import TooLarge as StorageTooLarge
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["recordings"])
 
@@ -39,6 +42,11 @@ class RecordingNotAvailable(DomainError):
 class TooLarge(DomainError):
     status_code = 413
     code = "too_large"
+
+
+class StorageDown(DomainError):
+    status_code = 503
+    code = "storage_unavailable"
 
 
 def _read(recording: Recording) -> RecordingRead:
@@ -100,6 +108,7 @@ async def get_recording(
             "missing, deleted): the error's message says which"
         },
         416: {"description": "the range is outside the file"},
+        503: {"description": "the recordings' storage (a bucket) cannot be reached"},
     },
 )
 async def recording_audio(
@@ -125,11 +134,14 @@ async def recording_audio(
         raise RecordingNotAvailable(why)
     storage = storage_for(settings)
     try:
-        path = await asyncio.to_thread(storage.resolve, recording.relative_path)
+        path = await asyncio.to_thread(storage.local_path, recording.relative_path)
     except UnsafePath as exc:
         raise NotFound("the recording's file is not where it should be") from exc
-    if not await asyncio.to_thread(path.is_file):
-        raise RecordingNotAvailable("the recording's file is gone from the recordings folder")
+    except FileNotFoundError as exc:
+        raise RecordingNotAvailable("the recording's file is gone from the storage") from exc
+    except StorageUnavailable as exc:
+        logger.warning("recordings: storage unavailable: %s", exc)
+        raise StorageDown("the recordings' storage cannot be reached") from exc
     name = PurePosixPath(recording.relative_path).name
     content_type = recording.content_type or "application/octet-stream"
     if download:
@@ -199,8 +211,9 @@ async def upload_recording(
 ) -> UploadResult:
     """For a PBX on another host: push each finished recording (the raw file as the body),
     authenticated with that PBX's `token` (`Authorization: Bearer ...`). The file is
-    stored under the recordings root as it would be in the PBX's spool; the recordings that
-    name it are checked at once. Limited to `TAMAS_RECORDING_UPLOAD_MAX_MB`."""
+    stored in the recordings' storage (the root, or the bucket) as it would be in the PBX's
+    spool; the recordings that name it are checked at once. Limited to
+    `TAMAS_RECORDING_UPLOAD_MAX_MB`."""
     pbx = caller.id
     storage = storage_for(settings)
     limit = settings.recording_upload_max_mb * 1024 * 1024
@@ -216,6 +229,9 @@ async def upload_recording(
         raise TooLarge(str(exc)) from exc
     except FileConflict as exc:
         raise Conflict(f"another file is already stored as {name}: {exc}") from exc
+    except StorageUnavailable as exc:
+        logger.warning("recordings: storage unavailable: %s", exc)
+        raise StorageDown("the recordings' storage cannot be reached") from exc
     async with unit_of_work(sessionmaker) as session:
         matched = await RecordingService(session, settings).uploaded(storage, pbx, relative)
     return UploadResult(stored_as=relative, size=info.size, recordings=matched)

@@ -9,7 +9,7 @@ MP3, Vorbis and Opus support).
 Both public functions are synchronous and block (they hash, decode and write whole files):
 async callers run them in :func:`asyncio.to_thread`, as with :mod:`recordings.storage`.
 Neither decides whether a path is safe to open: callers pass paths from
-:meth:`recordings.storage.LocalStorage.resolve`.
+:meth:`recordings.storage.Storage.local_path`.
 """
 
 from __future__ import annotations

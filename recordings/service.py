@@ -11,10 +11,12 @@ late) is looked for again with growing waits, then shown as missing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +26,7 @@ from app.errors import InvalidInput, NotFound
 from app.models import Call, Recording, RecordingAudit, Role, User
 from recordings import media
 from recordings.repository import RecordingRepository
-from recordings.storage import LocalStorage, UnsafePath
+from recordings.storage import LocalStorage, Storage, UnsafePath
 from telephony.model import CallSnapshot, RecordingNote
 
 logger = logging.getLogger(__name__)
@@ -46,9 +48,48 @@ class Checked:
     waiting: int = 0
 
 
-def storage_for(settings: Settings) -> LocalStorage:
-    prefixes = sorted({p.spool_prefix for p in settings.pbxes} | {"/var/spool/asterisk/monitor/"})
+def storage_for(settings: Settings) -> Storage:
+    """The recordings' storage: the bucket when ``recordings_s3_bucket`` is set, else the
+    local root."""
+    prefixes = tuple(
+        sorted({p.spool_prefix for p in settings.pbxes} | {"/var/spool/asterisk/monitor/"})
+    )
+    if settings.recordings_s3_bucket:
+        return _bucket(
+            settings.recordings_s3_bucket,
+            settings.recordings_s3_prefix,
+            settings.recordings_s3_endpoint_url,
+            settings.recordings_s3_region,
+            settings.data_dir / "recordings-s3-cache",
+            prefixes,
+        )
     return LocalStorage(settings.recordings_dir, prefixes)
+
+
+@functools.lru_cache(maxsize=8)
+def _bucket(
+    bucket: str,
+    prefix: str,
+    endpoint_url: str | None,
+    region: str | None,
+    cache_dir: Path,
+    spool_prefixes: tuple[str, ...],
+) -> Storage:
+    # One per configuration, kept: a boto3 client is costly to make and safe to share.
+    try:
+        from recordings.s3 import S3Storage
+    except ImportError as exc:
+        raise RuntimeError(
+            "TAMAS_RECORDINGS_S3_BUCKET is set but boto3 is not installed: pip install 'tamas[s3]'"
+        ) from exc
+    return S3Storage(
+        bucket,
+        cache_dir,
+        prefix=prefix,
+        spool_prefixes=spool_prefixes,
+        endpoint_url=endpoint_url,
+        region=region,
+    )
 
 
 class RecordingService:
@@ -94,7 +135,7 @@ class RecordingService:
 
     # -- finding the files ------------------------------------------------------------------
 
-    async def check_due(self, storage: LocalStorage, limit: int = 50) -> Checked:
+    async def check_due(self, storage: Storage, limit: int = 50) -> Checked:
         """Look for the pending recordings whose time has come (claimed by this instance)."""
         now = datetime.now(UTC)
         available = missing = waiting = 0
@@ -106,7 +147,7 @@ class RecordingService:
         return Checked(available, missing, waiting)
 
     async def _check(
-        self, storage: LocalStorage, recording: Recording, call: Call, now: datetime
+        self, storage: Storage, recording: Recording, call: Call, now: datetime
     ) -> str:
         relative = await self._locate(storage, recording, call)
         info = None
@@ -143,9 +184,9 @@ class RecordingService:
         return "pending"
 
     async def _describe(
-        self, storage: LocalStorage, recording: Recording, relative: str, now: datetime
+        self, storage: Storage, recording: Recording, relative: str, now: datetime
     ) -> None:
-        path = await asyncio.to_thread(storage.resolve, relative)
+        path = await asyncio.to_thread(storage.local_path, relative)
         described = await asyncio.to_thread(media.probe, path)
         recording.relative_path = relative
         if recording.source == "pattern":
@@ -161,7 +202,7 @@ class RecordingService:
         recording.content_type = described.content_type[:64]
         await self.session.flush()
 
-    async def _locate(self, storage: LocalStorage, recording: Recording, call: Call) -> str:
+    async def _locate(self, storage: Storage, recording: Recording, call: Call) -> str:
         if recording.relative_path:
             return recording.relative_path
         if recording.reported_path and recording.source != "pattern":
@@ -193,7 +234,7 @@ class RecordingService:
                     return found[0]
         return ""
 
-    async def uploaded(self, storage: LocalStorage, pbx: str, relative: str) -> int:
+    async def uploaded(self, storage: Storage, pbx: str, relative: str) -> int:
         """A file the PBX pushed (complete: it was stored whole): the recordings naming it
         are described at once. One pushed before its call was stored is found by the
         regular check."""
@@ -277,7 +318,7 @@ class RecordingService:
         return out
 
     async def purge(
-        self, storage: LocalStorage, limit: int = 500, *, dry_run: bool = False
+        self, storage: Storage, limit: int = 500, *, dry_run: bool = False
     ) -> list[int]:
         """Delete the files of recordings past their retention (not on legal hold); each
         deletion is audited. Returns the ids deleted (or that would be)."""
@@ -293,8 +334,7 @@ class RecordingService:
                 continue
             if recording.relative_path:
                 try:
-                    path = await asyncio.to_thread(storage.resolve, recording.relative_path)
-                    await asyncio.to_thread(path.unlink, True)
+                    await asyncio.to_thread(storage.delete, recording.relative_path)
                 except (UnsafePath, OSError) as exc:
                     logger.warning(
                         "retention: could not delete recording %s: %s", recording.id, exc

@@ -15,10 +15,14 @@ once more later (a proxy, a log viewer, a download link) would read another path
 one checked. Asterisk never writes percent escapes into a file name.
 
 Blocking work: the methods are synchronous, and those that touch the disk (:meth:`resolve`,
-:meth:`stat`, :meth:`find`) can block for a while (the spool is often a network mount, where
-even a ``stat`` can stall), so async callers run them in :func:`asyncio.to_thread`. The
-exception is :meth:`save`, a coroutine because it consumes an async stream; it does its own
-file work in threads. :meth:`relative` is pure.
+:meth:`stat`, :meth:`find`, :meth:`local_path`, :meth:`delete`) can block for a while (the
+spool is often a network mount, where even a ``stat`` can stall), so async callers run them in
+:func:`asyncio.to_thread`. The exception is :meth:`save`, a coroutine because it consumes an
+async stream; it does its own file work in threads. :meth:`relative` is pure.
+
+:class:`Storage` is what the rest of Tamas uses; :class:`LocalStorage` is one, the
+S3-compatible bucket of :mod:`recordings.s3` (the ``s3`` extra) the other. Both name files by
+the same relative paths, made and checked by the same rules.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +83,11 @@ class FileConflict(FileExistsError):
     """A file with different content already exists where an upload would go."""
 
 
+class StorageUnavailable(OSError):
+    """The storage could not be reached, or refused a request for another reason than the
+    file not being there (credentials, permissions, a network error)."""
+
+
 class TooLarge(ValueError):
     """An upload went past its size limit (nothing of it was kept)."""
 
@@ -95,7 +104,44 @@ class FileInfo:
     mtime: datetime
     """Last modification, timezone-aware (UTC)."""
     sha256: str | None = None
-    """Hex digest, filled in by :meth:`LocalStorage.save` (it hashes while writing)."""
+    """Hex digest, filled in by :meth:`Storage.save` (it hashes while writing)."""
+
+
+class Storage(Protocol):
+    """Where recordings are kept, named by relative POSIX paths (never by anything a caller
+    could point elsewhere). Everything but :meth:`relative` and :meth:`save` blocks: async
+    callers run it in :func:`asyncio.to_thread`."""
+
+    def relative(self, reported: str) -> str:
+        """The relative path for a path the PBX reported (:class:`UnsafePath` if unsafe)."""
+        ...
+
+    def stat(self, relative: str) -> FileInfo | None:
+        """Size and modification time, or None when there is no such file."""
+        ...
+
+    def find(
+        self, patterns: Sequence[str], fields: Mapping[str, str], *, limit: int = ...
+    ) -> list[str]:
+        """Relative paths of the files matching any of the glob ``patterns``, sorted."""
+        ...
+
+    async def save(self, relative: str, chunks: AsyncIterable[bytes], max_bytes: int) -> FileInfo:
+        """Store an upload, whole or not at all (:class:`TooLarge`, :class:`FileConflict`)."""
+        ...
+
+    def local_path(self, relative: str) -> Path:
+        """A file on this host with the recording's bytes, to probe and to serve (with HTTP
+        Range); FileNotFoundError when there is no such recording."""
+        ...
+
+    def delete(self, relative: str) -> None:
+        """Remove the file (retention); no error when it is already gone."""
+        ...
+
+    def prune_cache(self, older_than: datetime) -> int:
+        """Drop local copies not used since ``older_than``; how many were dropped."""
+        ...
 
 
 def _check_text(text: str) -> None:
@@ -138,10 +184,27 @@ def _check_kept(parts: Sequence[str]) -> str:
     return "/".join(parts)
 
 
-def _canonical(relative: str) -> str:
+def canonical(relative: str) -> str:
+    """``relative`` checked and normalised (``a//./b`` -> ``a/b``); :class:`UnsafePath` for
+    an absolute path, ``..``, hidden names, control characters, backslashes, percent escapes."""
     if relative.startswith("/"):
         raise UnsafePath("absolute path where a relative one is expected")
     return _check_kept(_parts(relative))
+
+
+def escaped_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    """Pattern field values, glob-escaped; a value that could name a directory is refused."""
+    escaped = {}
+    for name, value in fields.items():
+        if not value or value in (".", "..") or any(c in value for c in "/\\\x00"):
+            raise UnsafePath(f"field {name!r} cannot be part of a file name")
+        escaped[name] = glob.escape(value)
+    return escaped
+
+
+def check_pattern(pattern: str) -> None:
+    if pattern.startswith("/") or ".." in pattern.split("/"):
+        raise UnsafePath(f"pattern {pattern!r} leads outside the root")
 
 
 def _mtime(st: os.stat_result) -> datetime:
@@ -169,23 +232,19 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _pattern_fields(pattern: str) -> set[str]:
+def pattern_fields(pattern: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
 
 
-class LocalStorage:
-    """Recordings under one directory on this host.
+class SpoolNames:
+    """The mapping from the paths the PBX reports to relative paths, shared by every storage.
 
     ``spool_prefixes`` are the directories, as the PBX names them, that correspond to the
-    root (the spool mounted here); a reported path under one of them keeps its sub-folders.
+    root (the spool mounted here, or the bucket's prefix); a reported path under one of them
+    keeps its sub-folders.
     """
 
-    def __init__(
-        self,
-        root: Path,
-        spool_prefixes: Sequence[str] = DEFAULT_SPOOL_PREFIXES,
-    ) -> None:
-        self.root = Path(os.path.abspath(root))
+    def __init__(self, spool_prefixes: Sequence[str] = DEFAULT_SPOOL_PREFIXES) -> None:
         prefixes = []
         for prefix in spool_prefixes:
             if not prefix.startswith("/"):
@@ -212,6 +271,19 @@ class LocalStorage:
                 return _check_kept(parts[len(prefix) :])
         return _check_kept(parts[-1:])
 
+
+class LocalStorage(SpoolNames):
+    """Recordings under one directory on this host (see :class:`SpoolNames` for
+    ``spool_prefixes``)."""
+
+    def __init__(
+        self,
+        root: Path,
+        spool_prefixes: Sequence[str] = DEFAULT_SPOOL_PREFIXES,
+    ) -> None:
+        super().__init__(spool_prefixes)
+        self.root = Path(os.path.abspath(root))
+
     # -- files ---------------------------------------------------------------------------
 
     def resolve(self, relative: str) -> Path:
@@ -221,7 +293,7 @@ class LocalStorage:
         pointing inside it is fine). An existing path must be a regular file. The result is
         the real path, so a link swapped afterwards does not change what is opened.
         """
-        rel = _canonical(relative)
+        rel = canonical(relative)
         root = Path(os.path.realpath(self.root))
         real = Path(os.path.realpath(self.root / rel))
         if real == root or not real.is_relative_to(root):
@@ -243,7 +315,7 @@ class LocalStorage:
             return None
         if not stat_module.S_ISREG(st.st_mode):
             raise UnsafePath("not a regular file")
-        return FileInfo(path=_canonical(relative), size=st.st_size, mtime=_mtime(st))
+        return FileInfo(path=canonical(relative), size=st.st_size, mtime=_mtime(st))
 
     # -- fallback discovery ----------------------------------------------------------------
 
@@ -263,20 +335,15 @@ class LocalStorage:
         hidden files and anything but regular files are left out; at most ``limit`` are
         returned.
         """
-        escaped = {}
-        for name, value in fields.items():
-            if not value or value in (".", "..") or any(c in value for c in "/\\\x00"):
-                raise UnsafePath(f"field {name!r} cannot be part of a file name")
-            escaped[name] = glob.escape(value)
+        escaped = escaped_fields(fields)
         found: set[str] = set()
         for pattern in patterns:
-            if pattern.startswith("/") or ".." in pattern.split("/"):
-                raise UnsafePath(f"pattern {pattern!r} leads outside the root")
-            if not _pattern_fields(pattern) <= escaped.keys():
+            check_pattern(pattern)
+            if not pattern_fields(pattern) <= escaped.keys():
                 continue  # a field this caller does not know (say, no date): skip
             for match in glob.iglob(pattern.format_map(escaped), root_dir=self.root):
                 try:
-                    rel = _canonical(Path(match).as_posix())
+                    rel = canonical(Path(match).as_posix())
                     path = self.resolve(rel)
                 except UnsafePath as exc:
                     logger.warning("recordings: skipped %r found by %r: %s", match, pattern, exc)
@@ -286,6 +353,19 @@ class LocalStorage:
                     if len(found) >= limit:
                         return sorted(found)
         return sorted(found)
+
+    def local_path(self, relative: str) -> Path:
+        """The file itself (:meth:`resolve`); FileNotFoundError when it is not there."""
+        path = self.resolve(relative)
+        if not path.is_file():
+            raise FileNotFoundError(relative)
+        return path
+
+    def delete(self, relative: str) -> None:
+        self.resolve(relative).unlink(missing_ok=True)
+
+    def prune_cache(self, older_than: datetime) -> int:
+        return 0  # the files are read where they are: no copies
 
     # -- uploads ---------------------------------------------------------------------------
 
@@ -331,20 +411,20 @@ class LocalStorage:
         content again is accepted and returns the existing file). Nothing partial is left
         behind, also on cancellation.
         """
-        upload = _Upload(_canonical(relative))
+        upload = _Upload(canonical(relative))
         digest = hashlib.sha256()
         size = 0
         try:
-            await _to_thread_to_the_end(self._prepare, upload)
+            await to_thread_to_the_end(self._prepare, upload)
             assert upload.out is not None and upload.temp is not None and upload.target
             async for chunk in chunks:
                 size += len(chunk)
                 if size > max_bytes:
                     raise TooLarge(max_bytes)
                 digest.update(chunk)
-                await _to_thread_to_the_end(upload.out.write, chunk)
-            await _to_thread_to_the_end(_flush, upload.out)
-            return await _to_thread_to_the_end(
+                await to_thread_to_the_end(upload.out.write, chunk)
+            await to_thread_to_the_end(_flush, upload.out)
+            return await to_thread_to_the_end(
                 self._commit, upload.rel, upload.target, upload.temp, digest.hexdigest()
             )
         finally:
@@ -369,7 +449,7 @@ def _flush(out: IO[bytes]) -> None:
     os.fsync(out.fileno())
 
 
-async def _to_thread_to_the_end(func: Callable[..., _T], *args: Any) -> _T:
+async def to_thread_to_the_end(func: Callable[..., _T], *args: Any) -> _T:
     """:func:`asyncio.to_thread`, except that a cancelled caller still waits for the thread
     to finish (then is cancelled), so that its clean-up sees everything the thread did."""
     future = asyncio.ensure_future(asyncio.to_thread(func, *args))

@@ -1,5 +1,6 @@
 """The recordings' background work, on every instance: look for the files that are due (each
-claimed by one instance with SKIP LOCKED), and apply the retention once an hour."""
+claimed by one instance with SKIP LOCKED), and apply the retention (and drop old local copies
+of a bucket's recordings) once an hour."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
 from app.db import SessionMaker, unit_of_work
 from recordings.service import RecordingService, storage_for
+from recordings.storage import StorageUnavailable
 
 logger = logging.getLogger(__name__)
+
+# Local copies of a bucket's recordings (what was played or described) are kept this long
+# after their last use.
+CACHE_KEPT = timedelta(days=1)
 
 
 class RecordingTasks:
@@ -55,16 +62,25 @@ class RecordingTasks:
                 break
         if total:
             logger.info("recordings: %d deleted by retention", total)
+        cutoff = datetime.now(UTC) - CACHE_KEPT
+        await asyncio.to_thread(self.storage.prune_cache, cutoff)
         return total
 
     async def _run(self) -> None:
         last_purge = 0.0
+        delay = self.tick
         while True:
             try:
                 await self.check_once()
                 if time.monotonic() - last_purge > self.purge_every:
                     last_purge = time.monotonic()
                     await self.purge_once()
+                delay = self.tick
+            except StorageUnavailable as exc:
+                # A bucket down or misconfigured: said once per try, tried less and less often.
+                delay = min(max(delay * 2, self.tick), 60.0)
+                logger.warning("recordings: %s; trying again in %.0f s", exc, delay)
             except Exception:
                 logger.exception("recordings: a check failed; trying again")
-            await asyncio.sleep(self.tick)
+                delay = self.tick
+            await asyncio.sleep(delay)
