@@ -67,7 +67,7 @@ def _read(recording: Recording) -> RecordingRead:
         codec=recording.codec,
         sha256=recording.sha256,
         attempts=recording.attempts,
-        available_at=recording.available_at,
+        available_at=recording.available_at if recording.state != "pending" else None,
         deleted_at=recording.deleted_at,
         created_at=recording.created_at,
     )

@@ -151,12 +151,68 @@ class RecordingRepository:
         )
         return list((await self.session.execute(stmt)).scalars())
 
+    async def mixmonitor_stopped(
+        self, call_id: int, path: str, now: datetime, at: datetime
+    ) -> list[int]:
+        """The call's pending recordings of this file (all of them for an empty path) due
+        now; with a path, also marked whole since ``at`` (kept in ``available_at`` while
+        pending: see :meth:`RecordingService.whole_since`). Their ids."""
+        values: dict[str, Any] = {"next_check_at": now}
+        if path:
+            values["available_at"] = at
+        stmt = (
+            update(Recording)
+            .where(Recording.call_id == call_id, Recording.state == "pending", *_naming(path))
+            .values(**values)
+            .returning(Recording.id)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def mixmonitor_started(self, call_id: int, path: str, now: datetime) -> list[int]:
+        """MixMonitor writes this file again (appending): no longer whole. One described
+        already, of a call still up, is pending again (looked for after ``now``)."""
+        if not path:
+            return []
+        await self.session.execute(
+            update(Recording)
+            .where(Recording.call_id == call_id, Recording.state == "pending", *_naming(path))
+            .values(available_at=None)
+        )
+        live = select(Call.id).where(Call.id == call_id, Call.ended_at.is_(None)).exists()
+        stmt = (
+            update(Recording)
+            .where(
+                Recording.call_id == call_id,
+                Recording.state == "available",
+                live,
+                *_naming(path),
+            )
+            .values(state="pending", available_at=None, attempts=0, next_check_at=now)
+            .returning(Recording.id)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
     async def reschedule_missing(self, ids: Sequence[int], now: datetime) -> None:
         await self.session.execute(
             update(Recording)
             .where(Recording.id.in_(list(ids)))
             .values(state="pending", attempts=0, next_check_at=now)
         )
+
+
+def _naming(path: str) -> list[Any]:
+    """Recordings naming this file: the same path, or (a CDR may give only the name) the
+    same file name."""
+    if not path:
+        return []
+    name = path.rsplit("/", 1)[-1]
+    return [
+        or_(
+            Recording.reported_path == path,
+            Recording.reported_path == name,
+            Recording.reported_path.like(f"%/{_like(name)}"),
+        )
+    ]
 
 
 def _like(text: str) -> str:

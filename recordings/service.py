@@ -5,7 +5,9 @@ Discovery, in the order Asterisk tells: the ``MIXMONITOR_FILENAME`` variable on 
 channels (the tracker collects it), the ``Cdr`` event's ``recordingfile``/``UserField``
 (after the call), and, when the PBX named nothing, configured file-name patterns. A file
 that has not arrived yet (the PBX writes it until the call ends; a sync or an upload may be
-late) is looked for again with growing waits, then shown as missing.
+late) is looked for again with growing waits, then shown as missing. A ``MixMonitorStop``
+(``StopMixMonitor``, the call may go on) says the file is whole: it is looked for at once and
+described without waiting for the call to end or the file to settle.
 """
 
 from __future__ import annotations
@@ -39,6 +41,17 @@ SETTLE_SECONDS = 2.0
 
 def wait_after(attempts: int) -> timedelta:
     return timedelta(seconds=min(FIRST_WAIT * 2 ** max(0, attempts - 1), LONGEST_WAIT))
+
+
+# What MixMonitorStart/Stop say about a channel's recording (telephony.listener).
+_MIXMONITOR = ("start", "stop")
+
+
+def whole_since(recording: Recording) -> datetime | None:
+    """When the PBX said this pending recording's file is whole (its MixMonitor was
+    stopped), or None. Kept in ``available_at``, which means nothing else until the file is
+    described (and is then overwritten with that time)."""
+    return recording.available_at if recording.state == "pending" else None
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,8 @@ class RecordingService:
         call_ids: dict[tuple[str, str], int],
         notes: Sequence[RecordingNote] = (),
     ) -> None:
+        marks = [n for n in notes if n.source in _MIXMONITOR]
+        notes = [n for n in notes if n.source not in _MIXMONITOR]
         rows: list[dict[str, Any]] = []
         for call in calls:
             call_id = call_ids.get((call.pbx, call.linkedid))
@@ -132,6 +147,25 @@ class RecordingService:
                 positions[call_id] = position + 1
                 rows.append(_row(call_id, note.pbx, note.path, note.source, position))
         await self.repo.add_many(rows)
+        if marks:
+            await self._mixmonitor(marks)
+
+    async def _mixmonitor(self, notes: Sequence[RecordingNote]) -> None:
+        """MixMonitor stopped on a channel: its file is whole, look for it now. Started
+        (again, appending): it is not whole any more. In the PBX's order."""
+        found = await self.repo.calls_of_channels([(n.pbx, n.uniqueid) for n in notes])
+        now = datetime.now(UTC)
+        for note in notes:
+            call_id = found.get((note.pbx, note.uniqueid))
+            if call_id is None:
+                continue  # a channel of no call Tamas keeps (or not stored yet)
+            if note.source == "stop":
+                at = datetime.fromtimestamp(note.at, UTC)
+                await self.repo.mixmonitor_stopped(call_id, note.path, now, at)
+            else:
+                again = await self.repo.mixmonitor_started(call_id, note.path, now)
+                if again:
+                    logger.info("recordings %s: recorded again, no longer whole", again)
 
     # -- finding the files ------------------------------------------------------------------
 
@@ -157,8 +191,12 @@ class RecordingService:
             except UnsafePath as exc:
                 logger.warning("recording %s: refused path: %s", recording.id, exc)
                 relative, info = "", None
-        growing = info is not None and (
-            call.ended_at is None or (now - info.mtime).total_seconds() < SETTLE_SECONDS
+        # Still being written: the call is up, or the file changed a moment ago; unless the
+        # PBX said it is whole (its MixMonitor stopped).
+        growing = (
+            info is not None
+            and whole_since(recording) is None
+            and (call.ended_at is None or (now - info.mtime).total_seconds() < SETTLE_SECONDS)
         )
         if info is not None and not growing:
             await self._describe(storage, recording, relative, now)

@@ -155,6 +155,7 @@ class AmiListener:
         self._auth_failed = False
         self._stopping = False
         self.logins = 0
+        self.mixmonitors = MixMonitorFiles()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -307,6 +308,9 @@ class AmiListener:
             note = recording_of_cdr(event)
             if note is not None:
                 extras.recordings.append(note)
+        note = self.mixmonitors.note(event)
+        if note is not None:
+            extras.recordings.append(note)
         if event.name == "OriginateResponse" and event.get("ActionID"):
             extras.originates.append(
                 OriginateOutcome(
@@ -374,6 +378,7 @@ class AmiListener:
             if getattr(m, "frame", None) is not None and m.frame.event == "CoreShowChannel"
         ]
         self.health.resyncs += 1
+        self.mixmonitors.keep({c.uniqueid for c in channels})
         now = time.time()
         await self._deliver(self.tracker.resync(channels, now))
         try:
@@ -414,6 +419,48 @@ def recording_of_cdr(event: AmiEvent) -> RecordingNote | None:
         if value and value.lower().endswith(_AUDIO) and event.get("UniqueID"):
             return RecordingNote(event.pbx, event.get("UniqueID"), value, "cdr", event.at)
     return None
+
+
+class MixMonitorFiles:
+    """Which file each channel's MixMonitor writes, to tell what a ``MixMonitorStart`` or
+    ``MixMonitorStop`` is about: those events name the channel, not the file, and
+    ``MixMonitor()`` sets the channel's ``MIXMONITOR_FILENAME`` just before it starts.
+
+    Asterisk sends ``MixMonitorStop`` only for ``StopMixMonitor`` (the application, the AMI
+    action, the CLI), after closing the file: the recording is then whole, even with the call
+    still up. A recording that ends with the channel's hangup has no such event. FreePBX's
+    one-touch recording starts MixMonitor again on the same file (appending), hence a
+    ``MixMonitorStart`` note too, for a channel whose recording was stopped before."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, str] = {}
+        self._stopped: set[str] = set()
+
+    def note(self, event: AmiEvent) -> RecordingNote | None:
+        uniqueid = event.uniqueid
+        if not uniqueid:
+            return None
+        if event.name == "VarSet":
+            if event.get("Variable") == "MIXMONITOR_FILENAME" and event.get("Value"):
+                self._files[uniqueid] = event.get("Value")
+        elif event.name == "Hangup":
+            self._files.pop(uniqueid, None)
+            self._stopped.discard(uniqueid)
+        elif event.name == "MixMonitorStop":
+            self._stopped.add(uniqueid)
+            # An empty path: a recording started before Tamas was listening.
+            path = self._files.get(uniqueid, "")
+            return RecordingNote(event.pbx, uniqueid, path, "stop", event.at)
+        elif event.name == "MixMonitorStart" and uniqueid in self._stopped:
+            self._stopped.discard(uniqueid)
+            path = self._files.get(uniqueid, "")
+            return RecordingNote(event.pbx, uniqueid, path, "start", event.at) if path else None
+        return None
+
+    def keep(self, uniqueids: set[str]) -> None:
+        """After a resync: forget the channels that are gone (their Hangup was missed)."""
+        self._files = {u: f for u, f in self._files.items() if u in uniqueids}
+        self._stopped &= uniqueids
 
 
 def _seconds(text: str) -> float:

@@ -130,8 +130,13 @@ class OriginateOutcome:
 
 @dataclass(frozen=True, slots=True)
 class RecordingNote:
-    """A recording file the PBX named for a channel outside the call's own events (the
-    ``Cdr`` event's ``recordingfile``/``UserField``, which comes after the call ended)."""
+    """What the PBX said about a channel's recording outside the call's snapshots.
+
+    ``source``: ``cdr``, a file named by the ``Cdr`` event's ``recordingfile``/``UserField``
+    (after the call ended); ``stop``, the channel's MixMonitor was stopped and its file
+    (``path``) is whole (an empty path: the file is not known, every pending recording of the
+    call is looked for at once); ``start``, MixMonitor started (again) on the channel, so
+    that file grows again."""
 
     pbx: str
     uniqueid: str
