@@ -1,11 +1,11 @@
-// Customers: the customer card (details, numbers, notes, call history with the calls'
-// recordings, edit), and the pieces the pop cards and the phonebook show a customer with.
-// All through the REST API.
+// Customers: the customer card (details, support contracts, numbers, notes, call history
+// with the calls' dispositions and recordings, edit), and the pieces the pop cards and the
+// phonebook show a customer with. All through the REST API.
 
 import { ApiError, api } from "./api.js";
 import { callButton } from "./dialling.js";
 import { $, h, joined, newId, showFormErrors } from "./dom.js";
-import { applyLang, digits, duration, t, tMaybe, timeElement } from "./i18n.js";
+import { applyLang, digits, dispositionText, duration, t, tMaybe, timeElement } from "./i18n.js";
 import { Player } from "./recordings.js";
 
 const HISTORY_PAGE = 20;
@@ -68,12 +68,16 @@ export function field(labelKey, control, hintKey = null) {
 // --- the customer card ------------------------------------------------------------------
 
 export class CustomerCard {
-  /** `onSaved(customer)` lets the rest of the panel show the new details too. */
-  constructor({ onSaved }) {
+  /**
+   * `onSaved(customer)` lets the rest of the panel show the new details too; `contracts`
+   * (a ContractSection) shows the customer's support contracts.
+   */
+  constructor({ onSaved, contracts = null }) {
     this.section = $("customer");
     this.body = $("customer-body");
     this.heading = $("customer-h");
     this.onSaved = onSaved;
+    this.contracts = contracts;
     this.customer = null;
     this.calls = [];
     this.nextCursor = null;
@@ -94,6 +98,7 @@ export class CustomerCard {
     if (String(this.customer?.id) !== String(id)) this.dropPlayers();
     this.body.replaceChildren(h("p", { class: "muted", text: t("loading") }));
     this.body.setAttribute("aria-busy", "true");
+    this.contracts?.load(id);
     try {
       const [customer, page] = await Promise.all([
         api(`/api/customers/${id}`, { signal: loading.signal }),
@@ -115,6 +120,7 @@ export class CustomerCard {
   clear() {
     this.loading?.abort();
     this.dropPlayers();
+    this.contracts?.clear();
     this.customer = null;
     this.editing = null;
     this.render();
@@ -150,6 +156,7 @@ export class CustomerCard {
           }),
         ),
         facts(c),
+        this.contracts?.el,
         h("h4", { text: t("numbers") }),
         h(
           "ul",
@@ -216,7 +223,14 @@ export class CustomerCard {
               ),
               h("td", {}, this.numberCell(call)),
               h("td", {}, call.answered_by ? numberText(extensionOf(call.answered_by)) : "—"),
-              h("td", { text: outcomeText(call.outcome) }),
+              h(
+                "td",
+                {},
+                joined(
+                  [outcomeText(call.outcome), call.disposition ? dispositionText(call.disposition) : null],
+                  t("sep"),
+                ),
+              ),
               h("td", {}, call.talk_seconds ? h("span", { dir: "ltr", text: duration(call.talk_seconds) }) : "—"),
               this.recordings(call),
             ),

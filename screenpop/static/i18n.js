@@ -193,6 +193,92 @@ const STRINGS = {
     rec_check_label: "بررسی دوباره {label}",
     rec_gone: "فایل این ضبط دیگر در دسترس نیست.",
     rec_undecodable: "این مرورگر این ضبط را پخش نمی‌کند.",
+    // tracking codes and cases
+    tracking_code: "کد پیگیری",
+    call_code: "کد پیگیری این تماس",
+    call_code_hint: "این کد را برای مشتری بخوانید.",
+    copy: "کپی",
+    copy_code: "کپی کد پیگیری {code}",
+    copied: "کپی شد.",
+    copy_select: "کد انتخاب شد؛ Ctrl+C را بزنید.",
+    show_case: "پرونده",
+    show_case_label: "نمایش پرونده {code}",
+    open_cases: "پرونده‌های باز",
+    code_length: "کد پیگیری ۸ رقم است.",
+    code_mistyped: "این کد درست نیست: یک رقم اشتباه است یا دو رقم جابه‌جا شده‌اند. دوباره بپرسید.",
+    case_not_found: "پرونده‌ای با این کد پیدا نشد.",
+    cases: "پرونده‌ها",
+    find_case: "یافتن پرونده با کد پیگیری",
+    find: "یافتن",
+    case_title: "پرونده",
+    case_open: "باز",
+    case_closed: "بسته",
+    case_owner: "مسئول: {name}",
+    case_opened_at: "باز شده",
+    case_closed_at: "بسته شده",
+    close_case: "بستن پرونده",
+    reopen_case: "باز کردن دوباره",
+    case_now_closed: "پرونده {code} بسته شد.",
+    case_now_open: "پرونده {code} دوباره باز شد.",
+    case_customer: "نمایش مشتری",
+    case_calls: "تماس‌های پرونده",
+    case_no_calls: "تماسی در این پرونده نیست.",
+    case_hint: "کد را همان‌طور که مشتری می‌گوید وارد کنید؛ فاصله و ارقام فارسی اشکالی ندارد.",
+    // notes and dispositions
+    call_work: "یادداشت و موضوع تماس",
+    disposition: "موضوع تماس",
+    disposition_set: "موضوع تماس: {d}",
+    disposition_sale: "فروش",
+    disposition_support: "پشتیبانی",
+    disposition_complaint: "شکایت",
+    disposition_information: "استعلام",
+    "disposition_wrong number": "شماره اشتباه",
+    disposition_other: "سایر",
+    note: "یادداشت",
+    note_hint: "با Ctrl+Enter هم ثبت می‌شود.",
+    add_note: "ثبت یادداشت",
+    note_added: "یادداشت ثبت شد.",
+    note_empty: "یادداشت را بنویسید.",
+    you: "شما",
+    issue_code: "صدور کد پیگیری",
+    code_issued: "کد پیگیری {code} صادر شد.",
+    quoted_code: "کدی که تماس‌گیرنده می‌گوید",
+    link_code: "افزودن به پرونده",
+    code_linked: "این تماس به پرونده {code} افزوده شد.",
+    // support contracts
+    contracts: "قرارداد پشتیبانی",
+    contract_active: "قرارداد فعال{level} تا {date}",
+    contract_expiring: "قرارداد{level} رو به پایان: {n} روز مانده",
+    contract_expiring_today: "قرارداد{level} امروز پایان می‌یابد",
+    contract_expired: "قرارداد{level} منقضی شده است ({date})",
+    contract_none: "قرارداد پشتیبانی ندارد.",
+    contract_range: "{from} تا {to}",
+    add_contract: "افزودن قرارداد",
+    contract_level: "سطح",
+    contract_starts: "از تاریخ",
+    contract_ends: "تا تاریخ (آخرین روز)",
+    contract_notes: "توضیحات",
+    date_hint: "مثلاً ۱۴۰۵/۰۹/۰۲",
+    contract_added: "قرارداد ثبت شد.",
+    announce_contract_expired: "قرارداد پشتیبانی {name} منقضی شده است.",
+    // callbacks
+    side_tabs: "ابزارها",
+    callbacks: "تماس‌های برگشتی",
+    callbacks_mine: "برداشته‌شده توسط من",
+    callbacks_open: "در انتظار تماس",
+    callbacks_none: "کسی منتظر تماس برگشتی نیست.",
+    callbacks_mine_none: "تماس برگشتی‌ای برنداشته‌اید.",
+    callbacks_count: "{n} نفر منتظر تماس برگشتی‌اند.",
+    callback_attempts: "{n} بار تماس گرفته",
+    callback_first: "اولین تماس",
+    callback_last: "آخرین تماس",
+    claim: "برمی‌دارم",
+    claim_label: "برداشتن تماس برگشتی {number}",
+    release: "واگذاری",
+    release_label: "واگذاری تماس برگشتی {number}",
+    call_back: "تماس برگشتی",
+    callback_claimed: "تماس برگشتی {number} را برداشتید.",
+    callback_taken: "همکار دیگری این تماس را برداشته است.",
   },
   en: {
     app_name: "Tamas",
@@ -385,6 +471,92 @@ const STRINGS = {
     rec_check_label: "Check {label} again",
     rec_gone: "The recording's file is no longer available.",
     rec_undecodable: "This browser cannot play this recording.",
+    // tracking codes and cases
+    tracking_code: "Tracking code",
+    call_code: "This call's tracking code",
+    call_code_hint: "Read this code out to the customer.",
+    copy: "Copy",
+    copy_code: "Copy tracking code {code}",
+    copied: "Copied.",
+    copy_select: "The code is selected: press Ctrl+C.",
+    show_case: "Case",
+    show_case_label: "Show case {code}",
+    open_cases: "Open cases",
+    code_length: "A tracking code has 8 digits.",
+    code_mistyped: "This code is mistyped: a digit is wrong or two are swapped. Ask again.",
+    case_not_found: "No case has this code.",
+    cases: "Cases",
+    find_case: "Find a case by its tracking code",
+    find: "Find",
+    case_title: "Case",
+    case_open: "open",
+    case_closed: "closed",
+    case_owner: "Owner: {name}",
+    case_opened_at: "Opened",
+    case_closed_at: "Closed",
+    close_case: "Close the case",
+    reopen_case: "Reopen",
+    case_now_closed: "Case {code} closed.",
+    case_now_open: "Case {code} reopened.",
+    case_customer: "Show the customer",
+    case_calls: "Calls in this case",
+    case_no_calls: "No calls in this case.",
+    case_hint: "Type the code as the customer says it; spaces are fine.",
+    // notes and dispositions
+    call_work: "Notes and disposition",
+    disposition: "Disposition",
+    disposition_set: "Disposition: {d}",
+    disposition_sale: "sale",
+    disposition_support: "support",
+    disposition_complaint: "complaint",
+    disposition_information: "information",
+    "disposition_wrong number": "wrong number",
+    disposition_other: "other",
+    note: "Note",
+    note_hint: "Ctrl+Enter adds it too.",
+    add_note: "Add note",
+    note_added: "Note added.",
+    note_empty: "Write the note first.",
+    you: "you",
+    issue_code: "Issue a tracking code",
+    code_issued: "Tracking code {code} issued.",
+    quoted_code: "Code the caller quotes",
+    link_code: "Add to the case",
+    code_linked: "This call was added to case {code}.",
+    // support contracts
+    contracts: "Support contract",
+    contract_active: "Contract active{level} until {date}",
+    contract_expiring: "Contract{level} expiring: {n} days left",
+    contract_expiring_today: "Contract{level} ends today",
+    contract_expired: "Contract{level} expired ({date})",
+    contract_none: "No support contract.",
+    contract_range: "{from} to {to}",
+    add_contract: "Add a contract",
+    contract_level: "Level",
+    contract_starts: "Starts on",
+    contract_ends: "Ends on (last day covered)",
+    contract_notes: "Notes",
+    date_hint: "e.g. 1405/09/02 (Jalali) or 2026-11-23",
+    contract_added: "Contract saved.",
+    announce_contract_expired: "{name}'s support contract has expired.",
+    // callbacks
+    side_tabs: "Tools",
+    callbacks: "Callbacks",
+    callbacks_mine: "Claimed by me",
+    callbacks_open: "Waiting for a call back",
+    callbacks_none: "No one is waiting for a call back.",
+    callbacks_mine_none: "You have claimed no callbacks.",
+    callbacks_count: "{n} waiting for a call back.",
+    callback_attempts: "called {n} times",
+    callback_first: "first",
+    callback_last: "last",
+    claim: "Claim",
+    claim_label: "Claim the callback to {number}",
+    release: "Release",
+    release_label: "Release the callback to {number}",
+    call_back: "Call back",
+    callback_claimed: "You claimed the callback to {number}.",
+    callback_taken: "Another agent has claimed this callback.",
   },
 };
 
@@ -424,23 +596,41 @@ export function duration(seconds) {
 }
 
 const WHEN = { dateStyle: "medium", timeStyle: "short" };
+// A calendar day (a contract's last day) is the same day wherever the panel is.
+const DAY = { dateStyle: "medium", timeZone: "UTC" };
 
 /** The date as the reader's calendar shows it, and the other calendar for the title. */
-export function formatDate(iso) {
+export function formatDate(iso, style = WHEN) {
   const when = new Date(iso);
   if (Number.isNaN(when.getTime())) return { text: "", title: "" };
   const jalali = lang === "fa" ? "fa-IR-u-ca-persian" : "en-u-ca-persian";
   const gregorian = lang === "fa" ? "fa-IR-u-ca-gregory" : "en-GB";
-  const main = new Intl.DateTimeFormat(lang === "fa" ? jalali : gregorian, WHEN).format(when);
-  const other = new Intl.DateTimeFormat(lang === "fa" ? gregorian : jalali, WHEN).format(when);
+  const main = new Intl.DateTimeFormat(lang === "fa" ? jalali : gregorian, style).format(when);
+  const other = new Intl.DateTimeFormat(lang === "fa" ? gregorian : jalali, style).format(when);
   return { text: main, title: other };
 }
+
+/** A day given as 2026-11-23, as formatDate shows dates (no time of day). */
+export const formatDay = (day) => formatDate(`${day}T12:00:00Z`, DAY);
+
+/** A configured disposition in the panel's language (ones it does not know, as they are). */
+export const dispositionText = (d) => tMaybe(`disposition_${d}`) ?? d;
 
 /** A <time> element: Jalali in Persian (Gregorian on hover), Gregorian in English. */
 export function timeElement(iso) {
   const el = document.createElement("time");
   const { text, title } = formatDate(iso);
   el.dateTime = iso;
+  el.textContent = text;
+  el.title = title;
+  return el;
+}
+
+/** A <time> element for a day (2026-11-23): Jalali in Persian, Gregorian on hover. */
+export function dayElement(day) {
+  const el = document.createElement("time");
+  const { text, title } = formatDay(day);
+  el.dateTime = day;
   el.textContent = text;
   el.title = title;
   return el;

@@ -1,10 +1,15 @@
 // The agent panel: sign in, the agent's status bar, and the parts wired together (the pops
-// socket feeds the pop cards and the availability control; cards and the phonebook open the
-// customer card; the call buttons everywhere place calls whose cards the pop board keeps).
+// socket feeds the pop cards and the availability control; cards, the phonebook, cases and
+// callbacks open the customer card; cards open cases; the call buttons everywhere place
+// calls whose cards the pop board keeps).
 
 import { askForNotifications, isMuted, setMuted, unlockAudio } from "./alerts.js";
 import { currentUser, forget, onSignedOut, signIn, signOut, token } from "./api.js";
 import { Availability } from "./availability.js";
+import { Callbacks } from "./callbacks.js";
+import { CaseFinder } from "./cases.js";
+import { forgetOptions } from "./casework.js";
+import { ContractSection } from "./contracts.js";
 import { CustomerCard, errorText, extensionOf } from "./customers.js";
 import { dialInto } from "./dialling.js";
 import { $ } from "./dom.js";
@@ -12,15 +17,36 @@ import { applyLang, currentLang, digits, setLang, t } from "./i18n.js";
 import { Phonebook } from "./phonebook.js";
 import { PopBoard } from "./pops.js";
 import { PopSocket } from "./socket.js";
+import { Tabs } from "./tabs.js";
 
 const card = new CustomerCard({
   onSaved: (customer) => {
     board.updateCustomer(customer);
     book.update(customer);
   },
+  contracts: new ContractSection(),
 });
-const board = new PopBoard({ openCustomer: (id) => card.open(id) });
-const book = new Phonebook({ onPick: (id) => card.open(id) });
+const openCustomer = (id) => card.open(id);
+const tabs = new Tabs($("side-tabs"), {
+  onSelect: (id) => {
+    if (id === "tab-callbacks" && token()) callbacks.refresh();
+  },
+});
+const cases = new CaseFinder({ openCustomer });
+const callbacks = new Callbacks({
+  openCustomer,
+  onCount: (n) => {
+    $("callbacks-count").textContent = n ? digits(n) : "";
+  },
+});
+const board = new PopBoard({
+  openCustomer,
+  openCase: (code) => {
+    tabs.select("tab-cases");
+    cases.show(code);
+  },
+});
+const book = new Phonebook({ onPick: openCustomer });
 const availability = new Availability();
 dialInto(board);
 const socket = new PopSocket({
@@ -31,7 +57,11 @@ const socket = new PopSocket({
   },
   onMessage: (message) => {
     if (message.type === "agent") availability.show(message.status);
-    else board.handle(message);
+    else {
+      board.handle(message);
+      // A call of this agent's ended: it may be owed a call back now, or no longer.
+      if (message.type !== "pop") callbacks.soon();
+    }
   },
   onUnauthorized: () => endSession("session_over"),
 });
@@ -68,17 +98,23 @@ function startPanel() {
   showMute();
   card.clear();
   book.clear();
+  cases.clear();
+  tabs.select("tab-book");
   board.restore();
   socket.start();
+  callbacks.start();
 }
 
 /** Back to the sign-in form; `messageKey` says why (a session that ended on its own). */
 function endSession(messageKey = null) {
   socket.stop();
+  callbacks.stop();
   board.clear();
   card.clear();
   book.clear();
+  cases.clear();
   availability.clear();
+  forgetOptions();
   forget();
   user = null;
   showConnection("connecting");
@@ -156,6 +192,7 @@ document.addEventListener("keydown", (event) => {
   if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
   if ($("app").hidden) return;
   event.preventDefault();
+  tabs.select("tab-book");
   $("search").focus();
 });
 

@@ -1,6 +1,8 @@
-// The live pop cards, one per call: who is calling, every customer holding the number, their
-// last calls, the call's state. A withdrawn card says why and goes away after a few seconds;
-// an ended one stays until the agent closes it (the newest few).
+// The live pop cards, one per call: who is calling, every customer holding the number (with
+// their support contract and open cases), their last calls, the call's state; once answered,
+// the call's tracking code and the agent's notes and disposition (casework.js). A withdrawn
+// card says why and goes away after a few seconds; an ended one stays until the agent closes
+// it (the newest few).
 //
 // Cards are keyed by pbx + linkedid, except the calls the agent placed from the panel
 // (click-to-call): those are keyed by the origination's ref ("o|ref"), which every message
@@ -10,23 +12,26 @@
 
 import { CARDS } from "./api.js";
 import { notify, ring, unnotify } from "./alerts.js";
+import { CallWork, callCodes, openCases, pastCalls } from "./casework.js";
+import { contractBadge, expired } from "./contracts.js";
 import {
   createCustomer,
   directionText,
   errorText,
   field,
   numberText,
-  outcomeText,
   priorityBadge,
   tagList,
 } from "./customers.js";
 import { callButton, refusalText } from "./dialling.js";
 import { $, h, joined, newId, showFormErrors } from "./dom.js";
-import { applyLang, digits, duration, t, timeElement, tMaybe } from "./i18n.js";
+import { applyLang, digits, t, timeElement, tMaybe } from "./i18n.js";
 
 const WITHDRAWN_MS = 6000;
 const KEEP_ENDED = 5;
 const ALERT_STATES = new Set(["ringing", "transferred"]);
+// A call the agent is on or has had: their notes and disposition go on its card.
+const TAKEN_STATES = new Set(["answered", "connected"]);
 const PLACED_STATES = new Set(["requested", "agent_ringing", "dialling", "connected"]);
 // An outbound call the PBX did not tag with the ref is taken for the one just requested to
 // the same number (a PBX whose events leave out the Originate's variables) within this time.
@@ -38,13 +43,14 @@ const placed = (card) => card.key.startsWith("o|") || card.key.startsWith("local
 let localSeq = 0;
 
 export class PopBoard {
-  /** `openCustomer(id)` shows a customer in the customer card. */
-  constructor({ openCustomer }) {
+  /** `openCustomer(id)` shows a customer in the customer card, `openCase(code)` a case. */
+  constructor({ openCustomer, openCase }) {
     this.list = $("pop-list");
     this.empty = $("pops-empty");
     this.announcer = $("announcer");
     this.openCustomer = openCustomer;
-    // key -> {key, message, status: live|withdrawn|ended|failed, el, form, quick, timer}
+    this.openCase = openCase;
+    // key -> {key, message, status: live|withdrawn|ended|failed, el, form, quick, work, timer}
     this.cards = new Map();
     // pbx|linkedid -> the key of the placed call's card it belongs to
     this.aliases = new Map();
@@ -149,7 +155,7 @@ export class PopBoard {
 
   add(key, message, status = "live") {
     const el = h("li", { class: "pop" });
-    const card = { key, message, status, el, form: null, quick: null, timer: null };
+    const card = { key, message, status, el, form: null, quick: null, work: null, timer: null };
     this.cards.set(key, card);
     this.list.prepend(card.el);
     return card;
@@ -287,7 +293,11 @@ export class PopBoard {
       m.state === "transferred"
         ? t("announce_transferred", { name: m.transferred_by, who: who(m) })
         : t("announce_ringing", { who: who(m) });
-    this.announce(text);
+    // Said at once: the agent answers a customer whose contract has run out differently.
+    const lapsed = (m.customers ?? []).filter(expired);
+    this.announce(
+      [text, ...lapsed.map((c) => t("announce_contract_expired", { name: c.name }))].join(". "),
+    );
     ring();
     notify(card.key, t("notification_title"), text, () => card.el.querySelector("h3")?.focus());
   }
@@ -302,7 +312,8 @@ export class PopBoard {
 
   expire(card) {
     // Not taken from under the agent's hands: a card they are typing in stays until closed.
-    const busy = card.el.contains(document.activeElement) || card.form?.dataset.dirty;
+    const busy =
+      card.el.contains(document.activeElement) || card.form?.dataset.dirty || card.work?.dirty;
     if (!busy) this.remove(card);
   }
 
@@ -341,9 +352,12 @@ export class PopBoard {
     card.el.setAttribute("aria-labelledby", titleId);
     // A request still unanswered by the PBX may be put away; a call under way may not.
     const closable = card.status !== "live" || (placed(card) && m.state === "requested");
-    // The agent may be typing in the quick-create form: it is moved, not rebuilt, and keeps
-    // the keyboard.
-    const typing = card.form?.contains(document.activeElement) ? document.activeElement : null;
+    // The agent may be typing in the quick-create form or a note: those are moved, not
+    // rebuilt, and keep the keyboard (and where the caret was).
+    const active = document.activeElement;
+    const typing = [card.form, card.work?.el].some((el) => el?.contains(active)) ? active : null;
+    const range = typing?.setSelectionRange ? [typing.selectionStart, typing.selectionEnd] : null;
+    const work = this.work(card);
     card.el.replaceChildren(
       h(
         "article",
@@ -387,11 +401,43 @@ export class PopBoard {
         ),
         placed(card) ? progress(card) : null,
         card.status !== "live" ? callBack(card) : null,
+        work && m.tracking_codes?.length ? callCodes(m.tracking_codes, this.openCase) : null,
         m.known ? this.matches(m.customers) : this.quickCreate(card),
-        m.last_calls ? lastCalls(m.last_calls) : null,
+        work,
+        m.last_calls ? pastCalls(m.last_calls, this.openCase) : null,
       ),
     );
     typing?.focus();
+    if (range) typing.setSelectionRange(...range);
+  }
+
+  /** The agent's notes and disposition, once the call is theirs (answered, or over). */
+  work(card) {
+    const m = card.message;
+    const taken = card.status === "ended" || (card.status === "live" && TAKEN_STATES.has(m.state));
+    if (!m.call_id || !taken) return null;
+    card.work ??= new CallWork(m.call_id, {
+      announce: (text) => this.announce(text),
+      onCode: (code) => this.addCode(card, code),
+    });
+    card.work.update(m);
+    return card.work.el;
+  }
+
+  /** The call joined a case (a code issued, or the one the caller quoted): shown at once. */
+  addCode(card, code) {
+    const codes = card.message.tracking_codes ?? [];
+    if (!codes.some((c) => c.code === code.code)) {
+      const { status, subject, created_at } = code;
+      card.message = {
+        ...card.message,
+        tracking_codes: [...codes, { code: code.code, status, subject, created_at }],
+      };
+    }
+    if (this.cards.get(card.key) === card) {
+      this.render(card);
+      this.changed();
+    }
   }
 
   matches(customers) {
@@ -412,10 +458,12 @@ export class PopBoard {
               onclick: () => this.openCustomer(c.id),
             }),
             priorityBadge(c.priority),
+            contractBadge(c.contract),
           ),
           c.company ? h("p", { class: "match-company", text: c.company }) : null,
           c.address ? h("p", { class: "match-address muted", text: c.address }) : null,
           tagList(c.tags),
+          openCases(c.open_tracking_codes, this.openCase),
         ),
       ),
     );
@@ -498,36 +546,6 @@ export class PopBoard {
     );
     return card.quick;
   }
-}
-
-function lastCalls(calls) {
-  const headingId = newId("last");
-  return h(
-    "section",
-    { class: "last-calls", "aria-labelledby": headingId },
-    h("h4", { id: headingId, text: t("last_calls") }),
-    calls.length
-      ? h(
-          "ol",
-          {},
-          calls.map((c) =>
-            h(
-              "li",
-              {},
-              joined(
-                [
-                  timeElement(c.started_at),
-                  outcomeText(c.outcome),
-                  c.agent ? t("by_agent", { name: c.agent }) : null,
-                  c.talk_seconds ? h("span", { dir: "ltr", text: duration(c.talk_seconds) }) : null,
-                ],
-                t("sep"),
-              ),
-            ),
-          ),
-        )
-      : h("p", { class: "muted", text: t("no_last_calls") }),
-  );
 }
 
 /** How the announcer and notifications name the caller. */
