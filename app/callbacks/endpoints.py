@@ -32,6 +32,8 @@ class CallbackRead(BaseModel):
     done_at: datetime | None
     done_call_id: int | None
     done_reason: str
+    customer_id: int | None = None
+    customer_name: str = ""
 
 
 @router.get("", response_model=list[CallbackRead])
@@ -41,12 +43,20 @@ async def list_callbacks(
     status: Literal["open", "claimed", "done"] = "open",
     mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[Callback]:
+) -> list[CallbackRead]:
     """Customers owed a call back: who called (number), when first and last, how many
     times, which queue. Open ones oldest first; `mine=true` with `status=claimed` for your
     own. Done when a call to the number is answered (`done_reason`: called_back, or
     customer_got_through)."""
-    return await CallbackService(session).listing(user, status, mine, limit)
+    rows = await CallbackService(session).listing(user, status, mine, limit)
+    holders = await CallbackService(session).holders([c.e164 for c in rows if c.e164])
+    out = []
+    for callback in rows:
+        item = CallbackRead.model_validate(callback)
+        if callback.e164 in holders:
+            item.customer_id, item.customer_name = holders[callback.e164]
+        out.append(item)
+    return out
 
 
 @router.post("/{callback_id}/claim", response_model=CallbackRead)

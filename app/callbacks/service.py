@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict, NotFound
-from app.models import Callback, Role, User
+from app.models import Callback, Customer, CustomerPhone, Role, User
 from telephony.model import CallEvent
 
 OWED = ("missed", "abandoned", "busy")
@@ -94,6 +94,21 @@ class CallbackService:
                 status="done", done_at=datetime.now(UTC), done_call_id=call_id, done_reason=reason
             )
         )
+
+    async def holders(self, e164s: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """The (first) customer holding each number."""
+        if not e164s:
+            return {}
+        stmt = (
+            select(CustomerPhone.e164, Customer.id, Customer.name)
+            .join(Customer, Customer.id == CustomerPhone.customer_id)
+            .where(CustomerPhone.e164.in_(sorted(set(e164s))))
+            .order_by(CustomerPhone.e164, Customer.id)
+        )
+        out: dict[str, tuple[int, str]] = {}
+        for e164, customer_id, name in (await self.session.execute(stmt)).all():
+            out.setdefault(e164, (customer_id, name))
+        return out
 
     async def listing(self, user: User, status: str, mine: bool, limit: int) -> list[Callback]:
         stmt = select(Callback).where(Callback.status == status)

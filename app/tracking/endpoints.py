@@ -65,11 +65,18 @@ async def get_thread(
         rows.append(item)
     notes = await service.repo.notes_of([c.id for c in calls])
     owner_name, _ = await service.owner(found)
+    names = await service.names([n.user_id for n in notes] + [c.answered_by_user_id for c in calls])
+    note_rows = []
+    for note in notes:
+        note_row = NoteRead.model_validate(note)
+        note_row.author = names.get(note.user_id or 0, "")
+        note_rows.append(note_row)
     return TrackingThread(
         **TrackingCodeRead.model_validate(found).model_dump(),
         owner_name=owner_name,
         calls=rows,
-        notes=[NoteRead.model_validate(n) for n in notes],
+        notes=note_rows,
+        names=names,
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,14 @@ class TrackingRepository:
     async def link(self, tracking_code_id: int, call_id: int) -> None:
         stmt = insert(TrackingCodeCall).values(tracking_code_id=tracking_code_id, call_id=call_id)
         await self.session.execute(stmt.on_conflict_do_nothing())
+
+    async def unlink(self, tracking_code_id: int, call_id: int) -> None:
+        await self.session.execute(
+            delete(TrackingCodeCall).where(
+                TrackingCodeCall.tracking_code_id == tracking_code_id,
+                TrackingCodeCall.call_id == call_id,
+            )
+        )
 
     async def calls_with_codes(self, call_ids: Sequence[int]) -> set[int]:
         if not call_ids:

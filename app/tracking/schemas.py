@@ -35,6 +35,7 @@ class NoteRead(BaseModel):
     user_id: int | None
     text: str
     created_at: datetime
+    author: str = ""
 
 
 class TrackingCodeRead(BaseModel):
@@ -56,3 +57,6 @@ class TrackingThread(TrackingCodeRead):
     owner_name: str
     calls: list[CallRead] = Field(description="oldest first, each with its recordings")
     notes: list[NoteRead]
+    names: dict[int, str] = Field(
+        default_factory=dict, description="the names of the users the calls and notes name"
+    )

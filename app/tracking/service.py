@@ -120,6 +120,18 @@ class TrackingService:
         await self.repo.link(code.id, call_id)
         if code.customer_id is None:
             code.customer_id = await self._only_customer(call_id)
+        # The caller quoted an existing case: the code issued automatically for this call,
+        # untouched (no other call, no subject), is not a case of its own. Closed and
+        # unlinked, never deleted: codes are not reused.
+        for other in (await self.repo.codes_of_calls([call_id]))[call_id]:
+            if other.id == code.id or not other.automatic or other.subject:
+                continue
+            if [c.id for c in await self.repo.calls_of(other.id)] == [call_id]:
+                await self.repo.unlink(other.id, call_id)
+                other.status = "closed"
+                other.closed_at = datetime.now(UTC)
+                other.subject = f"merged into {code.code}"
+        await self.session.flush()
         return code
 
     async def update(
@@ -143,6 +155,13 @@ class TrackingService:
             code.closed_at = datetime.now(UTC) if status == "closed" else None
         await self.session.flush()
         return code
+
+    async def names(self, user_ids: Sequence[int | None]) -> dict[int, str]:
+        wanted = sorted({u for u in user_ids if u is not None})
+        if not wanted:
+            return {}
+        stmt = select(User.id, User.full_name, User.username).where(User.id.in_(wanted))
+        return {i: f or u for i, f, u in (await self.session.execute(stmt)).all()}
 
     async def owner(self, code: TrackingCode) -> tuple[str, str]:
         """The owner's name and the extension of their first device."""

@@ -179,3 +179,33 @@ async def test_the_ivr_looks_a_code_up(
         assert r.status_code == 200
     finally:
         app.state.settings = settings
+
+
+async def test_quoting_a_case_merges_the_untouched_automatic_code(
+    app: FastAPI, session: AsyncSession, settings: Settings, client: httpx.AsyncClient
+) -> None:
+    sara = await make_user(session, Role.agent, devices=["PJSIP/1001"])
+    await make_customer(session, settings, "علی رضایی", ("09121234567",))
+    recorder = CallRecorder(app.state.sessionmaker, settings=settings)
+    _, first = replay("01_direct_answered")
+    await recorder(first)
+    case = (await session.execute(select(TrackingCode))).scalar_one()
+    _, again = replay("A1_persian_name_direct_answered")  # the customer calls back
+    await recorder(again)
+    later = (await session.execute(select(Call).order_by(Call.started_at.desc()))).scalars().first()
+    assert later is not None
+    automatic = (
+        await session.execute(select(TrackingCode).where(TrackingCode.id != case.id))
+    ).scalar_one()
+    h = {"Authorization": f"Bearer {await make_token(session, settings, sara)}"}
+    r = await client.post(
+        f"/api/tracking-codes/{case.code}/calls", json={"call_id": later.id}, headers=h
+    )
+    assert r.status_code == 200
+    await session.refresh(automatic)
+    assert automatic.status == "closed" and automatic.subject == f"merged into {case.code}"
+    thread = (await client.get(f"/api/tracking-codes/{case.code}", headers=h)).json()
+    assert len(thread["calls"]) == 2
+    assert thread["names"][str(sara.id)] == sara.full_name
+    empty = (await client.get(f"/api/tracking-codes/{automatic.code}", headers=h)).json()
+    assert empty["calls"] == [] and empty["status"] == "closed"
