@@ -33,6 +33,15 @@ class MemberRepository:
         )
         return list((await self.session.execute(stmt)).scalars())
 
+    async def of_keys(self, keys: Sequence[tuple[str, str, str]]) -> list[QueueMember]:
+        """The memberships of these (pbx, queue, interface)."""
+        if not keys:
+            return []
+        stmt = select(QueueMember).where(
+            tuple_(QueueMember.pbx, QueueMember.queue, QueueMember.interface).in_(list(keys))
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
     async def upsert(self, states: Sequence[MemberState], now: datetime) -> None:
         """Apply reported member states in order, in two statements: the removals, then one
         INSERT ... ON CONFLICT for the newest state of each member still there."""

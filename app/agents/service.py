@@ -188,9 +188,26 @@ class AgentService:
             touched |= {m.interface for m in snapshot.members}
             touched |= {m.state_interface for m in snapshot.members}
         if changes:
+            # Device states change with every call (ringing, in use, free): the agent's
+            # availability does not. Only a change of it (paused, the reason, joining or
+            # leaving a queue, the phone going unreachable) is sent to the agent; the call
+            # itself is on their pop cards, and the wallboard reads every state.
+            known = {
+                (r.pbx, r.queue, r.interface): _availability(
+                    r.paused, r.paused_reason, r.status, False
+                )
+                for r in await self.repo.of_keys(
+                    sorted({(m.pbx, m.queue, m.interface) for m in changes})
+                )
+            }
+            for m in changes:
+                key = (m.pbx, m.queue, m.interface)
+                after = _availability(m.paused, m.paused_reason, m.status, m.removed)
+                if known.get(key) != after:
+                    touched |= {m.interface, m.state_interface}
+                known[key] = after
             await self.repo.upsert(changes, now)
-            touched |= {m.interface for m in changes} | {m.state_interface for m in changes}
-        return await self.status_messages(touched)
+        return await self.status_messages(touched) if touched else []
 
     async def statuses(self, users: Sequence[User]) -> dict[int, dict[str, Any]]:
         """Each user's status, from one query for all their memberships."""
@@ -271,6 +288,13 @@ class AgentService:
                     (pbx, {"Action": "QueuePause", "Interface": interface, "Paused": "false"})
                 )
         return actions
+
+
+def _availability(
+    paused: bool, reason: str, status: int, removed: bool
+) -> tuple[bool, bool, str, bool]:
+    """What of a membership the agent's availability shows (not the device's call state)."""
+    return (removed, paused, reason if paused else "", status in _OFFLINE)
 
 
 def _devices_named_in(interface: str) -> set[str]:
