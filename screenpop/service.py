@@ -110,7 +110,8 @@ class PopService:
         extras = await self.repo.card_extras(
             customer_ids,
             past_ids,
-            [i for _, i, _ in decided],
+            # This call's own code is shown once it is answered: only those are looked up.
+            [i for e, i, _ in decided if e.call.answered_at is not None],
             datetime.now(UTC).date(),
             self.expiring_days,
         )

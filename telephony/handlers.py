@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,6 +24,7 @@ from telephony.model import CallEvent, CallSnapshot, Extras
 logger = logging.getLogger(__name__)
 
 WALLBOARD_CHANNEL = "tamas_wallboard"
+BOARD_GAP = 0.3
 
 Publisher = Callable[[list[CallEvent]], Awaitable[None]]
 
@@ -46,6 +49,29 @@ class CallRecorder:
         self.region = region
         self.settings = settings or Settings(pbxes=[], default_region=region)
         self.stored = 0
+        self._board_notified = 0.0
+        # How many recordings each live call had named at its last batch.
+        self._recordings_seen: dict[tuple[str, str], int] = {}
+        self._trailing: asyncio.TimerHandle | None = None
+        self._trail_task: asyncio.Task[None] | None = None
+
+    def _trail_board(self) -> None:
+        if self._trailing is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._trailing = loop.call_later(BOARD_GAP, self._start_trail)
+
+    def _start_trail(self) -> None:
+        self._trailing = None
+        self._trail_task = asyncio.get_running_loop().create_task(self._notify_board())
+
+    async def _notify_board(self) -> None:
+        self._board_notified = time.monotonic()
+        try:
+            async with unit_of_work(self.sessionmaker) as session:
+                await PopService(session, self.region).repo.notify(WALLBOARD_CHANNEL, "")
+        except Exception:  # the wallboard redraws at its next refresh anyway
+            logger.warning("wallboard notification failed", exc_info=True)
 
     async def __call__(self, events: list[CallEvent], extras: Extras | None = None) -> None:
         if not events and not extras:
@@ -70,7 +96,18 @@ class CallRecorder:
                     events, extras.originates, ids
                 )
                 messages += [self._failed_before_ringing(o) for o in failed]
-            recorded = [c for c in latest.values() if c.recordings or c.ended_at is not None]
+            # A call's recordings are attached when it names a new one, and once more when it
+            # ends (for the patterns); not again with every batch of a call still up.
+            recorded = [
+                c
+                for key, c in latest.items()
+                if c.ended_at is not None or len(c.recordings) > self._recordings_seen.get(key, 0)
+            ]
+            for key, c in latest.items():
+                if c.ended_at is None:
+                    self._recordings_seen[key] = len(c.recordings)
+                else:
+                    self._recordings_seen.pop(key, None)
             if recorded or extras.recordings:
                 await RecordingService(session, self.settings).attach(
                     recorded, ids, extras.recordings
@@ -82,8 +119,13 @@ class CallRecorder:
             if self.pops:
                 await pops.publish(events, ids)
                 await pops.add(messages)
-            # The wallboards redraw once this commits.
-            await pops.repo.notify(WALLBOARD_CHANNEL, "")
+            # The wallboards redraw once this commits (at most every BOARD_GAP seconds; a
+            # change in between is announced by a trailing notification).
+            if time.monotonic() - self._board_notified >= BOARD_GAP:
+                self._board_notified = time.monotonic()
+                await pops.repo.notify(WALLBOARD_CHANNEL, "")
+            else:
+                self._trail_board()
         self.stored += len(latest)
         for publish in self.publishers:
             try:
