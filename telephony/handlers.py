@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from app.agents.service import AgentService
+from app.agents.service import AgentService, availability
 from app.callbacks.service import CallbackService
 from app.calls.service import CallLogService
 from app.config import Settings
@@ -19,12 +19,23 @@ from app.originations.service import OriginationService
 from app.tracking.service import TrackingService
 from recordings.service import RecordingService
 from screenpop.service import PopService, display_number
+from telephony.members import MemberState
 from telephony.model import CallEvent, CallSnapshot, Extras
 
 logger = logging.getLogger(__name__)
 
 WALLBOARD_CHANNEL = "tamas_wallboard"
 BOARD_GAP = 0.3
+MEMBER_GAP = 0.5
+
+
+def _member_key(m: MemberState) -> tuple[str, str, str]:
+    return (m.pbx, m.queue, m.interface)
+
+
+def _availability_of(m: MemberState) -> tuple[bool, bool, str, bool]:
+    return availability(m.paused, m.paused_reason, m.status, m.removed)
+
 
 Publisher = Callable[[list[CallEvent]], Awaitable[None]]
 
@@ -50,10 +61,56 @@ class CallRecorder:
         self.settings = settings or Settings(pbxes=[], default_region=region)
         self.stored = 0
         self._board_notified = 0.0
+        # Queue members: the availability last stored for each, and device-state changes
+        # waiting to be stored together.
+        self._member_cache: dict[tuple[str, str, str], tuple[bool, bool, str, bool]] = {}
+        self._deferred: dict[tuple[str, str, str], MemberState] = {}
+        self._member_flush: asyncio.TimerHandle | None = None
+        self._flush_task: asyncio.Task[None] | None = None
         # How many recordings each live call had named at its last batch.
         self._recordings_seen: dict[tuple[str, str], int] = {}
         self._trailing: asyncio.TimerHandle | None = None
         self._trail_task: asyncio.Task[None] | None = None
+
+    def _members_now(self, extras: Extras) -> list[MemberState]:
+        """The member states to store in this batch: a change of availability (paused, the
+        reason, a queue joined or left, the phone unreachable) at once; device-state changes
+        alone (ringing, in use, free: several with every call) are coalesced and stored at
+        most every MEMBER_GAP seconds, the newest state of each member."""
+        if extras.member_snapshot is not None:
+            self._member_cache = {
+                _member_key(m): _availability_of(m) for m in extras.member_snapshot.members
+            }
+            self._deferred.clear()
+        now: list[MemberState] = []
+        for m in extras.members:
+            key = _member_key(m)
+            if self._member_cache.get(key) != _availability_of(m):
+                self._member_cache[key] = _availability_of(m)
+                self._deferred.pop(key, None)
+                now.append(m)
+            else:
+                self._deferred[key] = m
+        if self._deferred and self._member_flush is None:
+            loop = asyncio.get_running_loop()
+            self._member_flush = loop.call_later(MEMBER_GAP, self._start_member_flush)
+        return now
+
+    def _start_member_flush(self) -> None:
+        self._member_flush = None
+        self._flush_task = asyncio.get_running_loop().create_task(self._flush_members())
+
+    async def _flush_members(self) -> None:
+        deferred, self._deferred = list(self._deferred.values()), {}
+        if not deferred:
+            return
+        try:
+            async with unit_of_work(self.sessionmaker) as session:
+                await AgentService(session, self.settings).apply(deferred, None)
+                await PopService(session, self.region).repo.notify(WALLBOARD_CHANNEL, "")
+        except Exception:
+            # Device states are only shown: the next change or resync puts them right.
+            logger.warning("storing %d queue-member states failed", len(deferred), exc_info=True)
 
     def _trail_board(self) -> None:
         if self._trailing is not None:
@@ -112,9 +169,10 @@ class CallRecorder:
                 await RecordingService(session, self.settings).attach(
                     recorded, ids, extras.recordings
                 )
-            if extras.members or extras.member_snapshot is not None:
+            members = self._members_now(extras)
+            if members or extras.member_snapshot is not None:
                 messages += await AgentService(session, self.settings).apply(
-                    extras.members, extras.member_snapshot
+                    members, extras.member_snapshot
                 )
             if self.pops:
                 await pops.publish(events, ids)

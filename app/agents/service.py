@@ -193,7 +193,7 @@ class AgentService:
             # leaving a queue, the phone going unreachable) is sent to the agent; the call
             # itself is on their pop cards, and the wallboard reads every state.
             known = {
-                (r.pbx, r.queue, r.interface): _availability(
+                (r.pbx, r.queue, r.interface): availability(
                     r.paused, r.paused_reason, r.status, False
                 )
                 for r in await self.repo.of_keys(
@@ -202,7 +202,7 @@ class AgentService:
             }
             for m in changes:
                 key = (m.pbx, m.queue, m.interface)
-                after = _availability(m.paused, m.paused_reason, m.status, m.removed)
+                after = availability(m.paused, m.paused_reason, m.status, m.removed)
                 if known.get(key) != after:
                     touched |= {m.interface, m.state_interface}
                 known[key] = after
@@ -290,7 +290,7 @@ class AgentService:
         return actions
 
 
-def _availability(
+def availability(
     paused: bool, reason: str, status: int, removed: bool
 ) -> tuple[bool, bool, str, bool]:
     """What of a membership the agent's availability shows (not the device's call state)."""
