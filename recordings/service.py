@@ -28,7 +28,7 @@ from app.errors import InvalidInput, NotFound
 from app.models import Call, Recording, RecordingAudit, Role, User
 from recordings import media
 from recordings.repository import RecordingRepository
-from recordings.storage import LocalStorage, Storage, UnsafePath
+from recordings.storage import FileInfo, LocalStorage, Storage, UnsafePath
 from telephony.model import CallSnapshot, RecordingNote
 
 logger = logging.getLogger(__name__)
@@ -173,24 +173,29 @@ class RecordingService:
         """Look for the pending recordings whose time has come (claimed by this instance)."""
         now = datetime.now(UTC)
         available = missing = waiting = 0
-        for recording, call in await self.repo.claim_due(now, limit):
-            state = await self._check(storage, recording, call, now)
+        claimed = await self.repo.claim_due(now, limit)
+        located = [(r, c, await self._locate(storage, r, c)) for r, c in claimed]
+        # One trip to a worker thread for the whole chunk, not one per file.
+        infos = await asyncio.to_thread(_stat_all, storage, [rel for _, _, rel in located])
+        for (recording, call, relative), info in zip(located, infos, strict=True):
+            state = await self._check(storage, recording, call, now, relative, info)
             available += state == "available"
             missing += state == "missing"
             waiting += state == "pending"
+        await self.session.flush()
         return Checked(available, missing, waiting)
 
     async def _check(
-        self, storage: Storage, recording: Recording, call: Call, now: datetime
+        self,
+        storage: Storage,
+        recording: Recording,
+        call: Call,
+        now: datetime,
+        relative: str,
+        info: FileInfo | None,
     ) -> str:
-        relative = await self._locate(storage, recording, call)
-        info = None
-        if relative:
-            try:
-                info = await asyncio.to_thread(storage.stat, relative)
-            except UnsafePath as exc:
-                logger.warning("recording %s: refused path: %s", recording.id, exc)
-                relative, info = "", None
+        if info is None:
+            relative = ""
         # Still being written: the call is up, or the file changed a moment ago; unless the
         # PBX said it is whole (its MixMonitor stopped).
         growing = (
@@ -215,10 +220,8 @@ class RecordingService:
                     recording.call_id,
                     recording.reported_path,
                 )
-            await self.session.flush()
             return "missing"
         recording.next_check_at = now + wait_after(max(1, recording.attempts))
-        await self.session.flush()
         return "pending"
 
     async def _describe(
@@ -384,6 +387,19 @@ class RecordingService:
             await self.audit(None, recording, "delete", detail="retention")
         await self.session.flush()
         return done
+
+
+def _stat_all(storage: Storage, relatives: Sequence[str]) -> list[FileInfo | None]:
+    out: list[FileInfo | None] = []
+    for relative in relatives:
+        info = None
+        if relative:
+            try:
+                info = storage.stat(relative)
+            except UnsafePath as exc:
+                logger.warning("refused recording path %r: %s", relative, exc)
+        out.append(info)
+    return out
 
 
 def _row(call_id: int, pbx: str, path: str, source: str, position: int) -> dict[str, Any]:

@@ -51,6 +51,7 @@ class RecordingTasks:
                 )
             if checked.available + checked.missing + checked.waiting < 50:
                 return
+            await asyncio.sleep(0.05)  # a backlog is worked through without hogging the loop
 
     async def purge_once(self) -> int:
         total = 0
