@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import random
 import time
@@ -22,6 +23,7 @@ from screenpop.hub import PING, Connection, Hub
 logger = logging.getLogger(__name__)
 
 PING_INTERVAL = 15.0
+FREEZE_AT = 100
 SILENCE_LIMIT = 45.0
 
 # Given token digests, the subset that still belongs to an active, signed-in user.
@@ -38,6 +40,7 @@ class Keeper:
         self.hub = hub
         self.live_tokens = live_tokens
         self._task: asyncio.Task[None] | None = None
+        self._frozen_at = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="screenpop-keeper")
@@ -58,8 +61,21 @@ class Keeper:
             except Exception:  # one bad turn must not end the keeper
                 logger.exception("screen-pop keeper: a check failed; trying again next turn")
 
+    def maybe_freeze(self) -> None:
+        """Once many agents have connected, move the objects of their sockets (about 200
+        each, for hours) out of the garbage collector's sight, as the lifespan does with
+        what start-up built: otherwise every full collection walks them all and stops the
+        event loop for a quarter of a second with a thousand agents. Done again only when
+        the number of sockets has grown by a quarter."""
+        count = self.hub.connections()
+        if count >= FREEZE_AT and count >= self._frozen_at * 1.25:
+            self._frozen_at = count
+            gc.freeze()
+            logger.info("%d sockets: their objects moved out of the collector's sight", count)
+
     async def tick(self) -> None:
         """Look at the connections that are due."""
+        self.maybe_freeze()
         now = time.monotonic()
         due: list[Connection] = []
         for conn in self.hub:

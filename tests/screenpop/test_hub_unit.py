@@ -6,6 +6,8 @@ import asyncio
 import time
 from collections.abc import Collection
 
+import pytest
+
 from screenpop import keeper
 from screenpop.hub import CLOSE, PING, RESYNC, Connection, Hub
 from screenpop.keeper import Keeper
@@ -101,3 +103,24 @@ async def test_a_closing_connection_drops_what_is_queued_and_takes_no_more() -> 
     conn.offer({"type": "pop", "seq": 2})
     assert await conn.next() is CLOSE
     assert conn.queue.empty()
+
+
+async def test_the_keeper_freezes_once_many_sockets_are_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frozen: list[int] = []
+    hub = Hub()
+    kept = Keeper(hub, lambda digests: asyncio.sleep(0, set()))  # type: ignore[arg-type,return-value]
+    monkeypatch.setattr(keeper.gc, "freeze", lambda: frozen.append(hub.connections()))
+    for n in range(keeper.FREEZE_AT - 1):
+        hub.add(Connection(n), first_check=60)
+    kept.maybe_freeze()
+    assert frozen == []  # a few sockets: not worth it
+    hub.add(Connection(999), first_check=60)
+    kept.maybe_freeze()
+    kept.maybe_freeze()
+    assert frozen == [keeper.FREEZE_AT]  # once, until the count grows by a quarter
+    for n in range(keeper.FREEZE_AT // 4):
+        hub.add(Connection(1000 + n), first_check=60)
+    kept.maybe_freeze()
+    assert len(frozen) == 2
