@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.errors import Conflict, NotFound
 from app.models import Callback, Customer, CustomerPhone, Role, User
@@ -29,7 +31,11 @@ class CallbackService:
     async def track(
         self, events: Sequence[CallEvent], call_ids: dict[tuple[str, str], int]
     ) -> None:
-        """From the calls that ended in this batch (inside the listener's transaction)."""
+        """From the calls that ended in this batch (inside the listener's transaction): the
+        unanswered ones owed in one statement, the answered ones settling what they answer
+        (looked up in one query; usually nothing)."""
+        owed: dict[tuple[str, str], dict[str, Any]] = {}
+        answered: list[tuple[str, str, str | None, int, str]] = []
         for event in events:
             call = event.call
             key = (event.pbx, call.linkedid)
@@ -37,34 +43,39 @@ class CallbackService:
                 continue
             call_id = call_ids[key]
             if call.direction == "inbound" and call.outcome in OWED:
-                await self._owe(
-                    event.pbx,
-                    call.customer_number,
-                    call.customer_e164,
-                    call.queue,
-                    _at(call.started_at),
-                    call_id,
-                )
+                at = _at(call.started_at)
+                row = owed.get((event.pbx, call.customer_number))
+                if row is None:
+                    owed[(event.pbx, call.customer_number)] = {
+                        "pbx": event.pbx,
+                        "number": call.customer_number,
+                        "e164": call.customer_e164,
+                        "queue": call.queue,
+                        "attempts": 1,
+                        "first_call_at": at,
+                        "last_call_at": at,
+                        "last_call_id": call_id,
+                        "status": "open",
+                    }
+                else:
+                    row.update(
+                        attempts=row["attempts"] + 1,
+                        last_call_at=at,
+                        last_call_id=call_id,
+                        queue=call.queue,
+                    )
             elif call.outcome == "answered" and call.direction in ("inbound", "outbound"):
                 reason = "called_back" if call.direction == "outbound" else "customer_got_through"
-                await self._settle(
-                    event.pbx, call.customer_number, call.customer_e164, call_id, reason
+                answered.append(
+                    (event.pbx, call.customer_number, call.customer_e164, call_id, reason)
                 )
+        if answered:
+            await self._settle_many(answered)
+        if owed:
+            await self._owe_many(list(owed.values()))
 
-    async def _owe(
-        self, pbx: str, number: str, e164: str | None, queue: str, at: datetime, call_id: int
-    ) -> None:
-        stmt = insert(Callback).values(
-            pbx=pbx,
-            number=number,
-            e164=e164,
-            queue=queue,
-            attempts=1,
-            first_call_at=at,
-            last_call_at=at,
-            last_call_id=call_id,
-            status="open",
-        )
+    async def _owe_many(self, rows: list[dict[str, Any]]) -> None:
+        stmt = insert(Callback).values(rows)
         await self.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["pbx", "number"],
@@ -72,7 +83,7 @@ class CallbackService:
                 # would not let PostgreSQL match the index).
                 index_where=text("status <> 'done'"),
                 set_={
-                    "attempts": Callback.attempts + 1,
+                    "attempts": Callback.attempts + stmt.excluded.attempts,
                     "last_call_at": stmt.excluded.last_call_at,
                     "last_call_id": stmt.excluded.last_call_id,
                     "queue": stmt.excluded.queue,
@@ -81,19 +92,29 @@ class CallbackService:
             )
         )
 
-    async def _settle(
-        self, pbx: str, number: str, e164: str | None, call_id: int, reason: str
-    ) -> None:
-        same = Callback.number == number
-        if e164:
-            same = or_(same, Callback.e164 == e164)
-        await self.session.execute(
-            update(Callback)
-            .where(Callback.pbx == pbx, Callback.status != "done", same)
-            .values(
-                status="done", done_at=datetime.now(UTC), done_call_id=call_id, done_reason=reason
-            )
+    async def _settle_many(self, answered: list[tuple[str, str, str | None, int, str]]) -> None:
+        numbers = sorted({n for _, n, _, _, _ in answered})
+        e164s = sorted({e for _, _, e, _, _ in answered if e})
+        cond: ColumnElement[bool] = Callback.number.in_(numbers)
+        if e164s:
+            cond = or_(cond, Callback.e164.in_(e164s))
+        open_ones = list(
+            (
+                await self.session.execute(select(Callback).where(Callback.status != "done", cond))
+            ).scalars()
         )
+        for callback in open_ones:
+            for pbx, number, e164, call_id, reason in answered:
+                if callback.pbx == pbx and (
+                    callback.number == number or (e164 and callback.e164 == e164)
+                ):
+                    callback.status = "done"
+                    callback.done_at = datetime.now(UTC)
+                    callback.done_call_id = call_id
+                    callback.done_reason = reason
+                    break
+        if open_ones:
+            await self.session.flush()
 
     async def holders(self, e164s: Sequence[str]) -> dict[str, tuple[int, str]]:
         """The (first) customer holding each number."""

@@ -23,6 +23,26 @@ class TrackingRepository:
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
+    async def insert_many(self, rows: list[dict[str, object]]) -> dict[str, int]:
+        """New codes, by code -> id; a code already taken is left out (drawn again)."""
+        if not rows:
+            return {}
+        stmt = (
+            insert(TrackingCode)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["code"])
+            .returning(TrackingCode.code, TrackingCode.id)
+        )
+        return {code: i for code, i in (await self.session.execute(stmt)).all()}
+
+    async def link_many(self, pairs: list[tuple[int, int]]) -> None:
+        if not pairs:
+            return
+        stmt = insert(TrackingCodeCall).values(
+            [{"tracking_code_id": t, "call_id": c} for t, c in pairs]
+        )
+        await self.session.execute(stmt.on_conflict_do_nothing())
+
     async def by_code(self, code: str) -> TrackingCode | None:
         stmt = select(TrackingCode).where(TrackingCode.code == code)
         return (await self.session.execute(stmt)).scalar_one_or_none()

@@ -88,16 +88,42 @@ class TrackingService:
         if not answered:
             return 0
         have = await self.repo.calls_with_codes(list(answered))
-        owners = await self._users_of([c.answered_by for c in answered.values()])
-        issued = 0
-        for call_id, call in answered.items():
-            if call_id in have:
-                continue
-            await self.issue(
-                by=None, call_id=call_id, owner_user_id=owners.get(call.answered_by), automatic=True
+        todo = {i: c for i, c in answered.items() if i not in have}
+        if not todo:
+            return 0
+        owners = await self._users_of([c.answered_by for c in todo.values()])
+        stmt = select(CallCustomer.call_id, CallCustomer.customer_id).where(
+            CallCustomer.call_id.in_(sorted(todo))
+        )
+        holders: dict[int, list[int]] = {}
+        for call_id, customer_id in (await self.session.execute(stmt)).all():
+            holders.setdefault(call_id, []).append(customer_id)
+        # One statement for the batch's codes (a code drawn twice is drawn again), one for
+        # their links to the calls.
+        waiting = dict(todo)
+        issued: dict[int, int] = {}
+        for _ in range(DRAWS):
+            rows = {codes.new_code(): call_id for call_id in waiting}
+            created = await self.repo.insert_many(
+                [
+                    {
+                        "code": code,
+                        "customer_id": _only(holders.get(call_id, [])),
+                        "owner_user_id": owners.get(waiting[call_id].answered_by),
+                        "automatic": True,
+                        "subject": "",
+                    }
+                    for code, call_id in rows.items()
+                ]
             )
-            issued += 1
-        return issued
+            for code, code_id in created.items():
+                call_id = rows[code]
+                issued[call_id] = code_id
+                waiting.pop(call_id, None)
+            if not waiting:
+                break
+        await self.repo.link_many([(code_id, call_id) for call_id, code_id in issued.items()])
+        return len(issued)
 
     async def _users_of(self, devices: Sequence[str]) -> dict[str, int]:
         wanted = sorted({d for d in devices if d})
@@ -178,3 +204,8 @@ class TrackingService:
         )
         device = (await self.session.execute(stmt)).scalar_one_or_none()
         return user.full_name or user.username, extension_of(device) if device else ""
+
+
+def _only(ids: list[int]) -> int | None:
+    """The customer of a call whose number one customer holds (none when shared)."""
+    return ids[0] if len(ids) == 1 else None
