@@ -1,6 +1,7 @@
 """Every model, imported here so that Alembic and ``Base.metadata`` see them all."""
 
 from app.models.agents import Origination, QueueMember
+from app.models.audit import AuditEvent
 from app.models.base import Base
 from app.models.calls import Call, CallCustomer, CallLeg
 from app.models.cases import (
@@ -17,6 +18,7 @@ from app.models.recordings import Recording, RecordingAudit
 from app.models.users import AuthToken, LoginThrottle, Role, User, UserDevice
 
 __all__ = [
+    "AuditEvent",
     "AuthToken",
     "Base",
     "Call",
