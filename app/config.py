@@ -84,6 +84,18 @@ class Settings(BaseSettings):
     # "username": "tamas", "secret": "..."}]. Ids must be unique: every call carries one.
     pbxes: list[PbxSettings] = Field(default_factory=list)
 
+    # The AMI listener when the database is unreachable: the calls whose events it holds
+    # in memory until it is back (each call's events coalesced), at most. Once full, it
+    # stops reading the PBX and, with the database back, reconnects and resyncs (the calls
+    # that began and ended in between are not logged: see the README, "Reliability").
+    ami_buffer_calls: int = Field(default=5000, ge=10, le=1_000_000)
+    # Events read from the PBX but not tracked yet, at most: beyond it the listener stops
+    # reading the socket until the consumer catches up (TCP backpressure).
+    ami_queue_events: int = Field(default=20000, ge=100, le=1_000_000)
+    # Reconnecting to a PBX: the first wait, doubled at each failure up to the longest.
+    ami_reconnect_first_seconds: float = Field(default=1.0, gt=0, le=60)
+    ami_reconnect_most_seconds: float = Field(default=60.0, gt=0, le=600)
+
     default_region: str = "IR"
     # City code for local landlines typed without one (e.g. 21 for Tehran); unset: refused.
     default_area_code: str | None = Field(default=None, pattern=r"^0?\d{1,4}$")

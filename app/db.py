@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -56,6 +58,43 @@ async def unit_of_work(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession
         except BaseException:
             await session.rollback()
             raise
+
+
+# What PostgreSQL says when it cannot serve anyone right now (class 08 connection
+# exceptions; 57P01-57P03 shutting down, crashed, starting up; 53300 too many connections).
+_UNREACHABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be reached (down, restarting, the network),
+    as opposed to a statement that failed on its own data. The first kind goes away by
+    waiting and trying the same work again; the second comes back every time.
+
+    Looks through the chain SQLAlchemy and asyncpg wrap errors in."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, (OSError, TimeoutError, *_UNREACHABLE)):
+            return True  # ConnectionRefusedError, a reset socket, a connect that timed out
+        if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
+            return True
+        if isinstance(e, sa_exc.TimeoutError):  # no pooled connection came free in time
+            return True
+        if isinstance(e, (asyncpg.InterfaceError, sa_exc.InterfaceError)) and (
+            "connection is closed" in str(e) or "connection was closed" in str(e)
+        ):
+            return True
+        todo += [e.__cause__, e.__context__, getattr(e, "orig", None)]
+    return False
 
 
 class Database:

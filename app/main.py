@@ -16,9 +16,10 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from sqlalchemy import text
 
-from app import admin, logs
+from app import admin, headers, logs
 from app.agents import endpoints as agent_endpoints
 from app.agents.wrapup import WrapUp
+from app.audit import endpoints as audit_endpoints
 from app.auth import endpoints as auth_endpoints
 from app.callbacks import endpoints as callback_endpoints
 from app.calls import endpoints as call_endpoints
@@ -46,7 +47,7 @@ from screenpop.wallboard import Wallboard
 from telephony.actions import PbxActions
 from telephony.handlers import CallRecorder
 from telephony.leader import PbxLeadership
-from telephony.listener import AmiListener, PbxConfig
+from telephony.listener import AmiListener, Backoff, PbxConfig
 from telephony.tracker import CallTracker
 
 logger = logging.getLogger(__name__)
@@ -152,6 +153,12 @@ def create_app(
                     PbxConfig(pbx.id, pbx.host, pbx.port, pbx.username, pbx.secret),
                     recorder,
                     tracker=CallTracker(pbx.id, region=settings.default_region),
+                    backoff=Backoff(
+                        first=settings.ami_reconnect_first_seconds,
+                        most=settings.ami_reconnect_most_seconds,
+                    ),
+                    buffer_calls=settings.ami_buffer_calls,
+                    queue_events=settings.ami_queue_events,
                 )
 
             leadership = PbxLeadership(database.dsn, list(configs), make_listener)
@@ -194,6 +201,7 @@ def create_app(
     )
     app.state.settings = settings
     install_error_handlers(app)
+    headers.install(app, settings)
     app.include_router(auth_endpoints.router)
     app.include_router(user_endpoints.router)
     app.include_router(customer_endpoints.router)
@@ -208,6 +216,7 @@ def create_app(
     app.include_router(report_endpoints.router)
     app.include_router(pbx_endpoints.router)
     app.include_router(admin.router)
+    app.include_router(audit_endpoints.router)
     app.include_router(pop_endpoints.router)
     app.include_router(wallboard_endpoints.router)
     app.mount("/panel", PanelFiles(), name="panel")

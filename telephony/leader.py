@@ -4,6 +4,14 @@ Each instance tries, for each PBX, to take a PostgreSQL advisory lock on a conne
 own. The one that holds it runs that PBX's listener; the others try again every few seconds.
 If the holder dies, PostgreSQL drops its connection and with it the lock, and another
 instance takes over at its next try.
+
+If the database itself goes away (restart, network), the holder loses its lock connection
+but not its PBX: its listener goes on and holds call events until the database is back
+(``AmiListener``), while this instance tries to take the lock again every half second (the
+others try every ``retry`` seconds, so the holder usually gets it back). If another instance
+got it first, the listener is given a few seconds to store what it held, then stopped: the
+new holder resyncs from the PBX, and the calls table being an upsert per call, a call written
+by both is still one row.
 """
 
 from __future__ import annotations
@@ -62,7 +70,8 @@ class PbxLeadership:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self.retry)
+            orphaned = any(pbx not in self._locks for pbx in self.listeners)
+            await asyncio.sleep(min(self.retry, 0.5) if orphaned else self.retry)
             try:
                 await self._round()
             except Exception:
@@ -73,11 +82,17 @@ class PbxLeadership:
             conn = self._locks.get(pbx)
             if conn is not None:
                 try:
-                    await conn.execute("SELECT 1")
+                    await asyncio.wait_for(conn.execute("SELECT 1"), 10)
                     continue
                 except Exception:
-                    logger.warning("PBX %s: lost the database connection holding its lock", pbx)
-                    await self._release(pbx)
+                    logger.warning(
+                        "PBX %s: lost the database connection holding its lock; following it "
+                        "on while trying to take the lock again",
+                        pbx,
+                    )
+                    self._locks.pop(pbx, None)
+                    with contextlib.suppress(Exception):
+                        conn.terminate()
             await self._try_take(pbx)
 
     async def _try_take(self, pbx: str) -> None:
@@ -95,8 +110,19 @@ class PbxLeadership:
             raise
         if not got:
             await conn.close()
+            listener = self.listeners.pop(pbx, None)
+            if listener is not None:
+                logger.warning(
+                    "PBX %s: another instance took it while the database was away; handing it over",
+                    pbx,
+                )
+                await listener.stop_when_stored(10.0)
+                self.changed.set()
             return
         self._locks[pbx] = conn
+        if pbx in self.listeners:
+            logger.info("PBX %s: took its lock again", pbx)
+            return
         logger.info("PBX %s: this instance follows it", pbx)
         listener = await self.make_listener(pbx)
         await listener.start()

@@ -3,8 +3,25 @@
 panoramisk receives; its event callback only puts the message on a queue (panoramisk would
 start coroutine callbacks without keeping a handle, and their order and errors would be
 lost). One consumer task per PBX drains the queue in order: tracker, then the handler that
-stores and publishes. A failing handler is logged and retried; a malformed or unknown event
-is counted and skipped; nothing stops the stream.
+stores and publishes. A malformed or unknown event is counted and skipped; nothing stops the
+stream.
+
+What the tracker produced is held (``telephony.buffer``) until the handler committed it:
+
+* the database unreachable (``app.db.is_unreachable``): the consumer goes on reading and
+  tracking, holds the calls' events (coalesced per call) and tries the database again every
+  few seconds; once it answers, what is held is written in order, then the stream goes on.
+  ``health.database`` says since when it is unreachable, ``health.buffered`` how much is
+  held. At ``buffer_calls`` held, the listener stops reading the PBX (one warning, one
+  ``buffer_full_episodes``) and disconnects; with the database back and the buffer written,
+  it reconnects and resyncs (CoreShowChannels), as after any lost connection;
+* a batch that fails for a reason of its own (a data error): tried again a few times, then
+  cut in halves until the event that fails is found; that one is logged by name, counted in
+  ``health.poisoned`` and dropped, and the stream goes on.
+
+The queue between the socket and the consumer is bounded too (``queue_events``): beyond it
+the socket is not read until the consumer catches up, so the PBX's TCP window fills
+(backpressure) instead of this process's memory.
 """
 
 from __future__ import annotations
@@ -20,19 +37,29 @@ from typing import Any
 from panoramisk import Manager
 from pydantic import SecretStr
 
+from app.db import is_unreachable
 from telephony import members
-from telephony.events import AmiEvent, event_from_message
+from telephony.buffer import HeldEvents, Unit, merged
+from telephony.events import event_from_message
 from telephony.framing import Message
-from telephony.model import CallEvent, Extras, OriginateOutcome, RecordingNote
+from telephony.mixmonitor import MixMonitorFiles, recording_of_cdr
+from telephony.model import CallEvent, Extras, OriginateOutcome
 from telephony.protocol import TamasAMIProtocol
 from telephony.tracker import CallTracker, ChannelStatus, QueueEntryStatus
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["AmiListener", "Backoff", "MixMonitorFiles", "PbxConfig", "PbxHealth"]
+
 # Called with each batch's call events, and with ``Extras`` when the batch had any.
 Handler = Callable[..., Awaitable[None]]
 _RESYNC = object()
+_WAKE = object()  # wakes the consumer to try what is held again
 _BATCH = 1000
+# A batch that fails for a reason of its own is tried this many times before it is split.
+_TRIES = 3
+# While the database is unreachable: how often it is tried again (seconds, doubling).
+_DB_RETRY_FIRST, _DB_RETRY_MOST = 0.5, 5.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,16 @@ class PbxHealth:
     handler_errors: int = 0
     backlog: int = 0
     resyncs: int = 0
+    # "ok", or "unreachable since <ISO time>" while the handler cannot reach the database.
+    database: str = "ok"
+    buffered: int = 0  # calls (and other items) held until the database stores them
+    buffered_events: int = 0
+    buffer_peak: int = 0
+    buffer_full_episodes: int = 0  # times the buffer filled and the PBX was let go
+    poisoned: int = 0  # events given up: their batch failed on its own data
+    reading_paused: int = 0  # times the socket was not read because the queue was full
+    last_outage_seconds: float | None = None
+    last_catch_up_seconds: float | None = None  # from the database back to nothing held
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +108,15 @@ class PbxHealth:
             "handler_errors": self.handler_errors,
             "backlog": self.backlog,
             "resyncs": self.resyncs,
+            "database": self.database,
+            "buffered": self.buffered,
+            "buffered_events": self.buffered_events,
+            "buffer_peak": self.buffer_peak,
+            "buffer_full_episodes": self.buffer_full_episodes,
+            "poisoned": self.poisoned,
+            "reading_paused": self.reading_paused,
+            "last_outage_seconds": self.last_outage_seconds,
+            "last_catch_up_seconds": self.last_catch_up_seconds,
         }
 
 
@@ -118,7 +164,7 @@ class _Manager(Manager):  # type: ignore[misc]
         return ok
 
     def on_event_frame(self, frame: Message, received_at: float) -> None:
-        self.listener.queue.put_nowait((frame, received_at))
+        self.listener._enqueue((frame, received_at))
 
     def connection_lost(self, exc: Any) -> None:
         self._connected = False
@@ -139,6 +185,8 @@ class AmiListener:
         backoff: Backoff | None = None,
         ping_interval: float = 10.0,
         silence_timeout: float = 35.0,
+        buffer_calls: int = 5000,
+        queue_events: int = 20000,
     ) -> None:
         self.config = config
         self.handler = handler
@@ -156,6 +204,17 @@ class AmiListener:
         self._stopping = False
         self.logins = 0
         self.mixmonitors = MixMonitorFiles()
+        self.held = HeldEvents(buffer_calls)
+        self.queue_events = queue_events
+        self._reading_paused = False
+        # The database: monotonic time it was found unreachable, when to try it next.
+        self.database_down_since: float | None = None
+        self._db_back_at: float | None = None
+        self._db_retry = 0.0
+        self._db_retry_at = 0.0
+        # The buffer filled: the PBX is let go until the database took what is held.
+        self.let_go = False
+        self._stored = asyncio.Event()  # set while nothing is held
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -193,10 +252,29 @@ class AmiListener:
                     await task
         self.health.status = "stopped"
 
+    async def drain(self, timeout: float) -> bool:
+        """For a graceful shutdown: stop reading the PBX, then give the consumer up to
+        ``timeout`` seconds to store every event already received. True if it all was (the
+        caller then ``stop()``s the listener)."""
+        self._stopping = True
+        if self._reconnect is not None:
+            self._reconnect.cancel()
+        if self._manager is not None:
+            with contextlib.suppress(Exception):
+                self._manager.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            # Done when nothing is queued and the consumer waits for more (not storing).
+            if self.queue.empty() and getattr(self.queue, "_getters", None):
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
     # -- connection state ------------------------------------------------------------------
 
     def _connect(self) -> None:
-        if self._stopping or self._manager is None:
+        if self._stopping or self._manager is None or self.let_go:
             return
         self._reconnect = None
         self.health.status = "connecting"
@@ -205,7 +283,7 @@ class AmiListener:
         self._manager.connect()
 
     def _schedule_reconnect(self) -> None:
-        if self._stopping:
+        if self._stopping or self.let_go:
             return
         delay = self.backoff.next()
         if self._auth_failed:
@@ -225,7 +303,8 @@ class AmiListener:
         self._schedule_reconnect()
 
     def _connection_lost(self, exc: Any) -> None:
-        if self._stopping:
+        self._reading_paused = False
+        if self._stopping or self.let_go:
             return
         self.health.connected_since = None
         if not self._auth_failed:
@@ -253,7 +332,26 @@ class AmiListener:
         frame = getattr(message, "frame", None)
         if frame is None:
             return
-        self.queue.put_nowait((frame, getattr(message, "received_at", time.time())))
+        self._enqueue((frame, getattr(message, "received_at", time.time())))
+
+    def _enqueue(self, item: tuple[Message, float]) -> None:
+        # The reader's callback: O(1), never waits. Past the bound the socket is not read
+        # until the consumer has caught up (``_resume_reading``).
+        self.queue.put_nowait(item)
+        if not self._reading_paused and self.queue.qsize() >= self.queue_events:
+            transport = getattr(getattr(self._manager, "protocol", None), "transport", None)
+            if transport is not None:
+                transport.pause_reading()
+                self._reading_paused = True
+                self.health.reading_paused += 1
+
+    def _resume_reading(self, force: bool = False) -> None:
+        if not self._reading_paused or (not force and self.queue.qsize() > self.queue_events // 2):
+            return
+        self._reading_paused = False
+        transport = getattr(getattr(self._manager, "protocol", None), "transport", None)
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
 
     async def _watch(self) -> None:
         # A connection that went silent (a half-open TCP connection, a frozen PBX) is
@@ -263,6 +361,7 @@ class AmiListener:
             manager = self._manager
             protocol = getattr(manager, "protocol", None)
             self.health.backlog = self.queue.qsize()
+            self._show_held()
             if protocol is None or self.health.status != "connected":
                 continue
             self.health.malformed = getattr(protocol, "malformed", 0)
@@ -276,13 +375,23 @@ class AmiListener:
 
     async def _consume(self) -> None:
         while True:
-            item = await self.queue.get()
+            try:
+                # While something is held for an unreachable database, wake up to try it
+                # again even when the PBX is quiet.
+                wait = self._db_retry_at - time.monotonic() if len(self.held) else None
+                item = await asyncio.wait_for(self.queue.get(), wait)
+            except TimeoutError:
+                await self._flush()
+                continue
             batch = [item]
             while len(batch) < _BATCH and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
+            self._resume_reading()
             out: list[CallEvent] = []
             extras = Extras()
             for entry in batch:
+                if entry is _WAKE:
+                    continue
                 if entry is _RESYNC:
                     await self._deliver(out, extras)
                     out, extras = [], Extras()
@@ -336,35 +445,169 @@ class AmiListener:
             return []
 
     async def _deliver(self, events: list[CallEvent], extras: Extras | None = None) -> None:
-        """Hand call events (and the rest) to the handler; retry (the database may be
-        restarting) rather than lose them."""
-        if not events and not extras:
-            return
-        delay = 0.5
+        """Hold call events (and the rest) and hand what is held to the handler."""
+        if events or extras:
+            down = self.database_down_since is not None
+            self.held.add(events, extras, coalesce=down)
+            if down and self.held.full and not self.let_go:
+                self._let_go()
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """Store what is held, oldest first, unless the database is known unreachable and
+        not due for another try."""
+        while len(self.held):
+            if self.database_down_since is not None and time.monotonic() < self._db_retry_at:
+                break
+            if not await self._store(self.held.take(_BATCH), _TRIES):
+                break
+        self._show_held()
+        if (
+            self.let_go
+            and len(self.held) <= self.held.most // 2
+            and self.database_down_since is None
+        ):
+            self.let_go = False
+            logger.warning(
+                "PBX %s: the held calls are stored; reconnecting to the PBX to resync",
+                self.config.id,
+            )
+            self._connect()
+
+    async def _store(self, units: list[Unit], tries: int) -> bool:
+        """Hand ``units`` to the handler. False: the database is unreachable (nothing was
+        let go). A failure of their own: after ``tries``, in halves until the unit that fails
+        is found and given up."""
+        attempt = 0
         while True:
+            attempt += 1
+            events, extras = merged(units)
             try:
                 if extras:
                     await self.handler(events, extras)
                 else:
                     await self.handler(events)
-                return
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 self.health.handler_errors += 1
-                logger.exception(
-                    "PBX %s: storing %d call events failed; retrying in %.1f s",
-                    self.config.id,
-                    len(events),
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                if is_unreachable(exc):
+                    self._database_unreachable(exc)
+                    return False
+                if attempt < tries:
+                    logger.warning(
+                        "PBX %s: storing %d call events failed (%s); trying again",
+                        self.config.id,
+                        len(events),
+                        type(exc).__name__,
+                    )
+                    await asyncio.sleep(0.2 * attempt)
+                    continue
+                if len(units) == 1:
+                    self.health.poisoned += len(events) or 1
+                    logger.error(
+                        "PBX %s: gave up storing %s: it fails on its own (%s: %s); the "
+                        "stream goes on without it",
+                        self.config.id,
+                        units[0].describe(),
+                        type(exc).__name__,
+                        str(exc).splitlines()[0][:300] if str(exc) else "",
+                    )
+                    self.held.release(units)
+                    return True
+                half = len(units) // 2
+                for part in (units[:half], units[half:]):
+                    if not await self._store(part, _TRIES if len(part) == 1 else 1):
+                        return False
+                return True
+            self.held.release(units)
+            self._database_reachable()
+            return True
+
+    def _database_unreachable(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        self._db_back_at = None
+        if self.database_down_since is None:
+            self.database_down_since = now
+            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self.health.database = f"unreachable since {since}"
+            logger.warning(
+                "PBX %s: the database is unreachable (%s); holding call events (up to %d "
+                "calls) and trying it again every few seconds",
+                self.config.id,
+                type(exc).__name__,
+                self.held.most,
+            )
+        self._db_retry = min(max(self._db_retry * 2, _DB_RETRY_FIRST), _DB_RETRY_MOST)
+        self._db_retry_at = now + self._db_retry
+        if self.held.full and not self.let_go:
+            self._let_go()
+
+    def _database_reachable(self) -> None:
+        if self.database_down_since is not None:
+            now = time.monotonic()
+            self.health.last_outage_seconds = round(now - self.database_down_since, 3)
+            self.database_down_since = None
+            self._db_back_at = now
+            self._db_retry = 0.0
+            self.health.database = "ok"
+            logger.warning(
+                "PBX %s: the database is back after %.1f s; writing %d held calls",
+                self.config.id,
+                self.health.last_outage_seconds,
+                self.held.calls,
+            )
+        if self._db_back_at is not None and not len(self.held):
+            self.health.last_catch_up_seconds = round(time.monotonic() - self._db_back_at, 3)
+            self._db_back_at = None
+
+    def _let_go(self) -> None:
+        """The buffer is full: stop reading the PBX (disconnect) rather than grow. The
+        tracker keeps its calls; once the database took what is held, the listener logs in
+        again and the resync ends the calls that went away meanwhile (their end "not
+        observed"). Calls that began and ended in between are not seen at all."""
+        self.let_go = True
+        self.health.buffer_full_episodes += 1
+        self.health.status = "paused"
+        self.health.reason = (
+            f"database unreachable and {len(self.held)} calls held (the most): stopped "
+            "reading the PBX until the database is back"
+        )
+        self.health.connected_since = None
+        logger.warning("PBX %s: %s", self.config.id, self.health.reason)
+        if self._reconnect is not None:
+            self._reconnect.cancel()
+            self._reconnect = None
+        protocol = getattr(self._manager, "protocol", None)
+        if protocol is not None:
+            with contextlib.suppress(Exception):
+                protocol.close()
+
+    def _show_held(self) -> None:
+        if len(self.held):
+            self._stored.clear()
+        else:
+            self._stored.set()
+        self.health.buffered = len(self.held)
+        self.health.buffered_events = self.held.events
+        self.health.buffer_peak = max(self.health.buffer_peak, self.held.peak)
+
+    async def stop_when_stored(self, within: float) -> None:
+        """Stop, after giving the handler up to ``within`` seconds to store what is held
+        (handing the PBX over to another instance)."""
+        if len(self.held):
+            self._db_retry_at = 0.0
+            self.queue.put_nowait(_WAKE)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stored.wait(), within)
+        await self.stop()
 
     async def _resync(self) -> None:
         manager = self._manager
         if manager is None or manager.protocol is None:
             return
+        # The answers come through the same socket: it must be read.
+        self._resume_reading(force=True)
         try:
             reply = await asyncio.wait_for(
                 manager.send_action({"Action": "CoreShowChannels"}, as_list=True), timeout=10
@@ -405,62 +648,6 @@ class AmiListener:
             if getattr(m, "frame", None) is not None and m.frame.event == "QueueEntry"
         ]
         self.tracker.resync_queues(entries, now)
-
-
-_AUDIO = (".wav", ".wav49", ".gsm", ".mp3", ".ogg", ".opus", ".sln", ".ulaw", ".alaw")
-
-
-def recording_of_cdr(event: AmiEvent) -> RecordingNote | None:
-    """The recording a ``Cdr`` event names: FreePBX's ``recordingfile`` column when the
-    cdr_manager mapping sends it, else a file name in ``UserField``, where dialplans that
-    record often put it."""
-    for key in ("recordingfile", "RecordingFile", "UserField"):
-        value = event.get(key).strip()
-        if value and value.lower().endswith(_AUDIO) and event.get("UniqueID"):
-            return RecordingNote(event.pbx, event.get("UniqueID"), value, "cdr", event.at)
-    return None
-
-
-class MixMonitorFiles:
-    """Which file each channel's MixMonitor writes, to tell what a ``MixMonitorStart`` or
-    ``MixMonitorStop`` is about: those events name the channel, not the file, and
-    ``MixMonitor()`` sets the channel's ``MIXMONITOR_FILENAME`` just before it starts.
-
-    Asterisk sends ``MixMonitorStop`` only for ``StopMixMonitor`` (the application, the AMI
-    action, the CLI), after closing the file: the recording is then whole, even with the call
-    still up. A recording that ends with the channel's hangup has no such event. FreePBX's
-    one-touch recording starts MixMonitor again on the same file (appending), hence a
-    ``MixMonitorStart`` note too, for a channel whose recording was stopped before."""
-
-    def __init__(self) -> None:
-        self._files: dict[str, str] = {}
-        self._stopped: set[str] = set()
-
-    def note(self, event: AmiEvent) -> RecordingNote | None:
-        uniqueid = event.uniqueid
-        if not uniqueid:
-            return None
-        if event.name == "VarSet":
-            if event.get("Variable") == "MIXMONITOR_FILENAME" and event.get("Value"):
-                self._files[uniqueid] = event.get("Value")
-        elif event.name == "Hangup":
-            self._files.pop(uniqueid, None)
-            self._stopped.discard(uniqueid)
-        elif event.name == "MixMonitorStop":
-            self._stopped.add(uniqueid)
-            # An empty path: a recording started before Tamas was listening.
-            path = self._files.get(uniqueid, "")
-            return RecordingNote(event.pbx, uniqueid, path, "stop", event.at)
-        elif event.name == "MixMonitorStart" and uniqueid in self._stopped:
-            self._stopped.discard(uniqueid)
-            path = self._files.get(uniqueid, "")
-            return RecordingNote(event.pbx, uniqueid, path, "start", event.at) if path else None
-        return None
-
-    def keep(self, uniqueids: set[str]) -> None:
-        """After a resync: forget the channels that are gone (their Hangup was missed)."""
-        self._files = {u: f for u, f in self._files.items() if u in uniqueids}
-        self._stopped &= uniqueids
 
 
 def _seconds(text: str) -> float:
