@@ -92,6 +92,7 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
@@ -474,6 +475,13 @@ def calls_export(
 
     async def work(db: Database) -> int:
         assert db.sessionmaker is not None
+        from app.audit.service import AuditService
+        from app.db import unit_of_work
+
+        async with unit_of_work(db.sessionmaker) as session:
+            await AuditService(session).record(
+                "calls_export", None, actor_name="cli", since=since, format=fmt
+            )
         count = 0
         out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         try:

@@ -112,6 +112,18 @@ class Settings(BaseSettings):
     dial_deny_prefixes: list[str] = Field(default_factory=list)
     dial_block_premium: bool = True
     dial_allow_international: bool = False
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    # --forwarded-allow-ips: addresses or networks, comma-separated; "*" trusts everyone, which
+    # lets any client pick the address its failed sign-ins are counted under).
+    forwarded_allow_ips: str = "127.0.0.1"
+    # The service is reached over HTTPS (directly or through the proxy): responses carry
+    # Strict-Transport-Security so browsers never fall back to plain HTTP.
+    https: bool = False
+    # Browser origins allowed to call the API from their own pages (CORS), as JSON:
+    # ["https://crm.example.com"]. Empty: closed, only the panel served by Tamas itself.
+    cors_origins: list[str] = Field(default_factory=list)
+    # Delete audit-log entries older than this many days (0: keep them all).
+    audit_retention_days: int = Field(default=0, ge=0)
     # Click-to-calls one user may start per minute.
     originate_per_minute: int = Field(default=6, ge=1, le=600)
     # Pause reasons offered to agents (sent to the PBX as QueuePause Reason).
@@ -193,6 +205,18 @@ class Settings(BaseSettings):
 
         try:
             ZoneInfo(value)
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin == "*" or not origin.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"CORS origin {origin!r}: name each origin as scheme://host[:port]"
+                )
+            if origin.rstrip("/").count("/") > 2:
+                raise ValueError(f"CORS origin {origin!r}: an origin has no path")
+        return [o.rstrip("/") for o in value]
+
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Tehran)") from None
         return value

@@ -58,6 +58,18 @@ SessionmakerDep = Annotated[SessionMaker, Depends(get_sessionmaker)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+def client_address(request: Request) -> str:
+    """The caller's address as the server sees it. Behind a reverse proxy uvicorn puts the
+    forwarded address here only when the proxy is listed in ``--forwarded-allow-ips``
+    (``TAMAS_FORWARDED_ALLOW_IPS``): a client cannot pick its own by sending
+    ``X-Forwarded-For``."""
+    return request.client.host if request.client else ""
+
+
+# For the audit log and sign-in throttling.
+ClientAddress = Annotated[str, Depends(client_address)]
+
+
 async def get_current_user(session: SessionDep, settings: SettingsDep, creds: BearerDep) -> User:
     from app.auth.service import AuthService
 

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import FileResponse
 
+from app.audit.service import AuditService
 from app.db import unit_of_work
 from app.deps import (
     AgentUser,
@@ -146,6 +147,9 @@ async def recording_audio(
     content_type = recording.content_type or "application/octet-stream"
     if download:
         await service.audit(user, recording, "download", _client(request))
+        await AuditService(session).record(
+            "recording_download", user, address=_client(request), target=f"recording:{recording.id}"
+        )
         return FileResponse(path, media_type=content_type, filename=name)
     if not _playable(recording):
         cache = settings.data_dir / "recordings-cache"
@@ -157,6 +161,9 @@ async def recording_audio(
     ranged = request.headers.get("range", "")
     if not ranged or ranged.replace(" ", "").startswith("bytes=0-"):
         await service.audit(user, recording, "listen", _client(request))
+        await AuditService(session).record(
+            "recording_listen", user, address=_client(request), target=f"recording:{recording.id}"
+        )
     return FileResponse(
         path, media_type=content_type, filename=name, content_disposition_type="inline"
     )

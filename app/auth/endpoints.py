@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
+from app.audit.service import AuditService
 from app.auth.schemas import SignIn, TokenRead
 from app.auth.service import AuthService
-from app.deps import BearerDep, CurrentUser, SessionDep, SettingsDep
+from app.deps import BearerDep, ClientAddress, CurrentUser, SessionDep, SettingsDep
 from app.users.schemas import PasswordChange, UserRead
 from app.users.service import UserService
 
@@ -32,13 +33,40 @@ async def sign_in(
     )
 
 
+@router.post("/refresh", response_model=TokenRead)
+async def refresh_token(
+    _: CurrentUser,
+    creds: BearerDep,
+    request: Request,
+    client: ClientAddress,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> TokenRead:
+    """Rotate the token: a new one with a fresh expiry, and the one this request was made
+    with revoked at once (open websockets signed in with it are closed by their next check,
+    and reconnect with the new one)."""
+    assert creds is not None
+    issued = await AuthService(session, settings).refresh(
+        creds.credentials, client=client, user_agent=request.headers.get("user-agent", "")
+    )
+    return TokenRead(
+        access_token=issued.token,
+        expires_at=issued.expires_at,
+        user=UserRead.model_validate(issued.user),
+    )
+
+
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def sign_out(
-    _: CurrentUser, creds: BearerDep, session: SessionDep, settings: SettingsDep
+    _: CurrentUser,
+    creds: BearerDep,
+    client: ClientAddress,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> None:
     """Revoke the token this request was made with."""
     assert creds is not None
-    await AuthService(session, settings).sign_out(creds.credentials)
+    await AuthService(session, settings).sign_out(creds.credentials, client=client)
 
 
 @router.get("/me", response_model=UserRead)
@@ -48,6 +76,11 @@ async def me(user: CurrentUser) -> UserRead:
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
-async def change_password(data: PasswordChange, user: CurrentUser, session: SessionDep) -> None:
+async def change_password(
+    data: PasswordChange, user: CurrentUser, client: ClientAddress, session: SessionDep
+) -> None:
     """Change my own password (the current one is required). Signs me out everywhere."""
     await UserService(session).change_own_password(user, data)
+    await AuditService(session).record(
+        "password_changed", user, address=client, target=f"user:{user.id}"
+    )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import AuditService
 from app.config import Settings
 from app.errors import NotAuthenticated, SignInFailed, TooManyAttempts
 from app.models import AuthToken, User
@@ -41,6 +42,7 @@ class AuthService:
         self.users = UserRepository(session)
         self.tokens = TokenRepository(session)
         self.throttle = ThrottleRepository(session)
+        self.audit = AuditService(session)
 
     def digest(self, token: str) -> str:
         """What is stored of a token (never the token itself)."""
@@ -84,12 +86,25 @@ class AuthService:
         ok = verify_password(user.password_hash if user else None, password)
         if user is None or not ok or not user.is_active:
             await self._record_failure(keys, now)
+            # Kept with the failure count (SignInFailed commits what was written).
+            await self.audit.record(
+                "sign_in_failed", None, actor_name=name, address=client, target=f"user:{name}"
+            )
             logger.info("failed sign-in for %r from %s", name, client or "?")
             raise SignInFailed("wrong username or password")
         for key in keys:
             await self.throttle.clear(key)
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
+        issued = await self._issue(user, now, user_agent)
+        await self.tokens.delete_expired(now - timedelta(days=30))
+        # Sign-ins are rare enough to carry the audit log's clean-up too.
+        await self.audit.purge(self.settings.audit_retention_days, now)
+        await self.audit.record("sign_in", user, address=client, target=f"user:{user.id}")
+        logger.info("user %s signed in", user.username)
+        return issued
+
+    async def _issue(self, user: User, now: datetime, user_agent: str) -> IssuedToken:
         token = new_token()
         expires_at = now + timedelta(hours=self.settings.token_ttl_hours)
         await self.tokens.add(
@@ -100,9 +115,22 @@ class AuthService:
                 user_agent=user_agent[:300],
             )
         )
-        await self.tokens.delete_expired(now - timedelta(days=30))
-        logger.info("user %s signed in", user.username)
         return IssuedToken(token=token, expires_at=expires_at, user=user)
+
+    async def refresh(self, token: str, *, client: str = "", user_agent: str = "") -> IssuedToken:
+        """Rotation: a new token with a fresh expiry for the same user, and the old one
+        revoked in the same transaction (a stolen copy of the old one stops working)."""
+        now = _now()
+        found = await self.tokens.active_user(self.digest(token), now)
+        if found is None:
+            raise NotAuthenticated("the token is invalid, expired or revoked; sign in again")
+        old, user = found
+        # Two refreshes racing with one token: the row lock lets only one revoke it.
+        if not await self.tokens.revoke(old.id, now):
+            raise NotAuthenticated("the token is invalid, expired or revoked; sign in again")
+        issued = await self._issue(user, now, user_agent)
+        await self.audit.record("token_refreshed", user, address=client, target=f"user:{user.id}")
+        return issued
 
     async def user_for_token(self, token: str) -> User:
         """The active user a token belongs to, or :class:`NotAuthenticated`."""
@@ -127,10 +155,12 @@ class AuthService:
             await self.tokens.touch_many(live, now, TOUCH_EVERY)
         return live
 
-    async def sign_out(self, token: str) -> None:
+    async def sign_out(self, token: str, *, client: str = "") -> None:
         found = await self.tokens.active_user(self.digest(token), _now())
         if found is not None:
             await self.tokens.revoke(found[0].id, _now())
+            user = found[1]
+            await self.audit.record("sign_out", user, address=client, target=f"user:{user.id}")
 
     async def revoke_all(self, user_id: int) -> int:
         return await self.tokens.revoke_all(user_id, _now())

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, UploadFile, status
 
+from app.audit.service import AuditService
 from app.customers.importer import in_batches, read_customers
 from app.customers.schemas import (
     CustomerCreate,
@@ -17,7 +18,7 @@ from app.customers.schemas import (
     PhoneIn,
 )
 from app.customers.service import CustomerService, ImportCounts
-from app.deps import AgentUser, SessionDep, SettingsDep, SupervisorUser
+from app.deps import AgentUser, ClientAddress, SessionDep, SettingsDep, SupervisorUser
 from app.errors import InvalidInput
 from app.models import Priority
 from app.schemas import DbId
@@ -113,10 +114,17 @@ async def update_customer(
 
 @router.delete("/{customer_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_customer(
-    customer_id: DbId, session: SessionDep, settings: SettingsDep, _: SupervisorUser
+    customer_id: DbId,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: SupervisorUser,
+    client: ClientAddress,
 ) -> None:
-    """Delete a customer and its numbers (supervisors and admins)."""
+    """Delete a customer and its numbers (supervisors and admins). Audited."""
     await CustomerService(session, settings).delete(customer_id)
+    await AuditService(session).record(
+        "customer_deleted", user, address=client, target=f"customer:{customer_id}"
+    )
 
 
 @router.post(
@@ -142,7 +150,11 @@ async def remove_phone(
 
 @router.post("/import", response_model=ImportReport)
 async def import_customers(
-    file: UploadFile, session: SessionDep, settings: SettingsDep, _: SupervisorUser
+    file: UploadFile,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: SupervisorUser,
+    client: ClientAddress,
 ) -> ImportReport:
     """Import a CSV (UTF-8 with or without BOM, or Windows-1256; comma, semicolon or tab).
     The header row names the columns (English or Persian: name/نام, mobile/موبایل,
@@ -161,7 +173,17 @@ async def import_customers(
         counts = ImportCounts()
         for batch in in_batches(parsed.rows):
             await service.import_rows(batch, counts)
-    return import_report(parsed.encoding, counts, parsed.columns.ignored)
+    report = import_report(parsed.encoding, counts, parsed.columns.ignored)
+    await AuditService(session).record(
+        "customers_import",
+        user,
+        address=client,
+        target=f"file:{file.filename or ''}",
+        **report.model_dump(
+            include={"rows", "created", "updated", "unchanged", "failed"}, mode="json"
+        ),
+    )
+    return report
 
 
 def import_report(encoding: str, counts: ImportCounts, ignored: list[str]) -> ImportReport:

@@ -15,10 +15,19 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from app.audit.service import AuditService
 from app.calls.schemas import CallPage, CallRead
 from app.config import Settings
-from app.db import SessionMaker
-from app.deps import AgentUser, SessionDep, SessionmakerDep, SettingsDep, SupervisorUser, has_role
+from app.db import SessionMaker, unit_of_work
+from app.deps import (
+    AgentUser,
+    ClientAddress,
+    SessionDep,
+    SessionmakerDep,
+    SettingsDep,
+    SupervisorUser,
+    has_role,
+)
 from app.errors import InvalidInput, NotFound
 from app.history.filters import (
     HistoryFilter,
@@ -214,10 +223,20 @@ async def export_history(
     sessionmaker: SessionmakerDep,
     user: SupervisorUser,
     params: Params,
+    client: ClientAddress,
 ) -> StreamingResponse:
     """The filtered history as CSV (UTF-8 with a BOM, so Excel shows Persian text), streamed
-    from a server-side cursor: a million rows never sit in memory. Times in TAMAS_TIME_ZONE."""
+    from a server-side cursor: a million rows never sit in memory. Times in TAMAS_TIME_ZONE.
+    Audited with its filters."""
     f = params.build(user, settings)
+    # Committed before the first row leaves: the stream has a transaction of its own.
+    async with unit_of_work(sessionmaker) as audit_session:
+        await AuditService(audit_session).record(
+            "history_export",
+            user,
+            address=client,
+            filters={k.rstrip("_"): v for k, v in vars(params).items() if v is not None},
+        )
     stamp = datetime.now(ZoneInfo(settings.time_zone)).strftime("%Y%m%d-%H%M")
     return StreamingResponse(
         _csv(sessionmaker, f, settings.time_zone),

@@ -109,12 +109,14 @@ class TokenRepository:
             update(AuthToken).where(AuthToken.id == token_id).values(last_used_at=now)
         )
 
-    async def revoke(self, token_id: int, now: datetime) -> None:
-        await self.session.execute(
+    async def revoke(self, token_id: int, now: datetime) -> bool:
+        """False when it was already revoked (by a concurrent request, for one)."""
+        result = await self.session.execute(
             update(AuthToken)
             .where(AuthToken.id == token_id, AuthToken.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+        return bool(getattr(result, "rowcount", 0))
 
     async def revoke_all(self, user_id: int, now: datetime) -> int:
         result = await self.session.execute(
