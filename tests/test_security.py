@@ -189,8 +189,8 @@ async def test_sign_out_then_refresh_fails(
 def _behind_proxy(app: FastAPI, settings: Settings, peer: str) -> httpx.AsyncClient:
     """The app as ``tamas serve`` runs it: uvicorn's proxy-header handling with the
     configured trusted proxies, reached from ``peer``."""
-    wrapped = ProxyHeadersMiddleware(app, trusted_hosts=settings.forwarded_allow_ips)
-    transport = httpx.ASGITransport(app=wrapped, client=(peer, 40000))  # type: ignore[arg-type]
+    wrapped = ProxyHeadersMiddleware(app, trusted_hosts=settings.forwarded_allow_ips)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=wrapped, client=(peer, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://tamas.test")
 
 
