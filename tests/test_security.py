@@ -190,7 +190,7 @@ def _behind_proxy(app: FastAPI, settings: Settings, peer: str) -> httpx.AsyncCli
     """The app as ``tamas serve`` runs it: uvicorn's proxy-header handling with the
     configured trusted proxies, reached from ``peer``."""
     wrapped = ProxyHeadersMiddleware(app, trusted_hosts=settings.forwarded_allow_ips)  # type: ignore[arg-type]
-    transport = httpx.ASGITransport(app=wrapped, client=(peer, 40000))
+    transport = httpx.ASGITransport(app=wrapped, client=(peer, 40000))  # type: ignore[arg-type]
     return httpx.AsyncClient(transport=transport, base_url="http://tamas.test")
 
 
