@@ -351,6 +351,23 @@ class AmiSimulator:
         await self._listen()
         log.info("PBX simulator restarted after %.1f s down", downtime)
 
+    async def outage(self, seconds: float) -> None:
+        """The network between the PBX and its clients fails for ``seconds``: every
+        connection is cut at once (no Goodbye, unsent data lost) and new ones are refused,
+        while the PBX and its calls go on (their events unheard); then connections are
+        accepted again. Returns when they are."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        self.drop_connections()
+        await asyncio.sleep(seconds)
+        server = await asyncio.start_server(
+            self._connected, self.host, self._port, limit=max(MAX_LINE * 64, 2**16)
+        )
+        self._server = server
+        log.info("PBX simulator reachable again after a %.1f s outage", seconds)
+
     def send_garbage(self, data: bytes) -> None:
         """Write ``data`` as it is to every logged-in client, between two messages."""
         self.broadcaster.send_whole(data, everyone=True)

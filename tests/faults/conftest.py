@@ -1,0 +1,43 @@
+"""Fixtures of the fault tests: the scratch database emptied after each test, a simulated
+PBX, and a PostgreSQL server of the module's own to stop and start."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import delete
+
+from app.db import Database, unit_of_work
+from app.models import Call, PopEvent
+from telephony.simulator import AmiSimulator
+from tests.faults.support import SECRET, USER, OwnPostgres
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: takes a minute or more of real time (runs by default, as in CI)"
+    )
+
+
+@pytest.fixture
+async def db(scratch_db: Database) -> AsyncIterator[Database]:
+    yield scratch_db
+    assert scratch_db.sessionmaker is not None
+    async with unit_of_work(scratch_db.sessionmaker) as session:
+        await session.execute(delete(PopEvent))
+        await session.execute(delete(Call))
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[AmiSimulator]:
+    async with AmiSimulator(username=USER, secret=SECRET, seed=9) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+async def own_pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OwnPostgres]:
+    server = await asyncio.to_thread(OwnPostgres.create, tmp_path_factory.mktemp("own-pg"))
+    yield server
+    await asyncio.to_thread(server.close)
