@@ -20,10 +20,10 @@ from app.calls.service import CallLogService
 from app.customers.service import CustomerService
 from app.deps import AgentUser, SessionDep, SettingsDep, has_role
 from app.errors import InvalidInput, NotFound
-from app.models import CallNote, Role
+from app.models import CallNote, Role, TrackingCode
 from app.schemas import MAX_BIGINT, DbId
 from app.tracking.repository import TrackingRepository
-from app.tracking.schemas import NoteRead
+from app.tracking.schemas import NoteRead, TrackingCodeRead
 from recordings.schemas import RecordingBrief
 from recordings.service import RecordingService
 
@@ -105,6 +105,15 @@ async def call_notes(
     """The notes written on a call, oldest first."""
     await RecordingService(session, settings).call_for_user(user, call_id)
     return await TrackingRepository(session).notes_of([call_id])
+
+
+@router.get("/api/calls/{call_id}/tracking-codes", response_model=list[TrackingCodeRead])
+async def call_codes(
+    call_id: DbId, session: SessionDep, settings: SettingsDep, user: AgentUser
+) -> list[TrackingCode]:
+    """The tracking codes issued for or quoted on a call (the history's call view)."""
+    await RecordingService(session, settings).call_for_user(user, call_id)
+    return (await TrackingRepository(session).codes_of_calls([call_id]))[call_id]
 
 
 @router.post("/api/calls/{call_id}/notes", status_code=201, response_model=NoteRead)

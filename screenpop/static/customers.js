@@ -70,9 +70,11 @@ export function field(labelKey, control, hintKey = null) {
 export class CustomerCard {
   /**
    * `onSaved(customer)` lets the rest of the panel show the new details too; `contracts`
-   * (a ContractSection) shows the customer's support contracts.
+   * (a ContractSection) shows the customer's support contracts; `extraCell(call)` may add a
+   * cell drawn under a call's row (supervisors' reviews of it).
    */
-  constructor({ onSaved, contracts = null }) {
+  constructor({ onSaved, contracts = null, extraCell = null }) {
+    this.extraCell = extraCell;
     this.section = $("customer");
     this.body = $("customer-body");
     this.heading = $("customer-h");
@@ -233,6 +235,7 @@ export class CustomerCard {
               ),
               h("td", {}, call.talk_seconds ? h("span", { dir: "ltr", text: duration(call.talk_seconds) }) : "—"),
               this.recordings(call),
+              this.extraCell?.(call),
             ),
           ),
         ),

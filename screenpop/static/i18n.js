@@ -560,6 +560,13 @@ const STRINGS = {
   },
 };
 
+/** More strings (a view's own, in a module of its own); existing keys are kept. */
+export function addStrings(more) {
+  for (const [code, strings] of Object.entries(more)) {
+    STRINGS[code] = { ...strings, ...STRINGS[code] };
+  }
+}
+
 const LANG_KEY = "tamas.lang";
 let lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "fa";
 

@@ -12,10 +12,12 @@ import { forgetOptions } from "./casework.js";
 import { ContractSection } from "./contracts.js";
 import { CustomerCard, errorText, extensionOf } from "./customers.js";
 import { dialInto } from "./dialling.js";
+import { Desk } from "./desk.js";
 import { $ } from "./dom.js";
 import { applyLang, currentLang, digits, setLang, t } from "./i18n.js";
 import { Phonebook } from "./phonebook.js";
 import { PopBoard } from "./pops.js";
+import { Reviews } from "./reviews.js";
 import { PopSocket } from "./socket.js";
 import { Tabs } from "./tabs.js";
 
@@ -25,8 +27,17 @@ const card = new CustomerCard({
     book.update(customer);
   },
   contracts: new ContractSection(),
+  extraCell: (call) => reviews.cell(call),
 });
 const openCustomer = (id) => card.open(id);
+const desk = new Desk({ openCustomer });
+const reviews = new Reviews({
+  openCustomer: (id) => {
+    desk.toPanel();
+    openCustomer(id);
+  },
+  onChange: () => card.render(),
+});
 const tabs = new Tabs($("side-tabs"), {
   onSelect: (id) => {
     if (id === "tab-callbacks" && token()) callbacks.refresh();
@@ -57,6 +68,7 @@ const socket = new PopSocket({
   },
   onMessage: (message) => {
     if (message.type === "agent") availability.show(message.status);
+    else if (message.type === "review") reviews.handle(message);
     else {
       board.handle(message);
       // A call of this agent's ended: it may be owed a call back now, or no longer.
@@ -103,6 +115,7 @@ function startPanel() {
   board.restore();
   socket.start();
   callbacks.start();
+  desk.start();
 }
 
 /** Back to the sign-in form; `messageKey` says why (a session that ended on its own). */
@@ -114,6 +127,8 @@ function endSession(messageKey = null) {
   book.clear();
   cases.clear();
   availability.clear();
+  reviews.clear();
+  desk.stop();
   forgetOptions();
   forget();
   user = null;
@@ -190,7 +205,7 @@ for (const kind of ["pointerdown", "keydown"]) {
 document.addEventListener("keydown", (event) => {
   if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
   if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
-  if ($("app").hidden) return;
+  if ($("app").hidden || $("panes").hidden) return;
   event.preventDefault();
   tabs.select("tab-book");
   $("search").focus();

@@ -1,0 +1,289 @@
+// One call opened from the history: its facts, a timeline (entered the queue, whose phones
+// rang and how each ended, who answered, transfers, hold, the end), every channel (leg),
+// tracking codes, notes, disposition, the recordings (recordings.js's player), and the
+// supervisors' reviews; supervisors leave one here, which the agent sees at once.
+
+import { api } from "./api.js";
+import { codeText } from "./codes.js";
+import { directionText, errorText, extensionOf, field, numberText, outcomeText } from "./customers.js";
+import { h, joined, newId, showFormErrors } from "./dom.js";
+import { applyLang, digits, dispositionText, duration, t, timeElement } from "./i18n.js";
+import { Player } from "./recordings.js";
+
+const SCORES = [5, 4, 3, 2, 1];
+
+const epoch = (seconds) => new Date(seconds * 1000).toISOString();
+
+export class CallView {
+  /**
+   * `names` (user id -> name) names agents; `openCustomer(id)` opens the call's customer in
+   * the panel; `onChanged(call)` after something about the call was saved.
+   */
+  constructor({ supervisor, names, openCustomer, onChanged }) {
+    Object.assign(this, { supervisor, names, openCustomer, onChanged });
+    this.callId = null;
+    this.data = null;
+    this.loading = null;
+    this.players = new Map();
+    const headingId = newId("call-h");
+    this.heading = h("h3", { id: headingId, tabindex: -1, "data-i18n": "call_view" });
+    this.body = h("div", {}, h("p", { class: "muted", "data-i18n": "call_view_empty" }));
+    this.announcer = h("p", { class: "visually-hidden", role: "status" });
+    this.el = h(
+      "section",
+      { class: "pane call-view", "aria-labelledby": headingId },
+      this.heading,
+      this.body,
+      this.announcer,
+    );
+    applyLang(this.el);
+    document.addEventListener("langchange", () => this.render());
+  }
+
+  async open(id) {
+    this.loading?.abort();
+    const loading = new AbortController();
+    this.loading = loading;
+    if (this.callId !== id) this.dropPlayers();
+    this.callId = id;
+    this.body.setAttribute("aria-busy", "true");
+    this.body.replaceChildren(h("p", { class: "muted", text: t("loading") }));
+    const get = (path) => api(path, { signal: loading.signal });
+    try {
+      const [call, notes, reviews, codes] = await Promise.all([
+        get(`/api/calls/${id}`),
+        get(`/api/calls/${id}/notes`),
+        get(`/api/calls/${id}/reviews`),
+        get(`/api/calls/${id}/tracking-codes`),
+      ]);
+      this.data = { call, notes, reviews, codes };
+      this.render();
+      this.heading.focus();
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      this.data = null;
+      this.body.replaceChildren(h("p", { class: "error", role: "alert", text: errorText(err) }));
+    } finally {
+      if (this.loading === loading) {
+        this.loading = null;
+        this.body.removeAttribute("aria-busy");
+      }
+    }
+  }
+
+  render() {
+    if (!this.data) return;
+    const { call, notes, reviews, codes } = this.data;
+    const number = call.customer_number || call.caller_number;
+    this.heading.textContent = t("call_of", { who: digits(number || t("unknown_number")) });
+    this.body.replaceChildren(
+      h("p", { class: "call-when" }, timeElement(call.started_at)),
+      this.facts(call),
+      call.customer_ids.length
+        ? h("p", {}, h("button", {
+            type: "button",
+            class: "secondary small",
+            text: t("open_customer"),
+            onclick: () => this.openCustomer(call.customer_ids[0]),
+          }))
+        : null,
+      codes.length
+        ? [h("h4", { text: t("tracking_code") }), h("p", { class: "codes" }, codes.map((c) => codeText(c.code)))]
+        : null,
+      h("h4", { text: t("timeline") }),
+      this.timeline(call),
+      this.legs(call),
+      h("h4", { text: t("recordings_title") }),
+      this.recordings(call),
+      h("h4", { text: t("notes") }),
+      notes.length
+        ? h("ul", { class: "note-list" }, notes.map((n) => h("li", {}, joined([timeElement(n.created_at), this.names.get(n.user_id), n.text], t("sep")))))
+        : h("p", { class: "muted", text: t("no_notes") }),
+      h("h4", { text: t("reviews") }),
+      reviewList(reviews, this.names),
+      this.supervisor ? this.reviewForm(call) : null,
+    );
+  }
+
+  facts(call) {
+    const agent = this.names.get(call.answered_by_user_id) ?? (call.answered_by ? digits(extensionOf(call.answered_by)) : null);
+    const rows = [
+      ["direction", directionText(call.direction)],
+      ["number", call.customer_number || call.caller_number ? numberText(call.customer_number || call.caller_number) : null],
+      ["caller_id", call.caller_name],
+      ["queue_label", call.queue],
+      ["did", call.did ? numberText(call.did) : null],
+      ["agent", agent],
+      ["outcome", outcomeText(call.outcome)],
+      ["wait_col", duration(call.wait_seconds)],
+      ["talk_time", duration(call.talk_seconds)],
+      ["hold_time", call.hold_seconds ? duration(call.hold_seconds) : null],
+      ["disposition", call.disposition ? dispositionText(call.disposition) : t("none")],
+      ["ended_how", joined([call.hung_up_by ? t("hung_up_by", { who: call.hung_up_by }) : null, call.hangup_cause_text], t("sep"))],
+    ].filter(([, value]) => value !== null && value !== "" && !(Array.isArray(value) && !value.length));
+    return h(
+      "dl",
+      { class: "facts" },
+      rows.map(([key, value]) => [h("dt", { text: t(key) }), h("dd", {}, value)]),
+    );
+  }
+
+  /** What happened, in time order. */
+  timeline(call) {
+    const events = [[call.started_at, t("tl_started", { dir: directionText(call.direction) })]];
+    if (call.queue_joined_at) events.push([call.queue_joined_at, t("tl_queue", { queue: call.queue })]);
+    for (const ring of call.rings) {
+      const who = this.names.get(this.userOf(call, ring.device)) ?? ring.member_name ?? "";
+      events.push([epoch(ring.at), t("tl_rang", { ext: digits(ring.extension || extensionOf(ring.device)), who })]);
+      if (ring.ended_at && ring.result !== "answered") {
+        events.push([epoch(ring.ended_at), t("tl_ring_end", { ext: digits(ring.extension || extensionOf(ring.device)), result: t(`ring_${ring.result}`) })]);
+      }
+    }
+    if (call.answered_at) {
+      const who = this.names.get(call.answered_by_user_id) ?? digits(extensionOf(call.answered_by));
+      events.push([call.answered_at, t("tl_answered", { who })]);
+    }
+    for (const tr of call.transfers) {
+      events.push([epoch(tr.at), t(`tl_transfer_${tr.kind}`, { from: digits(extensionOf(tr.from_device)), to: digits(tr.to) })]);
+    }
+    if (call.ended_at) {
+      const held = call.hold_seconds ? t("tl_held", { d: duration(call.hold_seconds) }) : "";
+      events.push([call.ended_at, [t("tl_ended"), held].filter(Boolean).join(t("sep"))]);
+    }
+    events.sort((a, b) => new Date(a[0]) - new Date(b[0]));
+    return h("ol", { class: "timeline" }, events.map(([at, text]) => h("li", {}, timeElement(at), " ", h("span", { text }))));
+  }
+
+  userOf(call, device) {
+    return call.legs.find((leg) => leg.device === device && leg.user_id)?.user_id;
+  }
+
+  /** Every channel of the call, for the supervisor who wants the detail. */
+  legs(call) {
+    if (!call.legs.length) return null;
+    const cols = ["leg_device", "agent", "leg_created", "leg_answered", "leg_ended", "leg_status"];
+    return h(
+      "details",
+      { class: "legs" },
+      h("summary", { text: t("legs_title", { n: digits(call.legs.length) }) }),
+      h(
+        "table",
+        { class: "calls-table" },
+        h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col", text: t(c) })))),
+        h(
+          "tbody",
+          {},
+          call.legs.map((leg) =>
+            h(
+              "tr",
+              {},
+              h("td", {}, h("span", { dir: "ltr", text: leg.device || leg.channel })),
+              h("td", { text: this.names.get(leg.user_id) ?? "—" }),
+              h("td", {}, timeElement(leg.created_at)),
+              h("td", {}, leg.answered_at ? timeElement(leg.answered_at) : "—"),
+              h("td", {}, leg.ended_at ? timeElement(leg.ended_at) : "—"),
+              h("td", { text: [leg.dial_status, leg.hangup_cause_text].filter(Boolean).join(t("sep")) || "—" }),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  recordings(call) {
+    const files = call.recording_files ?? [];
+    if (!files.length) return h("p", { class: "muted", text: t("no_recordings") });
+    return h(
+      "div",
+      { class: "recordings" },
+      files.map((file, index) => {
+        let player = this.players.get(file.id);
+        if (!player) {
+          player = new Player({ onRefresh: () => this.refreshRecordings(call.id) });
+          this.players.set(file.id, player);
+        }
+        player.update(file, index, files.length);
+        return player.el;
+      }),
+    );
+  }
+
+  async refreshRecordings(callId) {
+    const files = await api(`/api/calls/${callId}/recordings`);
+    if (this.callId !== callId || !this.data) return;
+    this.data.call.recording_files = files;
+    this.render();
+  }
+
+  reviewForm(call) {
+    const score = h("select", { name: "score", "data-field": "score" }, SCORES.map((s) => h("option", { value: s, text: t("score_n", { n: digits(s) }) })));
+    const comment = h("textarea", { name: "comment", "data-field": "comment", rows: 3, maxlength: 2000 });
+    const form = h(
+      "form",
+      {
+        class: "review-form",
+        novalidate: true,
+        onsubmit: async (event) => {
+          event.preventDefault();
+          const button = form.querySelector("button");
+          button.disabled = true;
+          try {
+            const review = await api(`/api/calls/${call.id}/reviews`, {
+              method: "POST",
+              body: { score: Number(score.value), comment: comment.value },
+            });
+            if (this.callId !== call.id) return;
+            this.data.reviews.push(review);
+            this.render();
+            this.announcer.textContent = t(call.answered_by_user_id ? "review_sent" : "review_saved");
+          } catch (err) {
+            showFormErrors(form, err.error, errorText(err));
+          } finally {
+            button.disabled = false;
+          }
+        },
+      },
+      h("h4", { text: t("review_add") }),
+      field("score", score),
+      field("comment", comment),
+      h("p", { class: "form-error", role: "alert" }),
+      h("button", { type: "submit", text: t("review_submit") }),
+    );
+    applyLang(form);
+    return form;
+  }
+
+  /** The view is hidden: nothing keeps playing. */
+  pause() {
+    for (const player of this.players.values()) if (player.source) player.pause();
+  }
+
+  dropPlayers() {
+    for (const player of this.players.values()) player.dispose();
+    this.players.clear();
+  }
+
+  destroy() {
+    this.loading?.abort();
+    this.dropPlayers();
+  }
+}
+
+/** Reviews of a call: score, who, when, the comment. */
+export function reviewList(reviews, names = new Map()) {
+  if (!reviews.length) return h("p", { class: "muted", text: t("no_reviews") });
+  return h(
+    "ul",
+    { class: "review-list" },
+    reviews.map((r) =>
+      h(
+        "li",
+        { class: "review" },
+        h("span", { class: "badge score", text: t("score_of", { n: digits(r.score) }) }),
+        " ",
+        joined([names.get(r.reviewer_user_id) ?? r.by, timeElement(r.created_at)], t("sep")),
+        r.comment ? h("p", { class: "review-comment", text: r.comment }) : null,
+      ),
+    ),
+  );
+}

@@ -1,0 +1,276 @@
+// The live wallboard over /ws/wallboard (screenpop/wallboard.py; the picture's shape is
+// app/reports/live.py's): today's counters, callers waiting per queue and for how long,
+// the calls up now (who, with whom, since when), and every agent's state. Times count up
+// here each second between pictures; every picture (and the first one after a reconnect)
+// replaces the whole board, so a reconnect is a resync.
+
+import { token } from "./api.js";
+import { numberText } from "./customers.js";
+import { h, newId } from "./dom.js";
+import { applyLang, digits, duration, formatCount, t } from "./i18n.js";
+
+const SILENCE_MS = 50_000; // the server pings every 20 s
+const MAX_DELAY_MS = 30_000;
+const TICK_MS = 1000;
+const STATES = ["available", "ringing", "on_call", "paused", "after_call_work", "offline", "no_queue"];
+
+/** A socket that authenticates, reconnects with backoff, and hands over each picture. */
+class BoardSocket {
+  constructor({ onPicture, onState, onRefused }) {
+    Object.assign(this, { onPicture, onState, onRefused });
+    this.ws = null;
+    this.attempt = 0;
+    this.stopped = true;
+    this.retryTimer = null;
+    this.silenceTimer = null;
+  }
+
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.silenceTimer);
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000, "closed");
+  }
+
+  connect() {
+    const bearer = token();
+    if (!bearer) return this.onRefused();
+    this.onState(this.attempt ? "reconnecting" : "connecting");
+    const url = new URL("/ws/wallboard", location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      ws.send(JSON.stringify({ type: "auth", token: bearer }));
+      this.heard(ws);
+    });
+    ws.addEventListener("message", (event) => {
+      if (ws !== this.ws) return;
+      this.heard(ws);
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (message.type === "ping") ws.send(JSON.stringify({ type: "pong" }));
+      else if (message.type === "board") {
+        this.attempt = 0;
+        this.onState("connected");
+        this.onPicture(message);
+      }
+    });
+    ws.addEventListener("close", (event) => {
+      if (ws === this.ws) this.closed(event.code);
+    });
+  }
+
+  heard(ws) {
+    clearTimeout(this.silenceTimer);
+    this.silenceTimer = setTimeout(() => ws.close(4000, "silent"), SILENCE_MS);
+  }
+
+  closed(code) {
+    clearTimeout(this.silenceTimer);
+    this.ws = null;
+    if (this.stopped) return;
+    if (code === 4401 || code === 4403) {
+      this.stopped = true;
+      this.onRefused();
+      return;
+    }
+    const base = Math.min(MAX_DELAY_MS, 500 * 2 ** this.attempt);
+    this.attempt += 1;
+    this.onState("reconnecting");
+    this.retryTimer = setTimeout(() => this.connect(), base * (0.5 + Math.random() / 2));
+  }
+}
+
+export class View {
+  constructor() {
+    this.picture = null;
+    this.skew = 0; // the server's clock minus ours, from the picture's time
+    this.ticker = null;
+    this.spoken = "";
+    this.socket = new BoardSocket({
+      onPicture: (p) => this.receive(p),
+      onState: (s) => this.connection(s),
+      onRefused: () => this.connection("refused"),
+    });
+    const headingId = newId("wall-h");
+    this.heading = h("h2", { id: headingId, tabindex: -1, "data-i18n": "wallboard" });
+    this.conn = h("p", { class: "conn", role: "status", "data-state": "connecting" }, h("span", { class: "dot", "aria-hidden": "true" }), h("span", {}));
+    this.counters = h("dl", { class: "counters" });
+    this.queues = h("div", {});
+    this.calls = h("div", {});
+    this.agents = h("div", {});
+    // Said to screen readers when the number waiting changes (not each second).
+    this.live = h("p", { class: "visually-hidden", "aria-live": "polite", "aria-atomic": "true" });
+    const part = (key, body) => {
+      const id = newId("wall");
+      return h("section", { class: "pane", "aria-labelledby": id }, h("h3", { id, "data-i18n": key }), body);
+    };
+    this.el = h(
+      "section",
+      { class: "view wallboard", "aria-labelledby": headingId },
+      h("header", { class: "wall-head" }, this.heading, this.conn),
+      this.counters,
+      h(
+        "div",
+        { class: "wall-grid" },
+        part("wall_waiting", this.queues),
+        part("wall_calls", this.calls),
+        part("wall_agents", this.agents),
+      ),
+      this.live,
+    );
+    applyLang(this.el);
+    document.addEventListener("langchange", () => {
+      applyLang(this.el);
+      this.connection(this.conn.dataset.state);
+      this.render();
+    });
+  }
+
+  show() {
+    this.socket.start();
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  hide() {
+    this.socket.stop();
+    clearInterval(this.ticker);
+    this.ticker = null;
+  }
+
+  destroy() {
+    this.hide();
+  }
+
+  connection(state) {
+    this.conn.dataset.state = state;
+    this.conn.lastElementChild.textContent = t(state === "refused" ? "wall_refused" : `conn_${state}`);
+  }
+
+  receive(picture) {
+    this.picture = picture;
+    this.skew = new Date(picture.at) - Date.now();
+    this.render();
+    const waiting = picture.queues.reduce((n, q) => n + q.waiting.length, 0);
+    const said = t("wall_said", { n: formatCount(waiting), calls: formatCount(picture.calls.length) });
+    if (said !== this.spoken) this.live.textContent = this.spoken = said;
+  }
+
+  /** Seconds since `iso` by the server's clock. */
+  since(iso) {
+    return (Date.now() + this.skew - new Date(iso)) / 1000;
+  }
+
+  /** Every running time moves on by itself between pictures. */
+  tick() {
+    for (const el of this.el.querySelectorAll("[data-since]")) {
+      el.textContent = duration(this.since(el.dataset.since));
+    }
+  }
+
+  clock(iso) {
+    return h("span", { class: "clock", dir: "ltr", "data-since": iso, text: duration(this.since(iso)) });
+  }
+
+  render() {
+    const p = this.picture;
+    if (!p) return;
+    this.renderCounters(p.today);
+    this.queues.replaceChildren(
+      p.queues.length
+        ? h(
+            "ul",
+            { class: "wall-queues" },
+            p.queues.map((q) =>
+              h(
+                "li",
+                { "data-queue": q.queue },
+                h("strong", { dir: "auto", text: q.queue }),
+                " ",
+                h("span", { class: "badge", text: t("wall_waiting_n", { n: digits(q.waiting.length) }) }),
+                h(
+                  "ol",
+                  {},
+                  q.waiting.map((w) => h("li", {}, w.number ? numberText(w.number) : t("unknown_number"), " ", this.clock(w.since))),
+                ),
+              ),
+            ),
+          )
+        : h("p", { class: "muted", text: t("wall_nobody_waiting") }),
+    );
+    this.calls.replaceChildren(
+      p.calls.length
+        ? table(
+            ["number_col", "agent", "wall_state", "wall_since"],
+            p.calls.map((c) => [
+              [c.number ? numberText(c.number) : "—", c.caller_name ? [" ", h("bdi", { class: "muted", text: c.caller_name })] : null],
+              c.agent ? h("bdi", { text: c.agent }) : c.queue ? t("queue", { queue: c.queue }) : "—",
+              t(`wall_call_${c.state}`),
+              this.clock(c.answered_at ?? c.started_at),
+            ]),
+          )
+        : h("p", { class: "muted", text: t("wall_no_calls") }),
+    );
+    this.agents.replaceChildren(
+      h(
+        "ul",
+        { class: "wall-agents" },
+        p.agents.map((a) =>
+          h(
+            "li",
+            { "data-state": STATES.includes(a.state) ? a.state : "offline", "data-agent": a.user_id },
+            h("span", { class: "dot", "aria-hidden": "true" }),
+            h("bdi", { class: "agent-name", text: a.name }),
+            " ",
+            h("span", { class: "agent-state", text: agentState(a) }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  renderCounters(today) {
+    const sum = (key) => today.reduce((n, r) => n + (r[key] ?? 0), 0);
+    const offered = sum("offered");
+    const base = offered - sum("short_abandoned");
+    const inSl = today.reduce((n, r) => n + ((r.service_level_pct ?? 0) * (r.offered - r.short_abandoned)) / 100, 0);
+    const items = [
+      ["wall_offered", formatCount(offered)],
+      ["wall_answered", formatCount(sum("answered"))],
+      ["wall_abandoned", formatCount(sum("abandoned"))],
+      ["wall_missed", formatCount(sum("missed"))],
+      ["wall_sl", base ? t("pct", { n: formatCount(Math.round((100 * inSl) / base)) }) : "—"],
+    ];
+    this.counters.replaceChildren(
+      ...items.map(([key, value]) => h("div", { class: "counter" }, h("dt", { text: t(key) }), h("dd", { text: value }))),
+    );
+  }
+}
+
+function agentState(a) {
+  if (a.state === "paused" && a.reason) return t("avail_paused_reason", { reason: a.reason });
+  return t(`wall_agent_${a.state}`);
+}
+
+function table(columns, rows) {
+  return h(
+    "table",
+    { class: "calls-table" },
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", text: t(c) })))),
+    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell) => h("td", {}, cell))))),
+  );
+}
