@@ -1,17 +1,36 @@
 """The role matrix: every endpoint, every role. Anonymous callers get 401, roles without the
-right get 403, the others get the endpoint's success status."""
+right get 403, the others get the endpoint's success status. The PBX's endpoints take its
+token (and nobody else's); the websockets authenticate with their first message.
+
+``test_every_route_has_a_rule`` walks the application's routes: a new endpoint, websocket or
+mount with no entry in ``CASES``, ``PBX_CASES``, ``WS_CASES`` or ``PUBLIC`` fails it, named.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import json
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+import websockets
+from fastapi import FastAPI
+from fastapi.routing import APIWebSocketRoute, iter_route_contexts
+from pydantic import SecretStr
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import Mount, WebSocketRoute, compile_path
 
-from app.config import Settings
-from app.models import Role
+from app.config import PbxSettings, Settings
+from app.deps import ROLE_RANK
+from app.models import AuthToken, Role
 from tests.fixtures.factories import make_customer, make_token, make_user
 
 ANON = "anonymous"
@@ -33,6 +52,19 @@ class Case:
 
 CASES = [
     Case("GET", "/api/auth/me", AGENT_UP, 200),
+    Case("POST", "/api/auth/refresh", AGENT_UP, 200),
+    Case("POST", "/api/auth/logout", AGENT_UP, 204),
+    # Past the role check: the current password given is wrong (422).
+    Case(
+        "POST",
+        "/api/auth/password",
+        AGENT_UP,
+        422,
+        {"current_password": "not it", "new_password": "brand new secret"},
+    ),
+    Case("GET", "/api/customers/{customer}/calls", AGENT_UP, 200),
+    Case("GET", "/api/calls/999999", AGENT_UP, 404),
+    Case("GET", "/api/audit", ADMIN, 200),
     Case("GET", "/api/customers", AGENT_UP, 200),
     Case("GET", "/api/customers/lookup?number=09121234567", AGENT_UP, 200),
     Case("GET", "/api/customers/{customer}", AGENT_UP, 200),
@@ -78,6 +110,7 @@ CASES = [
     Case("PATCH", "/api/tracking-codes/12345678", AGENT_UP, 422, {"status": "closed"}),
     Case("POST", "/api/tracking-codes/12345678/calls", AGENT_UP, 422, {"call_id": 1}),
     Case("GET", "/api/calls/999999/notes", AGENT_UP, 404),
+    Case("GET", "/api/calls/999999/tracking-codes", AGENT_UP, 404),
     Case("POST", "/api/calls/999999/notes", AGENT_UP, 404, {"text": "hello"}),
     Case("PUT", "/api/calls/999999/disposition", AGENT_UP, 404, {"disposition": "sale"}),
     Case("GET", "/api/callbacks", AGENT_UP, 200),
@@ -143,3 +176,205 @@ async def test_role_matrix(
     assert r.status_code == expected, r.text
     if expected >= 400:
         assert set(r.json()["error"]) == {"code", "message", "fields"}
+
+
+# -- the PBX's endpoints: its token, not a user's -------------------------------------------
+
+PBX_TOKEN = "pbx-token-for-the-role-matrix"
+
+
+@dataclass(frozen=True)
+class PbxCase:
+    method: str
+    path: str
+    status: int  # with the PBX's token
+
+
+PBX_CASES = [
+    PbxCase("GET", "/pbx/lookup?number=09121234567", 200),
+    PbxCase("GET", "/pbx/tracking?code=12345678", 200),
+    # Past the token check, a name outside the recordings' root is refused before anything
+    # is stored (400).
+    PbxCase("POST", "/pbx/recordings?name=../../outside.wav", 400),
+]
+
+
+@pytest.fixture
+def pbx_settings(app: FastAPI, settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    pbx = PbxSettings(
+        id="roles", host="127.0.0.1", port=1, username="u", secret=SecretStr("s"),
+        token=SecretStr(PBX_TOKEN),
+    )  # fmt: skip
+    conf = settings.model_copy(update={"pbxes": [pbx], "recordings_root": tmp_path})
+    before = app.state.settings
+    app.state.settings = conf
+    yield conf
+    app.state.settings = before
+
+
+@pytest.mark.parametrize("caller", ["none", "admin token", "PBX token", "PBX token in query"])
+@pytest.mark.parametrize("case", PBX_CASES, ids=lambda c: f"{c.method} {c.path}")
+async def test_pbx_endpoints(
+    case: PbxCase,
+    caller: str,
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    pbx_settings: Settings,
+) -> None:
+    path, headers = case.path, {}
+    if caller == "admin token":
+        admin = await make_user(session, Role.admin)
+        headers["Authorization"] = f"Bearer {await make_token(session, pbx_settings, admin)}"
+    elif caller == "PBX token":
+        headers["Authorization"] = f"Bearer {PBX_TOKEN}"
+    elif caller == "PBX token in query":
+        path += f"&token={PBX_TOKEN}"
+    r = await client.request(
+        case.method, path, headers=headers, content=b"RIFF" if case.method == "POST" else None
+    )
+    assert r.status_code == (case.status if caller.startswith("PBX") else 401), r.text
+
+
+# -- websockets: the first message {type: auth, token} ----------------------------------------
+
+# path -> the least role it serves (lower roles are closed with 4403)
+WS_CASES = {"/ws/pops": Role.agent, "/ws/wallboard": Role.supervisor}
+
+
+@pytest.fixture
+async def ws_port(app: FastAPI, session: AsyncSession) -> AsyncIterator[int]:
+    """The test's app served by uvicorn on a free local port (its lifespan is already
+    entered; the requests see this test's transaction)."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        assert server.started
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _ws_answer(port: int, path: str, first: dict[str, Any] | None) -> int | str:
+    """The close code the socket ends with, or the type of its first message."""
+    async with websockets.connect(f"ws://127.0.0.1:{port}{path}") as ws:
+        if first is not None:
+            await ws.send(json.dumps(first))
+        try:
+            message = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+        except websockets.ConnectionClosed:
+            assert ws.close_code is not None
+            return ws.close_code
+        return str(message.get("type"))
+
+
+@pytest.mark.parametrize("path", list(WS_CASES))
+async def test_websocket_matrix(
+    path: str, ws_port: int, session: AsyncSession, settings: Settings
+) -> None:
+    least = WS_CASES[path]
+    # Not an auth message, no token (4400 on the pops socket; the wallboard says 4401),
+    # a token nobody issued.
+    assert await _ws_answer(ws_port, path, {"type": "hello"}) in (4400, 4401)
+    assert await _ws_answer(ws_port, path, {"type": "auth"}) in (4400, 4401)
+    assert await _ws_answer(ws_port, path, {"type": "auth", "token": "not-a-token"}) == 4401
+    # A revoked token and an expired one.
+    for column in ("revoked_at", "expires_at"):
+        user = await make_user(session, Role.admin)
+        token = await make_token(session, settings, user)
+        await session.execute(
+            update(AuthToken)
+            .where(AuthToken.user_id == user.id)
+            .values({column: datetime.now(UTC) - timedelta(seconds=1)})
+        )
+        assert await _ws_answer(ws_port, path, {"type": "auth", "token": token}) == 4401
+    # Every role: below the least one 4403, from it up a first message that is not a close.
+    for role in (Role.agent, Role.supervisor, Role.admin):
+        user = await make_user(session, role, devices=[f"PJSIP/9{user_number()}"])
+        token = await make_token(session, settings, user)
+        answer = await _ws_answer(ws_port, path, {"type": "auth", "token": token})
+        if ROLE_RANK[role] < ROLE_RANK[least]:
+            assert answer == 4403, (path, role)
+        else:
+            assert isinstance(answer, str), (path, role, answer)
+
+
+_numbers = itertools.count(100)
+
+
+def user_number() -> int:
+    return next(_numbers)
+
+
+# -- every route has a rule -------------------------------------------------------------------
+
+# Routes anyone may call, and why.
+PUBLIC = {
+    ("GET", "/"): "a redirect to the panel",
+    ("POST", "/api/auth/token"): "signing in (throttled: tests/test_auth.py)",
+    ("GET", "/health"): "liveness; no customer data",
+    ("GET", "/healthz"): "liveness for orchestrators; no data",
+    ("GET", "/readyz"): "readiness for orchestrators; no data",
+    ("GET", "/metrics"): "counters only; TAMAS_METRICS_TOKEN closes it",
+    ("GET", "/openapi.json"): "the API's description",
+    ("GET", "/docs"): "Swagger UI",
+    ("GET", "/docs/oauth2-redirect"): "part of Swagger UI",
+    ("GET", "/redoc"): "ReDoc",
+    ("MOUNT", "/panel"): "the panel's static files; its API calls carry the token",
+}
+
+
+def _case_paths() -> dict[str, list[str]]:
+    """Concrete paths of the matrix's entries by method (ids filled in, query dropped)."""
+    out: dict[str, list[str]] = {}
+    for method, path in [(c.method, c.path) for c in CASES] + [
+        (c.method, c.path) for c in PBX_CASES
+    ]:
+        concrete = path.split("?")[0].format(customer=1, phone=1, user=1)
+        out.setdefault(method, []).append(concrete)
+    return out
+
+
+def test_every_route_has_a_rule(app: FastAPI) -> None:
+    cases = _case_paths()
+    missing: list[str] = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        path = context.path
+        if isinstance(route, Mount):
+            if ("MOUNT", path) not in PUBLIC:
+                missing.append(f"mount {path}")
+            continue
+        if isinstance(route, WebSocketRoute | APIWebSocketRoute):
+            if path not in WS_CASES:
+                missing.append(f"websocket {path}")
+            continue
+        regex, _, _ = compile_path(path)
+        for method in sorted((context.methods or set()) - {"HEAD"}):
+            if (method, path) in PUBLIC:
+                continue
+            if not any(regex.match(p) for p in cases.get(method, [])):
+                missing.append(f"{method} {path}")
+    assert not missing, (
+        "routes with no rule in tests/test_roles.py (add a Case, PbxCase, WS_CASES entry or "
+        "a PUBLIC line saying why): " + ", ".join(missing)
+    )
+
+
+def test_public_routes_still_exist(app: FastAPI) -> None:
+    """A PUBLIC line for a route that is gone would hide a future one of the same path."""
+    present = set()
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, Mount):
+            present.add(("MOUNT", context.path))
+        for method in context.methods or ():
+            present.add((method, context.path))
+    stale = set(PUBLIC) - present
+    optional = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+    assert not stale - optional, stale
