@@ -10,7 +10,7 @@ import { api } from "./api.js";
 import { errorText, field } from "./customers.js";
 import { download, query } from "./download.js";
 import { h, newId, showFormErrors } from "./dom.js";
-import { applyLang, currentLang, digits, formatCount, t } from "./i18n.js";
+import { applyLang, currentLang, digits, formatCount, formatDay, t } from "./i18n.js";
 import { fieldsOf } from "./history.js";
 
 const { Chart } = globalThis; // the UMD file sets it
@@ -197,7 +197,7 @@ export class View {
       this.chart("chart_hours", hourly(r.hours.rows)),
       this.chart("chart_sl", {
         type: "line",
-        labels: r.days.rows.map((row) => row.label),
+        labels: r.days.rows.map((row) => formatDay(row.key).text),
         datasets: [{ key: "service_level_pct", data: r.days.rows.map((row) => row.service_level_pct) }],
         max: 100,
       }),
@@ -250,7 +250,12 @@ export class View {
           color: color("--text"),
           font: { family: style.fontFamily },
           scales: {
-            x: { reverse: rtl && !spec.horizontal, ticks: { color: color("--muted") }, grid: { color: color("--line") } },
+            x: {
+              reverse: rtl && !spec.horizontal,
+              beginAtZero: true,
+              ticks: { color: color("--muted"), precision: 0 },
+              grid: { color: color("--line") },
+            },
             y: {
               beginAtZero: true,
               max: spec.max,

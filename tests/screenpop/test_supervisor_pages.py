@@ -116,6 +116,9 @@ async def test_a_supervisor_works_through_history_reports_and_wallboard(
         await page.get_by_role("link", name="تاریخچه").click()
         await expect(page.get_by_role("heading", name="تاریخچه تماس‌ها")).to_be_focused()
         await expect(page.locator(".history-list tbody tr")).to_have_count(len(calls))
+        await expect(page.get_by_role("link", name="تاریخچه")).to_have_attribute(
+            "aria-current", "page"
+        )
         await search(page, **{"از تاریخ": jalali, "تا تاریخ": jalali})
         await expect(page.locator(".history-list tbody tr")).to_have_count(len(calls))
         await search(page, **{"از تاریخ": next_day, "تا تاریخ": next_day})
@@ -178,7 +181,8 @@ async def test_a_supervisor_works_through_history_reports_and_wallboard(
 
         # The KPI report: the table's figures are the API's; the charts drawn.
         await page.get_by_role("link", name="گزارش‌ها").click()
-        form = page.locator("form.filters").last
+        await expect(page.get_by_role("heading", name="گزارش شاخص‌ها")).to_be_focused()
+        form = page.locator(".reports-view form.filters")
         await form.get_by_label("از تاریخ").fill(jalali)
         await form.get_by_label("تا تاریخ").fill(jalali)
         await form.get_by_label("دسته‌بندی بر اساس").select_option("agent")
@@ -210,6 +214,7 @@ async def test_a_supervisor_works_through_history_reports_and_wallboard(
 
         # The wallboard: a caller waits in the queue while the phones ring.
         await page.get_by_role("link", name="تابلوی زنده").click()
+        await expect(page.get_by_role("heading", name="تابلوی زنده", exact=True)).to_be_focused()
         board = page.locator(".wallboard")
         await expect(board.locator(".wall-agents li")).to_have_count(3)
         await expect(board.locator(".conn")).to_have_attribute("data-state", "connected")
