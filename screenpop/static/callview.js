@@ -76,7 +76,8 @@ export class CallView {
     const { call, notes, reviews, codes } = this.data;
     const number = call.customer_number || call.caller_number;
     this.heading.textContent = t("call_of", { who: digits(number || t("unknown_number")) });
-    this.body.replaceChildren(
+    // replaceChildren takes nodes only: the optional parts (null) and pairs (arrays) go flat.
+    const parts = [
       h("p", { class: "call-when" }, timeElement(call.started_at)),
       this.facts(call),
       call.customer_ids.length
@@ -102,7 +103,8 @@ export class CallView {
       h("h4", { text: t("reviews") }),
       reviewList(reviews, this.names),
       this.supervisor ? this.reviewForm(call) : null,
-    );
+    ];
+    this.body.replaceChildren(...parts.flat().filter(Boolean));
   }
 
   facts(call) {

@@ -158,6 +158,8 @@ async def test_a_supervisor_works_through_history_reports_and_wallboard(
         timeline = view.locator(".timeline")
         await expect(timeline).to_contain_text("پاسخ توسط سارا احمدی")
         await expect(timeline).to_contain_text("پایان تماس")
+        await expect(view).not_to_contain_text("[object")
+        await expect(view).not_to_contain_text("null")
         player = view.get_by_role("group", name=re.compile("ضبط مکالمه"))
         await player.get_by_role("button", name=re.compile("پخش")).click()
         await expect(player.get_by_role("button", name=re.compile("مکث"))).to_be_visible()
