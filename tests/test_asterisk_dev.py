@@ -1,31 +1,52 @@
-"""The dialplan samples in asterisk-dev/: extensions_tamas.conf read by a small checker of
-our own (syntax, every Goto/Gosub lands, every HASH() key read is one Tamas answers, CURL()
-bounded in time), the URLs it builds answered by Tamas, and the AGI script run against a
-live Tamas with the AGI conversation played on its stdin and stdout."""
+"""asterisk-dev/, the Asterisk Tamas is developed against.
+
+The dialplan samples: extensions_tamas.conf read by a small checker of our own (syntax, every
+Goto/Gosub lands, every HASH() key read is one Tamas answers, CURL() bounded in time), the
+URLs it builds answered by Tamas, and the AGI script run against a live Tamas with the AGI
+conversation played on its stdin and stdout.
+
+The development PBX (compose.yaml, etc/asterisk/*.conf): asterisklint (PyPI) on the whole
+dialplan, asterisk-dev/check.py's Asterisk-aware checks (pjsip references, queue members and
+options, includes, queues, the AMI user), the AMI user's classes against the actions Tamas's
+code sends and the events it reads (their classes taken from the real Asterisk traces),
+Tamas's click-to-call defaults landing in the dialplan, compose.yaml wiring both containers
+together, and the recording upload script run against a live Tamas. Each checker is shown a
+broken copy and must say what is wrong."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import importlib.util
+import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 import pytest
 import uvicorn
+import yaml
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import PbxSettings, Settings
 from app.models import Contract, Role
+from app.originations.service import OriginationService
 from app.pbx.service import CallerInfo
 from app.tracking.service import TrackingService
+from telephony import members, protocol
+from telephony.tracker import CallTracker
 from tests.fixtures.factories import make_customer, make_user
 
 ROOT = Path(__file__).resolve().parents[1] / "asterisk-dev"
@@ -524,3 +545,416 @@ async def test_the_agi_script_gives_up_quickly_and_says_why(people: People, live
 
     usage = await run_agi([], {})
     assert usage.sets == {} and "usage" in usage.verbose[0]
+
+
+# -- the development PBX: asterisk-dev/etc/asterisk, compose.yaml -------------------------------
+
+ETC = ROOT / "etc" / "asterisk"
+REPO = ROOT.parent
+TRACES = REPO / "tests" / "fixtures" / "ami"
+UPLOAD = ROOT / "bin" / "tamas-upload"
+
+
+def _checker() -> Any:
+    """asterisk-dev/check.py (a script, not a package: its folder name has a dash)."""
+    spec = importlib.util.spec_from_file_location("asterisk_dev_check", ROOT / "check.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+check = _checker()
+
+
+@pytest.fixture
+def etc_copy(tmp_path: Path) -> Path:
+    """A copy of etc/asterisk to break."""
+    return Path(shutil.copytree(ETC, tmp_path / "asterisk"))
+
+
+def edit(path: Path, old: str, new: str, *, last: bool = False) -> None:
+    text = path.read_text()
+    assert old in text, old
+    head, _, tail = text.rpartition(old) if last else text.partition(old)
+    path.write_text(head + new + tail)
+
+
+def asterisklint(command: str, conf_dir: Path) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "asterisklint"
+    return subprocess.run(
+        [str(exe), command, "extensions.conf"],
+        cwd=conf_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_asterisklint_passes_the_whole_dialplan() -> None:
+    # extensions.conf with extensions_tamas.conf #included: syntax, priorities, applications
+    # and their arguments, functions, every Goto/GotoIf/Gosub target.
+    run = asterisklint("dialplan-check", ETC)
+    assert (run.returncode, run.stdout, run.stderr) == (0, "", "")
+
+
+def test_asterisklint_sees_a_broken_dialplan(etc_copy: Path) -> None:
+    edit(
+        etc_copy / "extensions_tamas.conf", "?tamas-destinations,vip,1", "?tamas-destination,vip,1"
+    )
+    edit(etc_copy / "extensions.conf", "Dial(PJSIP/${EXTEN},20)", "Dail(PJSIP/${EXTEN},20)")
+    edit(etc_copy / "extensions.conf", "Queue(sales,t,,,300)", "Queue(sales,t,,,300")
+    run = asterisklint("dialplan-check", etc_copy)
+    assert run.returncode != 0
+    said = run.stdout + run.stderr
+    found = set(re.findall(r"^(extensions(?:_tamas)?\.conf):\d+ (\w+):", said, re.M))
+    assert found >= {
+        ("extensions_tamas.conf", "E_DP_GOTO_NOCONTEXT"),
+        ("extensions.conf", "E_APP_MISSING"),
+        ("extensions.conf", "W_APP_BALANCE"),
+    }, said
+
+
+def test_modules_conf_requires_every_module_the_dialplan_uses() -> None:
+    run = asterisklint("modules-show", ETC)
+    used = set(re.findall(r"^load => (\S+)$", run.stdout, re.M))
+    assert {"app_queue.so", "app_mixmonitor.so", "func_curl.so", "app_stack.so"} <= used
+    (modules,) = check.read_conf(ETC / "modules.conf")
+    required, noload = set(modules.all("require")), set(modules.all("noload"))
+    # Asterisk refuses to start without them, rather than run a dialplan that cannot work.
+    assert used <= required, used - required
+    assert not required & noload
+    # What asterisklint cannot see: [globals]' ${ENV()}, CURL()'s library, the Cdr events.
+    if "${ENV(" in (ETC / "extensions.conf").read_text():
+        assert "func_env.so" in required
+    assert {"res_curl.so", "cdr_manager.so", "chan_pjsip.so"} <= required
+
+
+def test_the_configs_pass_the_asterisk_aware_checks() -> None:
+    assert check.check(ETC) == []
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "check.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (run.returncode, run.stdout) == (0, "")
+
+
+def test_the_checks_see_broken_configs(etc_copy: Path) -> None:
+    edit(etc_copy / "pjsip.conf", "aors=1002", "aors=1020")
+    edit(etc_copy / "pjsip.conf", "auth=1003\n", "auth=1030\n")
+    edit(etc_copy / "pjsip.conf", "context=from-trunk\ndisallow", "context=from-trnk\ndisallow")
+    edit(etc_copy / "queues.conf", "persistentmembers=yes", "persistentmembers=yes\nupdatecdr=yes")
+    edit(etc_copy / "queues.conf", "strategy=ringall", "strategy=ringsome")
+    edit(etc_copy / "queues.conf", "member => PJSIP/1003,", "member => PJSIP/1004,", last=True)
+    edit(etc_copy / "extensions.conf", "include => outbound", "include => outbond")
+    edit(etc_copy / "extensions.conf", "Dial(PJSIP/1001,20)", "Dial(PJSIP/1010,20)")
+    edit(etc_copy / "extensions_tamas.conf", "TAMAS_SALES_QUEUE=sales", "TAMAS_SALES_QUEUE=sale")
+    edit(etc_copy / "manager.conf", "read=call,", "read=calls,")
+    edit(etc_copy / "manager.conf", "deny=0.0.0.0/0.0.0.0\n", "")
+    edit(etc_copy / "rtp.conf", "rtpend=10099", "rtpend=9999")
+    problems = check.check(etc_copy)
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "[1002] aors=1020: no aor [1020]",
+        "[1003] auth=1030: no auth [1030]",
+        "endpoint [customer]: no context [from-trnk]",
+        "[general] updatecdr: gone since Asterisk 12: use the MEMBERINTERFACE variable "
+        "(setinterfacevar)",
+        "[support] strategy=ringsome: not a strategy",
+        "[support-vip] strategy=ringsome: not a strategy",
+        "[sales] strategy=ringsome: not a strategy",
+        "[sales] member PJSIP/1004: no such endpoint",
+        "[from-internal] includes [outbond], which does not exist",
+        "[from-trunk] Dial(PJSIP/1010): no endpoint [1010]",
+        "[tamas-settings] queue sale: not in queues.conf",
+        "AMI user [tamas]: deny all, then permit Tamas's hosts",
+        "AMI user [tamas] read: no class 'calls'",
+        "rtpstart 10000 must be below rtpend 9999",
+    ]
+    assert problems[0].startswith("pjsip.conf:") and problems[10].startswith(
+        "extensions_tamas.conf:"
+    )
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "check.py"), str(etc_copy)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 1 and run.stdout.splitlines() == problems
+
+
+# -- the AMI user against what Tamas's code does ------------------------------------------------
+
+# The class an AMI action needs (any one of them; none: any logged-in user), from Asterisk
+# 22's main/manager.c and apps/app_queue.c. An action Tamas starts sending that is not listed
+# fails the test below: look up its class in Asterisk before adding it.
+ACTION_CLASSES: dict[str, set[str]] = {
+    "Login": set(),
+    "Logoff": set(),
+    "Ping": set(),
+    "QueueStatus": set(),
+    "QueueSummary": set(),
+    "Originate": {"originate"},
+    "QueuePause": {"agent"},
+    "QueueAdd": {"agent"},
+    "QueueRemove": {"agent"},
+    "QueuePenalty": {"agent"},
+    "CoreShowChannels": {"system", "reporting"},
+    "Status": {"system", "call", "reporting"},
+    "Hangup": {"system", "call"},
+    "Redirect": {"call"},
+    "Setvar": {"call"},
+    "Getvar": {"call", "reporting"},
+    "Command": {"command"},
+}
+# Sent by panoramisk itself: the login, and the keep-alive pings (ping_delay/ping_interval).
+PANORAMISK_ACTIONS = {"Login", "Ping"}
+# The class of events Tamas reads that no recorded trace holds (the traces give the others).
+UNTRACED_EVENT_CLASSES = {
+    "MixMonitorStop": "call",
+    "QueueMemberPause": "agent",
+    "QueueMemberAdded": "agent",
+    "QueueMemberRemoved": "agent",
+    "Shutdown": "system",
+}
+
+
+def actions_in_code() -> set[str]:
+    """Every ``{"Action": "..."}`` in Tamas's code (the PBX simulator aside)."""
+    found: set[str] = set()
+    for package in ("app", "telephony", "recordings", "screenpop"):
+        for path in (REPO / package).rglob("*.py"):
+            if "simulator" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Dict):
+                    for key, value in zip(node.keys, node.values, strict=True):
+                        if (
+                            isinstance(key, ast.Constant)
+                            and key.value == "Action"
+                            and isinstance(value, ast.Constant)
+                        ):
+                            found.add(str(value.value))
+    return found
+
+
+def events_tamas_reads() -> set[str]:
+    """The events the tracker, the queue-member reader and the protocol handle."""
+    handlers = CallTracker("dev")._handlers
+    return set(handlers) | set(members._EVENTS) | set(protocol._VIA)
+
+
+def classes_in_traces() -> dict[str, str]:
+    """Event name -> its class, from the Privilege: of the real Asterisk's events."""
+    out: dict[str, str] = {}
+    for path in sorted(TRACES.glob("*.ami")):
+        for block in path.read_bytes().decode("utf-8", "replace").split("\r\n\r\n"):
+            fields = dict(line.split(": ", 1) for line in block.split("\r\n") if ": " in line)
+            if "Event" in fields and "Privilege" in fields:
+                out.setdefault(fields["Event"], fields["Privilege"].split(",")[0].lower())
+    return out
+
+
+def ami_problems(conf_dir: Path) -> list[str]:
+    """What the AMI user of ``conf_dir``/manager.conf lacks for Tamas, or has beyond it."""
+    (user,) = [s for s in check.sections_of(conf_dir / "manager.conf") if s.name != "general"]
+    read = {c.strip() for c in user.get("read").split(",") if c.strip()}
+    write = {c.strip() for c in user.get("write").split(",") if c.strip()}
+    problems: list[str] = []
+    sent = actions_in_code() | PANORAMISK_ACTIONS
+    for action in sorted(sent):
+        needs = ACTION_CLASSES[action]
+        if needs and not needs & write:
+            problems.append(f"write: {action} needs one of {sorted(needs)}")
+    for cls in sorted(write):
+        # Needed: some action Tamas sends would be refused without it.
+        if not any(ACTION_CLASSES[a] and not ACTION_CLASSES[a] & (write - {cls}) for a in sent):
+            problems.append(f"write: {cls} is not needed")
+    traced = classes_in_traces()
+    needed: dict[str, str] = {}
+    for event in sorted(events_tamas_reads()):
+        cls = traced.get(event) or UNTRACED_EVENT_CLASSES[event]
+        needed.setdefault(cls, event)
+        if cls not in read:
+            problems.append(f"read: {event} comes in class {cls}")
+    problems += [f"read: {cls} is not needed" for cls in sorted(read - needed.keys())]
+    return problems
+
+
+def test_the_ami_user_may_do_what_tamas_does_and_no_more(etc_copy: Path) -> None:
+    # The derivations see what they should, and every action has a known class.
+    sent = actions_in_code()
+    assert {"Originate", "QueuePause", "QueueAdd", "QueueRemove", "CoreShowChannels"} <= sent
+    assert "QueueStatus" in sent
+    assert not sent - ACTION_CLASSES.keys(), "look up these actions' classes in Asterisk"
+    traced = classes_in_traces()
+    assert (traced["VarSet"], traced["Cdr"], traced["AgentCalled"]) == ("dialplan", "cdr", "agent")
+    assert not UNTRACED_EVENT_CLASSES.keys() & traced.keys(), "the traces have them now"
+    assert events_tamas_reads() <= traced.keys() | UNTRACED_EVENT_CLASSES.keys()
+
+    assert ami_problems(ETC) == []
+
+    edit(etc_copy / "manager.conf", "read=call,agent,dialplan,", "read=call,agent,reporting,")
+    edit(etc_copy / "manager.conf", "write=originate,agent,reporting", "write=originate,system")
+    assert ami_problems(etc_copy) == [
+        "write: QueueAdd needs one of ['agent']",
+        "write: QueuePause needs one of ['agent']",
+        "write: QueueRemove needs one of ['agent']",
+        "read: VarSet comes in class dialplan",
+        "read: reporting is not needed",
+    ]
+
+
+# -- Tamas's defaults and compose.yaml ------------------------------------------------------------
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return loaded
+
+
+def with_defaults(text: str) -> str:
+    """Compose's ${NAME:-default}, with nothing set in the environment."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", lambda m: m[1], text)
+
+
+def compose_pbx() -> PbxSettings:
+    env = compose()["services"]["tamas"]["environment"]
+    (pbx,) = json.loads(with_defaults(env["TAMAS_PBXES"]))
+    return PbxSettings.model_validate(pbx)
+
+
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Target in the container -> source."""
+    return {v.split(":")[1]: v.split(":")[0] for v in service["volumes"]}
+
+
+async def test_click_to_call_lands_in_the_dialplan(
+    session: AsyncSession, settings: Settings
+) -> None:
+    pbx = compose_pbx()
+    default = PbxSettings(id="x", host="h", username="u", secret=SecretStr("s"))
+    assert (pbx.originate_context, pbx.dial_template) == (
+        default.originate_context,
+        default.dial_template,
+    )
+    plan = check.Dialplan.read(ETC / "extensions.conf")
+    service = OriginationService(session, settings)
+    for number, context in (
+        ("09121234567", "outbound"),
+        ("۰۲۱ ۸۸۷۷ ۶۶۵۵", "outbound"),
+        ("+98 912 123 4567", "outbound"),
+        ("1002", "agents"),
+    ):
+        dialled = service.target(number, pbx).dialled
+        assert check.find_extension(plan, pbx.originate_context, dialled) == context, number
+    # The "9{national}" of a trunk wanting a prefix would need its own pattern.
+    nine = pbx.model_copy(update={"dial_template": "9{national}"})
+    assert (
+        check.find_extension(plan, "from-internal", service.target("09121234567", nine).dialled)
+        is None
+    )
+    assert [s.args for s in plan.steps["outbound"] if s.app == "Dial"] == [
+        "PJSIP/${EXTEN}@trunk,60"
+    ]
+    # The agents' phones start their own calls there too.
+    for endpoint in check.sections_of(ETC / "pjsip.conf"):
+        if endpoint.get("type") == "endpoint" and endpoint.name.isdigit():
+            assert endpoint.get("context") == pbx.originate_context
+
+
+def test_compose_wires_asterisk_and_tamas_together() -> None:
+    services = compose()["services"]
+    asterisk, tamas = services["asterisk"], services["tamas"]
+    # A pinned release of the Asterisk the recorded traces come from.
+    image = re.fullmatch(r"andrius/asterisk:(\d+)\.\d+\.\d+_debian-\w+", asterisk["image"])
+    traced = re.search(r"real Asterisk (\d+)\.", (TRACES / "README.md").read_text())
+    assert image is not None and traced is not None and image[1] == traced[1]
+    # Every config of etc/asterisk where Asterisk reads it, and every mounted file there.
+    on_asterisk = mounts(asterisk)
+    for conf in ETC.glob("*.conf"):
+        assert on_asterisk[f"/etc/asterisk/{conf.name}"] == f"./etc/asterisk/{conf.name}"
+    for source in on_asterisk.values():
+        assert not source.startswith("./") or (ROOT / source).exists(), source
+    assert os.access(UPLOAD, os.X_OK) and os.access(AGI, os.X_OK)
+    assert on_asterisk["/usr/local/bin/tamas-upload"] == "./bin/tamas-upload"
+
+    # Tamas logs in as manager.conf's user, with its secret, on its port.
+    pbx = compose_pbx()
+    manager = {s.name: s for s in check.sections_of(ETC / "manager.conf")}
+    assert pbx.username in manager and pbx.username != "general"
+    assert pbx.secret.get_secret_value() == manager[pbx.username].get("secret")
+    assert (pbx.host, pbx.port) == ("asterisk", int(manager["general"].get("port")))
+    # Asterisk asks Tamas (the lookup, the uploads) where it listens, with the PBX's token.
+    env = {k: with_defaults(str(v)) for k, v in asterisk["environment"].items()}
+    url = urlsplit(env["TAMAS_URL"])
+    assert (url.hostname, url.port) == ("tamas", int(tamas["environment"]["TAMAS_PORT"]))
+    assert pbx.token is not None and pbx.token.get_secret_value() == env["TAMAS_PBX_TOKEN"]
+    extensions = (ETC / "extensions.conf").read_text()
+    assert "${ENV(TAMAS_URL)}" in extensions and "${ENV(TAMAS_PBX_TOKEN)}" in extensions
+
+    # Recordings: one volume, the PBX's spool and Tamas's root; the dialplan writes there.
+    spool = pbx.spool_prefix.rstrip("/")
+    root = tamas["environment"]["TAMAS_RECORDINGS_ROOT"]
+    assert mounts(tamas)[root] == on_asterisk[spool] and on_asterisk[spool] in compose()["volumes"]
+    plan = check.Dialplan.read(ETC / "extensions.conf")
+    (rec,) = [s.args for s in plan.steps["sub-record"] if s.args.startswith("TAMAS_REC=")]
+    assert rec.removeprefix("TAMAS_REC=").startswith(pbx.spool_prefix)
+    queues = {s.name for s in check.sections_of(ETC / "queues.conf")}
+    assert set(pbx.login_queues) <= queues
+
+    # The ports the phones and the calls' audio use, as rtp.conf and pjsip.conf set them.
+    (rtp,) = check.sections_of(ETC / "rtp.conf")
+    start, end = rtp.get("rtpstart"), rtp.get("rtpend")
+    assert f"{start}-{end}:{start}-{end}/udp" in asterisk["ports"]
+    (transport,) = [
+        s for s in check.sections_of(ETC / "pjsip.conf") if s.get("type") == "transport"
+    ]
+    sip_port = transport.get("bind").rsplit(":", 1)[1]
+    assert f"{sip_port}:{sip_port}/udp" in asterisk["ports"]
+    # Tamas's image.
+    assert tamas["build"] == {"context": "..", "dockerfile": "Dockerfile"}
+    assert (REPO / "Dockerfile").exists()
+
+
+# -- pushing a finished recording ---------------------------------------------------------------
+
+
+async def run_upload(path: Path, env: dict[str, str]) -> int:
+    proc = await asyncio.create_subprocess_exec(str(UPLOAD), str(path), env=os.environ | env)
+    return await asyncio.wait_for(proc.wait(), 120)
+
+
+async def test_the_upload_script_pushes_a_recording_to_tamas(
+    live: str, pbx_settings: Settings, tmp_path: Path
+) -> None:
+    name = "20261124-101500-q-200-09121234567-1795347184.7.wav"
+    wav = tmp_path / "monitor" / name
+    wav.parent.mkdir()
+    wav.write_bytes(b"RIFF" + os.urandom(4000))
+    log = tmp_path / "upload.log"
+    stored = pbx_settings.recordings_dir / name
+    env = {"TAMAS_URL": live, "TAMAS_PBX_TOKEN": TOKEN, "TAMAS_UPLOAD_LOG": str(log)}
+    try:
+        assert await run_upload(wav, env) == 0
+        assert stored.read_bytes() == wav.read_bytes()
+        assert not log.exists()
+    finally:
+        stored.unlink(missing_ok=True)
+
+    # Refused (a wrong token): said in the log, without the token; nothing stored.
+    assert await run_upload(wav, env | {"TAMAS_PBX_TOKEN": "not-the-token"}) == 0
+    assert not stored.exists()
+    written = log.read_text()
+    assert "upload failed" in written and "401" in written and "not-the-token" not in written
+    # Not configured, or no such file: said too.
+    assert await run_upload(wav, env | {"TAMAS_URL": ""}) == 0
+    assert await run_upload(tmp_path / "nothing.wav", env) == 0
+    lines = log.read_text().splitlines()
+    assert "TAMAS_URL and TAMAS_PBX_TOKEN must be set" in lines[-2]
+    assert lines[-1].endswith("nothing.wav: no such file")
