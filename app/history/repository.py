@@ -61,7 +61,15 @@ def history_query(f: HistoryFilter) -> Select[Call]:
         conds.append(
             or_(
                 Call.answered_by_user_id == f.only_user_id,
-                exists().where(CallLeg.call_id == Call.id, CallLeg.user_id == f.only_user_id),
+                # OFFSET 0 keeps PostgreSQL from turning this into a hashed subplan: that
+                # would read every leg the agent ever had (hundreds of thousands after a few
+                # years) before the first row, where probing the few legs of each call met
+                # while walking the newest calls stops after a page.
+                exists(
+                    select(CallLeg.id)
+                    .where(CallLeg.call_id == Call.id, CallLeg.user_id == f.only_user_id)
+                    .offset(0)
+                ),
             )
         )
     column = {

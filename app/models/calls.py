@@ -30,6 +30,11 @@ class Call(TimestampMixin, Base):
         # The supervisors' history: by agent or queue, newest first.
         Index("ix_calls_answered_by_user_id_started_at", "answered_by_user_id", "started_at"),
         Index("ix_calls_queue_started_at", "queue", "started_at"),
+        # By number as typed: the history matches the raw number too, not only the E.164 one.
+        Index("ix_calls_customer_number_started_at", "customer_number", "started_at"),
+        Index("ix_calls_caller_number_started_at", "caller_number", "started_at"),
+        # A talk-time range (rare ones: long calls), and the history sorted by talk time.
+        Index("ix_calls_talk_seconds_id", "talk_seconds", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

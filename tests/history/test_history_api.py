@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.models import Call, PopEvent, Role, TrackingCode
+from app.models import Call, CallLeg, PopEvent, Role, TrackingCode
 from telephony.handlers import CallRecorder
 from tests.fixtures.factories import make_customer, make_token, make_user
 from tests.telephony.replay import replay
@@ -174,3 +174,50 @@ async def test_a_review_reaches_the_agent(
     assert (
         await client.post(f"/api/calls/{call.id}/reviews", json={"score": 9}, headers=boss)
     ).status_code == 422
+
+
+async def test_agents_see_exactly_the_calls_they_answered_or_that_rang_them(
+    app: FastAPI, session: AsyncSession, settings: Settings, client: httpx.AsyncClient
+) -> None:
+    s = await seed(app, session, settings)
+    h = s["h"]
+    calls = (
+        (await session.execute(select(Call).order_by(Call.started_at.desc(), Call.id.desc())))
+        .scalars()
+        .all()
+    )
+    for agent in (s["sara"], s["reza"]):
+        rang = set(
+            (
+                await session.execute(
+                    select(CallLeg.call_id).where(CallLeg.user_id == agent.id)  # type: ignore[attr-defined]
+                )
+            ).scalars()
+        )
+        expected = [
+            c.id
+            for c in calls
+            if c.answered_by_user_id == agent.id or c.id in rang  # type: ignore[attr-defined]
+        ]
+        assert expected
+        headers = h[agent.username]  # type: ignore[attr-defined]
+        assert await ids(client, "", headers) == expected
+        # Page by page, the same calls.
+        seen: list[int] = []
+        cursor = ""
+        while True:
+            r = await client.get(f"/api/history?limit=1{cursor}", headers=headers)
+            page = r.json()
+            seen += [c["id"] for c in page["items"]]
+            if not page["next_cursor"]:
+                break
+            cursor = f"&cursor={page['next_cursor']}"
+        assert seen == expected
+    # A call only rang a phone (nobody's answer): still the agent's.
+    only_rang = [
+        c.id
+        for c in calls
+        if c.answered_by_user_id != s["reza"].id  # type: ignore[attr-defined]
+        and c.id in await ids(client, "", h[s["reza"].username])  # type: ignore[attr-defined]
+    ]
+    assert only_rang
