@@ -953,8 +953,20 @@ async def test_the_upload_script_pushes_a_recording_to_tamas(
     written = log.read_text()
     assert "upload failed" in written and "401" in written and "not-the-token" not in written
     # Not configured, or no such file: said too.
-    assert await run_upload(wav, env | {"TAMAS_URL": ""}) == 0
+    nowhere = str(tmp_path / "no.conf")
+    assert await run_upload(wav, env | {"TAMAS_URL": "", "TAMAS_UPLOAD_CONF": nowhere}) == 0
     assert await run_upload(tmp_path / "nothing.wav", env) == 0
     lines = log.read_text().splitlines()
     assert "TAMAS_URL and TAMAS_PBX_TOKEN must be set" in lines[-2]
     assert lines[-1].endswith("nothing.wav: no such file")
+
+    # The settings in a file instead (FreePBX, Issabel: no environment of Asterisk's own).
+    conf = tmp_path / "tamas-upload.conf"
+    conf.write_text(f"TAMAS_URL={live}\nTAMAS_PBX_TOKEN={TOKEN}\n")
+    bare = {"TAMAS_URL": "", "TAMAS_PBX_TOKEN": "", "TAMAS_UPLOAD_LOG": str(log)}
+    try:
+        assert await run_upload(wav, bare | {"TAMAS_UPLOAD_CONF": str(conf)}) == 0
+        assert stored.read_bytes() == wav.read_bytes()
+    finally:
+        stored.unlink(missing_ok=True)
+    assert log.read_text().splitlines() == lines
