@@ -13,8 +13,13 @@ from dataclasses import dataclass, field
 
 BANNER_PREFIX = b"Asterisk Call Manager/"
 TERMINATOR = b"\r\n\r\n"
-# A real message is a few kB at most (a big Command output perhaps 100 kB).
+# A real message is a few kB at most (a big Command output perhaps 100 kB). A message (or a
+# line: there is no separate line limit) longer than this is dropped, counted as malformed,
+# and the stream resynchronises at the next empty line: the buffer never holds more.
 DEFAULT_MAX_MESSAGE = 1 << 20
+# Asterisk's banner is ``Asterisk Call Manager/<version>`` (about 30 bytes): a "banner" with
+# no line end within this many bytes is not one, and is framed as an ordinary message.
+MAX_BANNER = 256
 
 # Keys lowercased once: AMI uses a few hundred distinct keys, and lowercasing a fresh string
 # (then hashing the result) for every key of every message was a good part of parsing.
@@ -136,7 +141,14 @@ class FrameParser:
         return len(self._buffer)
 
     def feed(self, data: bytes) -> list[Frame]:
-        self._buffer += data
+        buf = self._buffer
+        # Where a terminator completed by this read could start.
+        start = max(0, len(buf) - (len(TERMINATOR) - 1))
+        buf += data
+        if not self._at_start and buf.find(TERMINATOR, start) < 0:
+            # No message ends in this read (a long message dripping in): only the bound to
+            # check, without copying and splitting the whole buffer again.
+            return self._bound([])
         return self._drain()
 
     def _drain(self) -> list[Frame]:
@@ -148,13 +160,16 @@ class FrameParser:
                 return frames
             self._at_start = False
             if buf.startswith(BANNER_PREFIX):
-                end = buf.find(b"\r\n")
-                if end < 0:
+                # Decided on the first MAX_BANNER bytes only, so that how the stream was cut
+                # into reads never changes the outcome (and a banner never grows unbounded).
+                end = buf.find(b"\r\n", 0, MAX_BANNER)
+                if end < 0 and len(buf) < MAX_BANNER:
                     self._at_start = True
                     return frames
-                version = bytes(buf[len(BANNER_PREFIX) : end]).decode("utf-8", "replace")
-                del buf[: end + 2]
-                frames.append(Banner(version.strip()))
+                if end >= 0:
+                    version = bytes(buf[len(BANNER_PREFIX) : end]).decode("utf-8", "replace")
+                    del buf[: end + 2]
+                    frames.append(Banner(version.strip()))
         # One split finds every whole message (the same left-to-right, non-overlapping
         # terminators a search from each message's end finds); the last piece is the start
         # of a message still to come.
@@ -167,17 +182,31 @@ class FrameParser:
                 # The tail of an oversized message: its end is here, the next one is whole.
                 self._discarding = False
                 continue
+            if len(raw) > self.max_message:
+                # Whole, but too long: refused as it would have been had it come in pieces.
+                frames.append(self._too_long(len(raw)))
+                continue
             # Asterisk sometimes adds a stray CRLF between messages; it is not a message.
             raw = raw.lstrip(b"\r\n")
             if raw:
                 frames.append(parse_message(raw))
-        if len(buf) > self.max_message:
+        return self._bound(frames)
+
+    def _bound(self, frames: list[Frame]) -> list[Frame]:
+        buf = self._buffer
+        if self._discarding:
+            # Still inside a dropped message: nothing of it is kept but the last 3 bytes,
+            # which may be the start of the terminator.
+            del buf[:-3]
+        elif len(buf) > self.max_message + len(TERMINATOR) - 1:
             # No terminator in sight: drop what we have rather than grow without bound; the
-            # message it belongs to is lost and reported, the stream resynchronises at the
-            # next empty line.
-            size = len(buf)
-            # Keep the last 3 bytes: they may be the start of the terminator.
+            # message it belongs to is lost and reported once, the stream resynchronises at
+            # the next empty line. (The slack: the buffer may end with 3 bytes of the
+            # terminator of a message of exactly the limit, which is accepted.)
+            frames.append(self._too_long(len(buf)))
             del buf[:-3]
             self._discarding = True
-            frames.append(FrameError(f"message longer than {self.max_message} bytes dropped", size))
         return frames
+
+    def _too_long(self, size: int) -> FrameError:
+        return FrameError(f"message longer than {self.max_message} bytes dropped", size)

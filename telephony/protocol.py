@@ -52,27 +52,40 @@ class TamasAMIProtocol(AMIProtocol):  # type: ignore[misc]
         self.received_at = received_at = time.time()
         on_event = getattr(self.factory, "on_event_frame", None)
         for frame in self.parser.feed(data):
-            if isinstance(frame, Banner):
-                self.version = frame.version
-                logger.info("AMI banner: Asterisk Call Manager/%s", frame.version)
-            elif isinstance(frame, FrameError):
+            try:
+                self._frame_received(frame, on_event, received_at)
+            except Exception:
+                # An exception out of data_received makes asyncio close the connection, losing
+                # the rest of this read and forcing a reconnect and a resync. A message that
+                # cannot be handled (panoramisk expects one ActionID, one Event: a repeated
+                # one is a list it cannot hash) is malformed: counted, and the stream goes on.
                 self.malformed += 1
-                logger.warning("skipped a malformed AMI frame: %s", frame.reason)
-            else:
-                if frame.bad_utf8:
-                    logger.warning("an AMI message was not valid UTF-8; decoded with U+FFFD")
-                name = frame.event
-                if on_event is not None and name and not frame.action_id and name not in _VIA:
-                    # The hot path: a plain event goes straight to Tamas, without building
-                    # panoramisk's message. Actions' answers, Shutdown and FullyBooted still
-                    # go through panoramisk: it matches answers to actions, reconnects on
-                    # Shutdown and re-sends waiting actions on FullyBooted.
-                    on_event(frame, received_at)
-                    continue
-                message = to_panoramisk(frame)
-                message.received_at = self.received_at
-                if "Event" not in message and "Response" not in message:
-                    self.malformed += 1
-                    logger.warning("skipped an AMI message with neither Event nor Response")
-                    continue
-                self.handle_message(message)
+                logger.exception("skipped an AMI message that could not be handled")
+
+    def _frame_received(
+        self, frame: Banner | Message | FrameError, on_event: Any, received_at: float
+    ) -> None:
+        if isinstance(frame, Banner):
+            self.version = frame.version
+            logger.info("AMI banner: Asterisk Call Manager/%s", frame.version)
+        elif isinstance(frame, FrameError):
+            self.malformed += 1
+            logger.warning("skipped a malformed AMI frame: %s", frame.reason)
+        else:
+            if frame.bad_utf8:
+                logger.warning("an AMI message was not valid UTF-8; decoded with U+FFFD")
+            name = frame.event
+            if on_event is not None and name and not frame.action_id and name not in _VIA:
+                # The hot path: a plain event goes straight to Tamas, without building
+                # panoramisk's message. Actions' answers, Shutdown and FullyBooted still
+                # go through panoramisk: it matches answers to actions, reconnects on
+                # Shutdown and re-sends waiting actions on FullyBooted.
+                on_event(frame, received_at)
+                return
+            message = to_panoramisk(frame)
+            message.received_at = received_at
+            if "Event" not in message and "Response" not in message:
+                self.malformed += 1
+                logger.warning("skipped an AMI message with neither Event nor Response")
+                return
+            self.handle_message(message)
