@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     recording_retention_days: int = Field(default=0, ge=0)
     recording_retention_by_queue: dict[str, int] = Field(default_factory=dict)
     recording_upload_max_mb: int = Field(default=200, ge=1, le=4096)
+    # Request bodies: a JSON request may be at most this many bytes; a customer CSV import
+    # (the whole upload) at most import_max_bytes. Larger ones are refused with 413.
+    max_request_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
+    import_max_bytes: int = Field(default=50 << 20, ge=1024, le=1 << 34)
     # Set: recordings live in this S3-compatible bucket (the "s3" extra) instead of the root,
     # under the prefix; the endpoint for MinIO, Ceph, ArvanCloud... (unset: AWS). Credentials
     # come from boto3's usual chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE,

@@ -29,6 +29,7 @@ from app.customers import endpoints as customer_endpoints
 from app.db import Database, unit_of_work
 from app.errors import install_error_handlers
 from app.history import endpoints as history_endpoints
+from app.limits import install_limits
 from app.originations import endpoints as origination_endpoints
 from app.pbx import endpoints as pbx_endpoints
 from app.reports import endpoints as report_endpoints
@@ -201,6 +202,7 @@ def create_app(
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_limits(app, settings)
     headers.install(app, settings)
     app.include_router(auth_endpoints.router)
     app.include_router(user_endpoints.router)

@@ -25,6 +25,9 @@ from app.schemas import DbId
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
 
+# An import lists at most this many failed rows (all are counted in ``failed``).
+MAX_REPORTED_ERRORS = 1000
+
 
 @router.get("/lookup", response_model=LookupResult)
 async def lookup_by_number(
@@ -158,9 +161,10 @@ async def import_customers(
 ) -> ImportReport:
     """Import a CSV (UTF-8 with or without BOM, or Windows-1256; comma, semicolon or tab).
     The header row names the columns (English or Persian: name/نام, mobile/موبایل,
-    company/شرکت, ...). Good rows are imported, bad ones reported with their line; a re-run
-    of the same file creates no duplicates (rows match on external id, or on name and
-    number)."""
+    company/شرکت, ...). Good rows are imported, bad ones reported with their line (the first
+    1,000 listed, all counted in `failed`); a re-run of the same file creates no duplicates
+    (rows match on external id, or on name and number). The upload may be at most
+    `TAMAS_IMPORT_MAX_BYTES` (413 past it); the header row at most 500 columns."""
     with tempfile.SpooledTemporaryFile(max_size=8 << 20) as buffer:
         while chunk := await file.read(1 << 20):
             buffer.write(chunk)
@@ -171,9 +175,17 @@ async def import_customers(
             raise InvalidInput(str(exc), field="file") from exc
         service = CustomerService(session, settings)
         counts = ImportCounts()
+        # Every failed row is counted, the first MAX_REPORTED_ERRORS are listed: a file of
+        # nothing but bad rows must not become a list (and a response) as big as itself.
+        failed = 0
+        listed: list[tuple[int, str]] = []
         for batch in in_batches(parsed.rows):
             await service.import_rows(batch, counts)
-    report = import_report(parsed.encoding, counts, parsed.columns.ignored)
+            failed += len(counts.errors)
+            listed = sorted([*listed, *counts.errors])[:MAX_REPORTED_ERRORS]
+            counts.errors.clear()
+        counts.errors = listed
+    report = import_report(parsed.encoding, counts, parsed.columns.ignored, failed=failed)
     await AuditService(session).record(
         "customers_import",
         user,
@@ -186,7 +198,10 @@ async def import_customers(
     return report
 
 
-def import_report(encoding: str, counts: ImportCounts, ignored: list[str]) -> ImportReport:
+def import_report(
+    encoding: str, counts: ImportCounts, ignored: list[str], *, failed: int | None = None
+) -> ImportReport:
+    """The report of an import; ``failed`` when more rows failed than ``counts`` lists."""
     errors = sorted(counts.errors)
     return ImportReport(
         encoding=encoding,
@@ -194,7 +209,7 @@ def import_report(encoding: str, counts: ImportCounts, ignored: list[str]) -> Im
         created=counts.created,
         updated=counts.updated,
         unchanged=counts.unchanged,
-        failed=len(errors),
+        failed=len(errors) if failed is None else failed,
         errors=[ImportRowError(line=line, reason=reason) for line, reason in errors],
         ignored_columns=ignored,
     )

@@ -110,6 +110,10 @@ KIND_VALUES = {
     "حقوقی": "organization",
 }
 LIST_SEPARATORS = (";", "|", "،", "\n")
+# A header row longer than this, or with more columns, is not a customer list (a binary file,
+# a log, a one-line dump): refused before it is held in memory or mapped column by column.
+MAX_HEADER_CHARS = 64 * 1024
+MAX_COLUMNS = 500
 DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -308,12 +312,19 @@ def read_customers(
     header_line = 0
     first = ""
     while not first.strip():
-        first = text.readline()
+        first = text.readline(MAX_HEADER_CHARS + 1)
         if not first:
             raise ValueError("the file is empty: the first line must be a header row")
+        if len(first) > MAX_HEADER_CHARS:
+            raise ValueError(
+                f"the first line is longer than {MAX_HEADER_CHARS} characters: the first line "
+                "must be a header row naming the columns"
+            )
         header_line += 1
     delimiter = max(DELIMITERS, key=first.count)
     header = next(csv.reader([first], delimiter=delimiter))
+    if len(header) > MAX_COLUMNS:
+        raise ValueError(f"the header row has {len(header)} columns; at most {MAX_COLUMNS}")
     columns = map_columns(header)
     if "name" not in columns.fields.values() and not (
         {"first_name", "last_name", "company"} & set(columns.fields.values())
