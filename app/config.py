@@ -105,13 +105,6 @@ class Settings(BaseSettings):
     # Per client address: higher, since a whole call center may sit behind one NAT address.
     login_free_failures_per_address: int = Field(default=30, ge=1)
     login_max_delay_seconds: int = Field(default=900, ge=1)
-
-    # Click-to-call rules. Numbers starting with a denied prefix (E.164, e.g. "+98935" or a
-    # whole country) are refused, as are premium-rate numbers (where the numbering plan in
-    # phonenumbers marks them) and foreign numbers unless allowed.
-    dial_deny_prefixes: list[str] = Field(default_factory=list)
-    dial_block_premium: bool = True
-    dial_allow_international: bool = False
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
     # --forwarded-allow-ips: addresses or networks, comma-separated; "*" trusts everyone, which
     # lets any client pick the address its failed sign-ins are counted under).
@@ -124,6 +117,13 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     # Delete audit-log entries older than this many days (0: keep them all).
     audit_retention_days: int = Field(default=0, ge=0)
+
+    # Click-to-call rules. Numbers starting with a denied prefix (E.164, e.g. "+98935" or a
+    # whole country) are refused, as are premium-rate numbers (where the numbering plan in
+    # phonenumbers marks them) and foreign numbers unless allowed.
+    dial_deny_prefixes: list[str] = Field(default_factory=list)
+    dial_block_premium: bool = True
+    dial_allow_international: bool = False
     # Click-to-calls one user may start per minute.
     originate_per_minute: int = Field(default=6, ge=1, le=600)
     # Pause reasons offered to agents (sent to the PBX as QueuePause Reason).
@@ -202,13 +202,6 @@ class Settings(BaseSettings):
                 )
         return self
 
-    @field_validator("time_zone")
-    @classmethod
-    def _time_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
     @field_validator("cors_origins")
     @classmethod
     def _cors_origins(cls, value: list[str]) -> list[str]:
@@ -221,6 +214,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"CORS origin {origin!r}: an origin has no path")
         return [o.rstrip("/") for o in value]
 
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Tehran)") from None
         return value
