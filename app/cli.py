@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import SecretStr, ValidationError
@@ -46,14 +46,11 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # pgserver logs every pg_ctl command with its full output at INFO.
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+def _logging(settings: Settings) -> dict[str, Any]:
+    """One format for every line (TAMAS_LOG_FORMAT); the configuration, for uvicorn."""
+    from app import logs
+
+    return logs.configure(settings.log_level, settings.log_format)
 
 
 def _with_db(work: Callable[..., Awaitable[T]], *, migrate: bool = True) -> T:
@@ -79,21 +76,27 @@ def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
 ) -> None:
-    """Run the API and pages (uvicorn). Migrations run at start-up."""
+    """Run the API and pages (uvicorn). Migrations run at start-up. On SIGTERM or Ctrl-C the
+    panels are told to reconnect elsewhere and every event received is stored before the
+    process exits (see the README's "Operations")."""
     import uvicorn
 
     from app.main import create_app
+    from app.shutdown import Server
 
     settings = _settings()
-    _logging(settings)
-    uvicorn.run(
-        create_app(settings),
+    log_config = _logging(settings)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
+        log_config=log_config,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+    Server(config, app.state).run()
 
 
 @cli.command()

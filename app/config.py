@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
+    # "json": every log line (uvicorn's and the access log too) a JSON object with time,
+    # level, logger, message, request_id and pbx; for production log collectors.
+    log_format: Literal["text", "json"] = "text"
+    # Set: GET /metrics needs "Authorization: Bearer <this>" (unset: open, like /healthz).
+    metrics_token: SecretStr | None = None
+    # On SIGTERM: how long the listeners may take to store the events already received.
+    shutdown_drain_seconds: float = Field(default=10.0, ge=0, le=300)
 
     # The PBXes to follow, as JSON: [{"id": "main", "host": "10.0.0.5", "port": 5038,
     # "username": "tamas", "secret": "..."}]. Ids must be unique: every call carries one.

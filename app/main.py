@@ -10,13 +10,11 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
-from sqlalchemy import text
 
-from app import admin, headers, logs
+from app import admin, headers, health, logs, metrics, shutdown
 from app.agents import endpoints as agent_endpoints
 from app.agents.wrapup import WrapUp
 from app.audit import endpoints as audit_endpoints
@@ -97,6 +95,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # uvicorn has configured its loggers by now: keep query-string tokens out of them.
         logs.install()
+        app.state.shutting_down = False
         database = Database(settings)
         await database.open()
         fanout: PgFanout | None = None
@@ -106,6 +105,7 @@ def create_app(
         actions: PbxActions | None = None
         recording_tasks: RecordingTasks | None = None
         wallboard: Wallboard | None = None
+        recorder: CallRecorder | None = None
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
@@ -178,16 +178,22 @@ def create_app(
             yield
         finally:
             gc.unfreeze()
-            if keeper is not None:
-                await keeper.stop()
+            # See app/shutdown.py: panels told to go, events received stored, PBX locks
+            # released, then the rest in reverse.
+            await shutdown.going_away(app.state)
+            if leadership is not None:
+                await shutdown.drain_listeners(leadership, settings.shutdown_drain_seconds)
+                await leadership.stop()
+            if recorder is not None:
+                await recorder.stop()
             if wrapup is not None:
                 await wrapup.stop()
+            if keeper is not None:
+                await keeper.stop()
             if recording_tasks is not None:
                 await recording_tasks.stop()
             if wallboard is not None:
                 await wallboard.stop()
-            if leadership is not None:
-                await leadership.stop()
             if fanout is not None:
                 await fanout.stop()
             if actions is not None:
@@ -201,8 +207,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics_registry = metrics.build_registry(app.state, [p.id for p in settings.pbxes])
     install_error_handlers(app)
     install_limits(app, settings)
+    app.add_middleware(metrics.HttpMetrics)
+    app.add_middleware(logs.RequestId)
     headers.install(app, settings)
     app.include_router(auth_endpoints.router)
     app.include_router(user_endpoints.router)
@@ -221,37 +230,12 @@ def create_app(
     app.include_router(audit_endpoints.router)
     app.include_router(pop_endpoints.router)
     app.include_router(wallboard_endpoints.router)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
     app.mount("/panel", PanelFiles(), name="panel")
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse("/panel/")
-
-    @app.get("/health", tags=["health"])
-    async def health() -> dict[str, Any]:
-        """Liveness, database reachability and the state of each PBX connection
-        (connected / authenticating / failed with reason / retrying in N s). No sign-in
-        needed; it shows no customer data."""
-        database: Database = app.state.database
-        assert database.engine is not None
-        try:
-            async with database.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            db_state = "ok"
-        except Exception as exc:  # reported, not raised: this is the health check
-            db_state = f"unavailable: {type(exc).__name__}"
-        leadership: PbxLeadership | None = getattr(app.state, "leadership", None)
-        pbxes: dict[str, dict[str, Any]] = {}
-        for pbx in settings.pbxes:
-            listener = leadership.listeners.get(pbx.id) if leadership else None
-            pbxes[pbx.id] = (
-                listener.health.as_dict()
-                if listener is not None
-                else {"status": "standby", "reason": "followed by another Tamas instance"}
-            )
-        healthy = db_state == "ok" and all(
-            p["status"] in ("connected", "standby") for p in pbxes.values()
-        )
-        return {"status": "ok" if healthy else "degraded", "database": db_state, "pbxes": pbxes}
 
     return app

@@ -11,6 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+from app.metrics import RESYNCS_TOLD, SLOW_CLIENTS, observe_pop
+
 logger = logging.getLogger(__name__)
 
 RESYNC = {"type": "resync", "reason": "too far behind: reconnect with your last seq"}
@@ -56,6 +58,7 @@ class Connection:
             self.overflowed = True
             self._clear()
             self.queue.put_nowait(RESYNC)
+            SLOW_CLIENTS.inc()
             logger.warning("a client of user %s fell behind; told to resync", self.user_id)
 
     def close(self, code: int, reason: str) -> None:
@@ -112,9 +115,11 @@ class Hub:
             yield from list(conns)
 
     def deliver(self, user_id: int, message: dict[str, Any]) -> None:
+        observe_pop(message)
         for conn in list(self._by_user.get(user_id, ())):
             conn.offer(message)
 
     def broadcast(self, message: dict[str, Any]) -> None:
+        RESYNCS_TOLD.inc(self.connections() if message is RESYNC else 0)
         for conn in self:
             conn.offer(message)

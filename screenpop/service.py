@@ -127,13 +127,15 @@ class PopService:
                 extras,
             )
             call = event.call
+            at = call.changed_at
             pops += [
                 {
                     "user_id": user_id,
                     "pbx": call.pbx,
                     "linkedid": call.linkedid,
                     "kind": pop_kind,
-                    "payload": {**payload, "state": state, "reason": reason},
+                    # event_at: for the pop-latency metric (app/metrics.py) and the panel.
+                    "payload": {**payload, "state": state, "reason": reason, "event_at": at},
                 }
                 for user_id, pop_kind, state, reason in rows
             ]

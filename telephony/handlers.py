@@ -72,6 +72,22 @@ class CallRecorder:
         self._trailing: asyncio.TimerHandle | None = None
         self._trail_task: asyncio.Task[None] | None = None
 
+    async def stop(self) -> None:
+        """At shutdown, once the listeners have stopped: store the coalesced queue-member
+        states and send the trailing wallboard notification now, rather than from timers
+        that would fire after the database is closed."""
+        pending_board = self._trailing is not None
+        for handle in (self._member_flush, self._trailing):
+            if handle is not None:
+                handle.cancel()
+        self._member_flush = self._trailing = None
+        for task in (self._flush_task, self._trail_task):
+            if task is not None and not task.done():
+                await task  # each logs its own failure
+        await self._flush_members()
+        if pending_board:
+            await self._notify_board()
+
     def _members_now(self, extras: Extras) -> list[MemberState]:
         """The member states to store in this batch: a change of availability (paused, the
         reason, a queue joined or left, the phone unreachable) at once; device-state changes

@@ -252,9 +252,9 @@ class AmiListener:
                     await task
         self.health.status = "stopped"
 
-    async def drain(self, timeout: float) -> bool:
+    async def drain(self, within: float) -> bool:
         """For a graceful shutdown: stop reading the PBX, then give the consumer up to
-        ``timeout`` seconds to store every event already received. True if it all was (the
+        ``within`` seconds to store every event already received. True if it all was (the
         caller then ``stop()``s the listener)."""
         self._stopping = True
         if self._reconnect is not None:
@@ -263,10 +263,12 @@ class AmiListener:
             with contextlib.suppress(Exception):
                 self._manager.close()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while loop.time() < deadline:
-            # Done when nothing is queued and the consumer waits for more (not storing).
-            if self.queue.empty() and getattr(self.queue, "_getters", None):
+            # Done when nothing is queued or held and the consumer waits for more (not
+            # storing): asyncio.Queue keeps its waiting getters in ``_getters``.
+            idle = self.queue.empty() and getattr(self.queue, "_getters", None)
+            if idle and not len(self.held):
                 return True
             await asyncio.sleep(0.02)
         return False

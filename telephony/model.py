@@ -99,6 +99,15 @@ class CallSnapshot:
     def live(self) -> bool:
         return self.ended_at is None
 
+    @property
+    def changed_at(self) -> float:
+        """When the newest thing known about the call happened: the time of the event that
+        made this snapshot (its PBX ``Timestamp``, else when Tamas received it)."""
+        times = [self.started_at, self.queue_joined_at, self.answered_at, self.ended_at]
+        times += [t for r in self.rings for t in (r.at, r.answered_at, r.ended_at)]
+        times += [t.at for t in self.transfers]
+        return max(t for t in times if t is not None)
+
 
 @dataclass(frozen=True, slots=True)
 class CallEvent:
