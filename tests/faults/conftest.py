@@ -4,7 +4,11 @@ PBX, and a PostgreSQL server of the module's own to stop and start."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete
@@ -37,7 +41,12 @@ async def sim() -> AsyncIterator[AmiSimulator]:
 
 
 @pytest.fixture(scope="module")
-async def own_pg(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OwnPostgres]:
-    server = await asyncio.to_thread(OwnPostgres.create, tmp_path_factory.mktemp("own-pg"))
+async def own_pg() -> AsyncIterator[OwnPostgres]:
+    # Not under pytest's temporary root: every pytest run started meanwhile makes that
+    # private to root again, and the server may run as a user of its own (see OwnPostgres).
+    home = Path(tempfile.mkdtemp(prefix="tamas-faults-pg-"))
+    os.chmod(home, 0o755)
+    server = await asyncio.to_thread(OwnPostgres.create, home / "pgdata")
     yield server
     await asyncio.to_thread(server.close)
+    shutil.rmtree(home, ignore_errors=True)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.models import Call
-from telephony.handlers import CallRecorder
+from telephony.handlers import BOARD_GAP, MEMBER_GAP, CallRecorder
 from telephony.listener import AmiListener, Backoff, PbxConfig
 from telephony.simulator import AmiSimulator
 
@@ -65,14 +65,23 @@ class OwnPostgres:
     def url(self) -> str:
         return f"postgresql+asyncpg://postgres@/tamas?host={self.socket_dir}"
 
+    def _reachable(self) -> None:
+        # pytest's temporary directories are private to root; the server runs as its own
+        # user when the tests run as root (pgserver's way), and pg_ctl must reach the data.
+        from pgserver.utils import ensure_prefix_permissions
+
+        ensure_prefix_permissions(self.pgdata)
+
     def stop(self) -> None:
         from pgserver._commands import pg_ctl
 
+        self._reachable()
         pg_ctl(["-m", "fast", "-w", "stop"], pgdata=self.pgdata, user=self.user, timeout=60)
 
     def start(self) -> None:
         from pgserver._commands import pg_ctl
 
+        self._reachable()
         args = ["-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}"]
         args += ["-l", str(self.pgdata / "log"), "start"]
         pg_ctl(args, pgdata=self.pgdata, user=self.user, timeout=60)
@@ -135,3 +144,12 @@ async def all_logged(db: Database, pbx: str, heard: Heard) -> bool:
     calls = await calls_of(db, pbx)
     stored = {c.linkedid for c in calls}
     return heard.linkedids <= stored and all(c.ended_at for c in calls)
+
+
+async def stop(listener: AmiListener, recorder: CallRecorder) -> None:
+    """Stop the listener, then let the recorder's delayed writes (queue-member states,
+    wallboard notices) run out, so that none opens a connection once the test is over."""
+    await listener.stop()
+    await asyncio.sleep(max(MEMBER_GAP, BOARD_GAP) + 0.1)
+    tasks = [t for t in (recorder._flush_task, recorder._trail_task) if t is not None]
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -19,13 +19,14 @@ from tests.faults.support import (
     eventually,
     figure,
     listener_for,
+    stop,
 )
 
 
 async def test_pbx_restart_mid_calls(db: Database, sim: AmiSimulator) -> None:
     pbx = "restart-faults"
     heard = Heard(sim)
-    listener, _ = listener_for(sim, pbx, db)
+    listener, recorder = listener_for(sim, pbx, db)
     await listener.start()
     try:
         await eventually(lambda: connected(listener))
@@ -51,12 +52,12 @@ async def test_pbx_restart_mid_calls(db: Database, sim: AmiSimulator) -> None:
         assert listener.health.poisoned == 0
         figure("pbx restart: calls heard / cut by the restart", f"{len(calls)} / {len(cut)}")
     finally:
-        await listener.stop()
+        await stop(listener, recorder)
 
 
 async def _outage(db: Database, sim: AmiSimulator, pbx: str, seconds: float) -> None:
     heard = Heard(sim)
-    listener, _ = listener_for(sim, pbx, db)
+    listener, recorder = listener_for(sim, pbx, db)
     await listener.start()
     try:
         await eventually(lambda: connected(listener))
@@ -85,7 +86,7 @@ async def _outage(db: Database, sim: AmiSimulator, pbx: str, seconds: float) -> 
             f" / {len(heard.never_heard)}",
         )
     finally:
-        await listener.stop()
+        await stop(listener, recorder)
 
 
 async def test_ami_drop_for_one_second(db: Database, sim: AmiSimulator) -> None:
@@ -102,7 +103,7 @@ async def test_ami_drop_for_sixty_seconds(db: Database, sim: AmiSimulator) -> No
 async def test_flood_every_call_logged_once(db: Database, sim: AmiSimulator) -> None:
     pbx = "flood"
     heard = Heard(sim)
-    listener, _ = listener_for(sim, pbx, db)
+    listener, recorder = listener_for(sim, pbx, db)
     await listener.start()
     try:
         await eventually(lambda: connected(listener))
@@ -123,4 +124,4 @@ async def test_flood_every_call_logged_once(db: Database, sim: AmiSimulator) -> 
         figure("flood: events/s stored (all calls in the database)", round(heard.events / stored))
         figure("flood: socket reads paused (queue full)", listener.health.reading_paused)
     finally:
-        await listener.stop()
+        await stop(listener, recorder)
