@@ -206,6 +206,10 @@ class RecordingService:
         if info is not None and not growing:
             await self._describe(storage, recording, relative, now)
             return "available"
+        # Set here, not by the column's SQL ``now()``: a row whose update carries an SQL
+        # expression is written with a statement of its own, one with plain values goes
+        # with the rest of the chunk in one executemany (50 statements a chunk before).
+        recording.updated_at = now
         if not growing:
             recording.attempts += 1
         if recording.attempts >= self.settings.recording_attempts:
