@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.models import Call, Callback, PopEvent, Role
-from telephony.handlers import CallRecorder
 from telephony.model import CallEvent
 from tests.fixtures.factories import make_customer, make_token, make_user
+from tests.fixtures.recorder import InlineRecorder
 from tests.telephony.replay import replay
 
 
@@ -32,7 +32,7 @@ async def test_missed_calls_become_one_callback_done_when_called_back(
 ) -> None:
     sara = await make_user(session, Role.agent, devices=["PJSIP/1001"])
     reza = await make_user(session, Role.agent, devices=["PJSIP/1002"])
-    recorder = CallRecorder(app.state.sessionmaker, settings=settings)
+    recorder = InlineRecorder(app.state.sessionmaker, settings=settings)
     _, missed = replay("02_direct_noanswer")
     await recorder(missed)
     await recorder(renumbered(missed, "-again"))  # the same number tries again
@@ -75,7 +75,7 @@ async def test_notes_and_dispositions_show_in_later_pops(
 ) -> None:
     sara = await make_user(session, Role.agent, devices=["PJSIP/1001"])
     await make_customer(session, settings, "علی رضایی", ("09121234567",))
-    recorder = CallRecorder(app.state.sessionmaker, settings=settings)
+    recorder = InlineRecorder(app.state.sessionmaker, settings=settings)
     _, first = replay("01_direct_answered")
     await recorder(first)
     call = (await session.execute(select(Call))).scalar_one()

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import PbxSettings, Settings
 from app.models import Call, PopEvent, Role, TrackingCode, TrackingCodeCall
 from app.tracking import codes
-from telephony.handlers import CallRecorder
 from tests.fixtures.factories import make_customer, make_token, make_user
+from tests.fixtures.recorder import InlineRecorder
 from tests.telephony.replay import replay
 
 PBX_TOKEN = "pbx-token-for-tracking-tests"
@@ -66,7 +66,7 @@ async def test_an_answered_call_gets_a_code_shown_in_its_pop(
     sara = await make_user(session, Role.agent, devices=["PJSIP/1001"])
     customer = await make_customer(session, settings, "علی رضایی", ("09121234567",))
     _, events = replay("01_direct_answered")
-    await CallRecorder(app.state.sessionmaker, settings=settings)(events)
+    await InlineRecorder(app.state.sessionmaker, settings=settings)(events)
     (code,) = (await session.execute(select(TrackingCode))).scalars().all()
     assert code.automatic and code.status == "open"
     assert code.customer_id == customer.id and code.owner_user_id == sara.id
@@ -78,7 +78,7 @@ async def test_an_answered_call_gets_a_code_shown_in_its_pop(
     assert by_state["ringing"]["tracking_codes"] == []  # not before it is answered
     assert [c["code"] for c in by_state["answered"]["tracking_codes"]] == [code.code]
     # Replayed again (a resync): no second code.
-    await CallRecorder(app.state.sessionmaker, settings=settings)(events)
+    await InlineRecorder(app.state.sessionmaker, settings=settings)(events)
     assert len((await session.execute(select(TrackingCode))).scalars().all()) == 1
 
     # The thread, looked up as the customer reads it out.
@@ -116,7 +116,7 @@ async def test_agents_issue_codes_and_link_later_calls(
     await make_customer(session, settings, "علی رضایی", ("09121234567",))
     for trace in ("01_direct_answered", "06_click_to_call"):
         _, events = replay(trace)
-        await CallRecorder(app.state.sessionmaker, settings=conf)(events)
+        await InlineRecorder(app.state.sessionmaker, settings=conf)(events)
     assert (await session.execute(select(TrackingCode))).scalars().all() == []
     first, second = (await session.execute(select(Call).order_by(Call.started_at))).scalars().all()
     headers = {"Authorization": f"Bearer {await make_token(session, settings, sara)}"}
@@ -154,7 +154,7 @@ async def test_the_ivr_looks_a_code_up(
     try:
         sara = await make_user(session, Role.agent, devices=["PJSIP/1001"])
         _, events = replay("01_direct_answered")
-        await CallRecorder(app.state.sessionmaker, settings=conf)(events)
+        await InlineRecorder(app.state.sessionmaker, settings=conf)(events)
         code = (await session.execute(select(TrackingCode))).scalar_one()
         auth = {"Authorization": f"Bearer {PBX_TOKEN}"}
         r = await client.get(f"/pbx/tracking?code={code.code}", headers=auth)
@@ -186,7 +186,7 @@ async def test_quoting_a_case_merges_the_untouched_automatic_code(
 ) -> None:
     sara = await make_user(session, Role.agent, devices=["PJSIP/1001"])
     await make_customer(session, settings, "علی رضایی", ("09121234567",))
-    recorder = CallRecorder(app.state.sessionmaker, settings=settings)
+    recorder = InlineRecorder(app.state.sessionmaker, settings=settings)
     _, first = replay("01_direct_answered")
     await recorder(first)
     case = (await session.execute(select(TrackingCode))).scalar_one()

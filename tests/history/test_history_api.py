@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.models import Call, CallLeg, PopEvent, Role, TrackingCode
-from telephony.handlers import CallRecorder
 from tests.fixtures.factories import make_customer, make_token, make_user
+from tests.fixtures.recorder import InlineRecorder
 from tests.telephony.replay import replay
 
 TRACES = (
@@ -35,7 +35,7 @@ async def seed(app: FastAPI, session: AsyncSession, settings: Settings) -> dict[
     reza = await make_user(session, Role.agent, devices=["PJSIP/1002"])
     boss = await make_user(session, Role.supervisor)
     ali = await make_customer(session, settings, "علی رضایی", ("09121234567",))
-    recorder = CallRecorder(app.state.sessionmaker, settings=settings)
+    recorder = InlineRecorder(app.state.sessionmaker, settings=settings)
     for trace in TRACES:
         _, events = replay(trace)
         await recorder(events)

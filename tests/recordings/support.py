@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.models import Call, Recording, Role, User
 from recordings.service import RecordingService, storage_for
-from telephony.handlers import CallRecorder
 from tests.fixtures.factories import make_token, make_user
+from tests.fixtures.recorder import InlineRecorder
 from tests.telephony.replay import replay
 
 PBX = "rec"
@@ -47,7 +47,7 @@ def tone_bytes(seconds: float = 1.0, subtype: str = "PCM_16") -> bytes:
 async def record(app: FastAPI, conf: Settings, name: str) -> Call:
     """The trace's customer call stored as the listener stores it."""
     _, events = replay(name, pbx=PBX)
-    await CallRecorder(app.state.sessionmaker, settings=conf)(events)
+    await InlineRecorder(app.state.sessionmaker, settings=conf)(events)
     async with app.state.sessionmaker() as session:
         calls = (await session.execute(select(Call).where(Call.pbx == PBX))).scalars().all()
     return next(c for c in calls if c.direction == "inbound")

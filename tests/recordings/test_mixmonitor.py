@@ -22,10 +22,10 @@ from app.models import Recording
 from recordings.service import RecordingService, storage_for
 from telephony.events import event_from_message
 from telephony.framing import Message
-from telephony.handlers import CallRecorder
 from telephony.listener import AmiListener, Backoff, MixMonitorFiles, PbxConfig
 from telephony.model import CallEvent, Extras, RecordingNote
 from telephony.simulator import AmiSimulator
+from tests.fixtures.recorder import InlineRecorder
 from tests.recordings.support import PBX, TRACE_FILE, check, tone
 from tests.telephony.replay import replay
 
@@ -116,7 +116,7 @@ async def test_a_stopped_recording_is_described_while_the_call_goes_on(
     conf = app_conf
     _, events = replay("01_direct_answered", pbx=PBX)
     answered = next(i for i, e in enumerate(events) if e.kind == "answered")
-    recorder = CallRecorder(app.state.sessionmaker, settings=conf)
+    recorder = InlineRecorder(app.state.sessionmaker, settings=conf)
     await recorder(events[: answered + 1])  # the call is up
     (recording,) = (await session.execute(select(Recording))).scalars().all()
     path = recording.reported_path
@@ -170,7 +170,7 @@ async def test_a_stop_and_a_start_in_one_batch_leave_the_file_growing(
     conf = app_conf
     _, events = replay("01_direct_answered", pbx=PBX)
     answered = next(i for i, e in enumerate(events) if e.kind == "answered")
-    recorder = CallRecorder(app.state.sessionmaker, settings=conf)
+    recorder = InlineRecorder(app.state.sessionmaker, settings=conf)
     await recorder(events[: answered + 1])
     path = f"{MONITOR}/{TRACE_FILE}"
     file = conf.recordings_dir / TRACE_FILE

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.models import Call, Recording, RecordingAudit, Role
 from recordings.service import RecordingService, storage_for
-from telephony.handlers import CallRecorder
 from telephony.model import RecordingNote
 from tests.fixtures.factories import make_token, make_user
+from tests.fixtures.recorder import InlineRecorder
 from tests.recordings.support import (
     PBX,
     QUEUE_FILE,
@@ -263,7 +263,7 @@ async def test_retention_deletes_old_recordings_but_not_held_ones(
     users = await team(session, conf)
     await record(app, conf, "01_direct_answered")
     _, events = replay("04_queue_answered", pbx=PBX)
-    await CallRecorder(app.state.sessionmaker, settings=conf)(events)
+    await InlineRecorder(app.state.sessionmaker, settings=conf)(events)
     tone(conf.recordings_dir / TRACE_FILE)
     queue_file = QUEUE_FILE
     tone(conf.recordings_dir / queue_file)
@@ -318,7 +318,7 @@ async def test_several_recordings_of_one_call_stay_in_order(
     last = events[-1]
     second = "/var/spool/asterisk/monitor/20261122-110230-in-1002-09127778899-1795345340.20.wav"
     call = dataclasses.replace(last.call, recordings=(*last.call.recordings, second))
-    await CallRecorder(app.state.sessionmaker, settings=conf)(
+    await InlineRecorder(app.state.sessionmaker, settings=conf)(
         [*events[:-1], dataclasses.replace(last, call=call)]
     )
     rows = (await session.execute(select(Recording).order_by(Recording.position))).scalars().all()

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.models import PopEvent, Role, User
-from telephony.handlers import CallRecorder
 from tests.fixtures.factories import make_customer, make_user
+from tests.fixtures.recorder import InlineRecorder
 from tests.telephony.replay import replay
 
 
@@ -32,7 +32,7 @@ async def pops(session: AsyncSession, user: User) -> list[tuple[str, str, str]]:
 
 async def store(app: FastAPI, name: str) -> None:
     _, events = replay(name)
-    await CallRecorder(app.state.sessionmaker)(events)
+    await InlineRecorder(app.state.sessionmaker)(events)
 
 
 async def test_queue_call_pops_every_ringing_agent_and_withdraws_the_others(

@@ -10,14 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.models import Call, CallCustomer, CallLeg, Role
-from telephony.handlers import CallRecorder
 from tests.fixtures.factories import make_customer, make_token, make_user
+from tests.fixtures.recorder import InlineRecorder
 from tests.telephony.replay import replay
 
 
 async def store(app: FastAPI, name: str) -> None:
     _, events = replay(name)
-    await CallRecorder(app.state.sessionmaker)(events)
+    await InlineRecorder(app.state.sessionmaker)(events)
 
 
 async def count(session: AsyncSession, model: type) -> int:
