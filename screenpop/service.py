@@ -4,7 +4,7 @@ the call (``telephony.handlers``), so a pop exists only with the data it shows."
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -79,10 +79,15 @@ class PopService:
         self.expiring_days = expiring_days
 
     async def publish(
-        self, events: Sequence[CallEvent], call_ids: dict[tuple[str, str], int]
+        self,
+        events: Sequence[CallEvent],
+        call_ids: dict[tuple[str, str], int],
+        holders: Mapping[str, Sequence[int]] | None = None,
     ) -> list[int]:
         """Write the pops these call events cause; NOTIFY the other instances (delivered at
-        commit). Returns the pop ids.
+        commit). Returns the pop ids. ``holders``: the customers holding numbers already
+        looked up in this transaction (``CallLogService.holders``); a number nobody holds is
+        not looked up again.
 
         What the pops read (the agents on the devices, who holds a call's pops, the
         customers and their last calls) is read once for the whole batch and the pops are
@@ -100,7 +105,8 @@ class PopService:
         decided = [(event, call_id, self._route(event, batch)) for event, call_id in routed]
         decided = [(event, call_id, rows) for event, call_id, rows in decided if rows]
         numbers = sorted({e.call.customer_e164 for e, _, _ in decided if e.call.customer_e164})
-        customers = await self.repo.customers_for(numbers)
+        held = holders or {}
+        customers = await self.repo.customers_for([n for n in numbers if n not in held or held[n]])
         last = await self.repo.last_calls(
             sorted({(e.call.customer_e164, i) for e, i, _ in decided if e.call.customer_e164}),
             LAST_CALLS,

@@ -191,7 +191,7 @@ class CallRecorder:
                     members, extras.member_snapshot
                 )
             if self.pops:
-                await pops.publish(events, ids)
+                await pops.publish(events, ids, service.holders)
                 await pops.add(messages)
             # The wallboards redraw once this commits (at most every BOARD_GAP seconds; a
             # change in between is announced by a trailing notification).

@@ -77,6 +77,9 @@ class CallLogService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.repo = CallRepository(session)
+        # The customers holding each number ``record_many`` looked up (none: an empty list),
+        # for what else the same transaction needs to know about those numbers.
+        self.holders: dict[str, list[int]] = {}
 
     async def record(self, call: CallSnapshot) -> int:
         """Store the call as it is now (insert or update: the same call reported again,
@@ -119,6 +122,7 @@ class CallLogService:
         )
         numbers = sorted({c.customer_e164 for c in latest.values() if c.customer_e164})
         holders = await self.repo.customer_ids_for(numbers)
+        self.holders |= {n: holders.get(n, []) for n in numbers}
         await self.repo.link_customers(
             [
                 (ids[key], customer_id)
