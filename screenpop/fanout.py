@@ -15,9 +15,13 @@ import asyncpg
 
 from app.db import SessionMaker
 from screenpop.hub import RESYNC, Hub
-from screenpop.service import NOTIFY_CHANNEL, PopService
+from screenpop.service import NOTIFY_CHANNEL, PopService, message
 
 logger = logging.getLogger(__name__)
+
+
+class _Ready(list[tuple[int, dict[str, Any]]]):
+    """Pops a notification carried whole: (user id, message), nothing to fetch."""
 
 
 class PgFanout:
@@ -36,7 +40,9 @@ class PgFanout:
         self.hub = hub
         self.sessionmaker = sessionmaker
         self.region = region
-        self.ids: asyncio.Queue[list[int]] = asyncio.Queue()
+        # What the notifications said, in their order: pop ids to fetch, or the pops
+        # themselves as (user id, message) when they fit in the notification.
+        self.ids: asyncio.Queue[list[int] | _Ready] = asyncio.Queue()
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -55,8 +61,16 @@ class PgFanout:
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
-            ids = [int(i) for i in json.loads(payload)]
-        except (ValueError, TypeError):
+            said = json.loads(payload)
+            if isinstance(said, dict):
+                ready = _Ready(
+                    (int(user_id), message(int(seq), str(kind), dict(body)))
+                    for seq, user_id, kind, body in said["pops"]
+                )
+                self.ids.put_nowait(ready)
+                return
+            ids = [int(i) for i in said]
+        except (ValueError, TypeError, KeyError):
             logger.warning("ignored a malformed pop notification")
             return
         self.ids.put_nowait(ids)
@@ -102,6 +116,13 @@ class PgFanout:
             users = self.hub.users()
             if not users:
                 continue
+            if isinstance(ids, _Ready):
+                here = set(users)
+                for user_id, ready in ids:
+                    if user_id in here:
+                        self.hub.deliver(user_id, ready)
+                        self.delivered += 1
+                continue
             try:
                 async with self.sessionmaker() as session:
                     rows = await PopService(session, self.region).fetch(ids, users)
@@ -109,6 +130,6 @@ class PgFanout:
                 logger.exception("fetching %d pops failed; clients will resync", len(ids))
                 self.hub.broadcast(RESYNC)
                 continue
-            for user_id, message in rows:
-                self.hub.deliver(user_id, message)
+            for user_id, fetched in rows:
+                self.hub.deliver(user_id, fetched)
                 self.delivered += 1

@@ -3,7 +3,6 @@ the call (``telephony.handlers``), so a pop exists only with the data it shows."
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -150,10 +149,7 @@ class PopService:
     async def add(self, pops: Sequence[dict[str, Any]]) -> list[int]:
         """Write messages for agents (``user_id``, ``pbx``, ``linkedid``, ``kind``,
         ``payload``) and NOTIFY every instance, delivered at commit."""
-        ids = await self.repo.add(pops)
-        if ids:
-            await self.repo.notify(NOTIFY_CHANNEL, json.dumps(ids))
-        return ids
+        return await self.repo.add_and_notify(pops, NOTIFY_CHANNEL)
 
     def _route(self, event: CallEvent, batch: _Batch) -> list[tuple[int, str, str, str]]:
         """Who gets what for this event: (user, kind, state, reason) rows."""
