@@ -5,13 +5,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, Table, bindparam, func, literal_column, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import BindParameter
 
-from app.models import Base, Call, CallCustomer, CallLeg, CustomerPhone, UserDevice
+from app.models import Base, Call, CallCustomer, CallLeg, UserDevice
 
 _CALL_KEY = ["pbx", "linkedid"]
 _LEG_KEY = ["pbx", "uniqueid"]
@@ -32,7 +32,14 @@ def _call_upsert(keys: tuple[str, ...]) -> Any:
     update: dict[str, Any] = {k: stmt.excluded[k] for k in keys if k not in _CALL_KEY}
     update["updated_at"] = func.now()
     upsert = stmt.on_conflict_do_update(index_elements=_CALL_KEY, set_=update)
-    return upsert.returning(calls.c.id, calls.c.pbx, calls.c.linkedid)
+    # Who holds each call's number comes back with the call (a statement less a batch).
+    # Written out: SQLAlchemy does not correlate a subquery of RETURNING with the row.
+    holders = literal_column(
+        "(SELECT array_agg(DISTINCT customer_phones.customer_id) FROM customer_phones"
+        " WHERE customer_phones.e164 = calls.customer_e164)",
+        ARRAY(BigInteger),
+    )
+    return upsert.returning(calls.c.id, calls.c.pbx, calls.c.linkedid, holders)
 
 
 @cache
@@ -48,16 +55,6 @@ def _link() -> Any:
 
 
 @cache
-def _holders() -> Any:
-    wanted: BindParameter[str] = bindparam("numbers", expanding=True)
-    return (
-        select(CustomerPhone.e164, CustomerPhone.customer_id)
-        .where(CustomerPhone.e164.in_(wanted))
-        .distinct()
-    )
-
-
-@cache
 def _device_users() -> Any:
     wanted: BindParameter[str] = bindparam("devices", expanding=True)
     return select(UserDevice.device, UserDevice.user_id).where(UserDevice.device.in_(wanted))
@@ -67,13 +64,19 @@ class CallRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert(self, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], int]:
-        """Insert or update calls by (pbx, linkedid), one statement for them all; their ids by
-        (pbx, linkedid). One (pbx, linkedid) appears at most once in ``rows``."""
+    async def upsert(
+        self, rows: Sequence[dict[str, Any]]
+    ) -> dict[tuple[str, str], tuple[int, list[int]]]:
+        """Insert or update calls by (pbx, linkedid), one statement for them all; by (pbx,
+        linkedid) their ids and the customers holding their ``customer_e164`` (none
+        without one). One (pbx, linkedid) appears at most once in ``rows``."""
         if not rows:
             return {}
         result = await self.session.execute(_call_upsert(tuple(rows[0])), list(rows))
-        return {(pbx, linkedid): int(id_) for id_, pbx, linkedid in result.all()}
+        return {
+            (pbx, linkedid): (int(id_), sorted(holders or ()))
+            for id_, pbx, linkedid, holders in result.all()
+        }
 
     async def upsert_legs(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or update legs by (pbx, uniqueid). A leg given twice ends as the later row
@@ -91,16 +94,6 @@ class CallRepository:
             return
         rows = [{"call_id": c, "customer_id": k} for c, k in dict.fromkeys(pairs)]
         await self.session.execute(_link(), rows)
-
-    async def customer_ids_for(self, numbers: Sequence[str]) -> dict[str, list[int]]:
-        """The customers holding each of these E.164 numbers."""
-        if not numbers:
-            return {}
-        found: dict[str, list[int]] = {}
-        rows = await self.session.execute(_holders(), {"numbers": list(numbers)})
-        for e164, customer_id in rows.all():
-            found.setdefault(e164, []).append(customer_id)
-        return found
 
     async def users_by_device(self, devices: Sequence[str]) -> dict[str, int]:
         if not devices:

@@ -112,7 +112,8 @@ class CallLogService:
             values = call_values(call)
             values["answered_by_user_id"] = users_of[key].get(call.answered_by)
             rows.append(values)
-        ids = await self.repo.upsert(rows)
+        stored = await self.repo.upsert(rows)
+        ids = {key: call_id for key, (call_id, _) in stored.items()}
         await self.repo.upsert_legs(
             [
                 _leg_values(ids[key], call, leg, users_of[key])
@@ -120,15 +121,16 @@ class CallLogService:
                 for leg in call.legs
             ]
         )
-        numbers = sorted({c.customer_e164 for c in latest.values() if c.customer_e164})
-        holders = await self.repo.customer_ids_for(numbers)
-        self.holders |= {n: holders.get(n, []) for n in numbers}
+        # The customers holding each call's number came back with the calls.
+        self.holders |= {
+            call.customer_e164: stored[key][1] for key, call in latest.items() if call.customer_e164
+        }
         await self.repo.link_customers(
             [
                 (ids[key], customer_id)
                 for key, call in latest.items()
                 if call.customer_e164
-                for customer_id in holders.get(call.customer_e164, [])
+                for customer_id in stored[key][1]
             ]
         )
         return ids
