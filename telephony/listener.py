@@ -30,36 +30,28 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from panoramisk import Manager
 from pydantic import SecretStr
 
-from app.db import is_unreachable
 from telephony import members
-from telephony.buffer import HeldEvents, Unit, merged
 from telephony.events import event_from_message
 from telephony.framing import Message
 from telephony.mixmonitor import MixMonitorFiles, recording_of_cdr
 from telephony.model import CallEvent, Extras, OriginateOutcome
+from telephony.pbx_health import PbxHealth
 from telephony.protocol import TamasAMIProtocol
+from telephony.storing import BATCH, Handler, Storer
 from telephony.tracker import CallTracker, ChannelStatus, QueueEntryStatus
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AmiListener", "Backoff", "MixMonitorFiles", "PbxConfig", "PbxHealth"]
+__all__ = ["AmiListener", "Backoff", "Handler", "MixMonitorFiles", "PbxConfig", "PbxHealth"]
 
-# Called with each batch's call events, and with ``Extras`` when the batch had any.
-Handler = Callable[..., Awaitable[None]]
 _RESYNC = object()
 _WAKE = object()  # wakes the consumer to try what is held again
-_BATCH = 1000
-# A batch that fails for a reason of its own is tried this many times before it is split.
-_TRIES = 3
-# While the database is unreachable: how often it is tried again (seconds, doubling).
-_DB_RETRY_FIRST, _DB_RETRY_MOST = 0.5, 5.0
 
 
 @dataclass(frozen=True)
@@ -69,55 +61,6 @@ class PbxConfig:
     port: int
     username: str
     secret: SecretStr
-
-
-@dataclass
-class PbxHealth:
-    """What the health endpoint shows for one PBX."""
-
-    status: str = "starting"  # connecting | authenticating | connected | failed | retrying
-    reason: str = ""
-    retry_in_seconds: float | None = None
-    connected_since: float | None = None
-    events: int = 0
-    skipped: int = 0
-    malformed: int = 0
-    handler_errors: int = 0
-    backlog: int = 0
-    resyncs: int = 0
-    # "ok", or "unreachable since <ISO time>" while the handler cannot reach the database.
-    database: str = "ok"
-    buffered: int = 0  # calls (and other items) held until the database stores them
-    buffered_events: int = 0
-    buffer_peak: int = 0
-    buffer_full_episodes: int = 0  # times the buffer filled and the PBX was let go
-    poisoned: int = 0  # events given up: their batch failed on its own data
-    reading_paused: int = 0  # times the socket was not read because the queue was full
-    last_outage_seconds: float | None = None
-    last_catch_up_seconds: float | None = None  # from the database back to nothing held
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "reason": self.reason,
-            "retry_in_seconds": self.retry_in_seconds,
-            "connected_since": self.connected_since,
-            "events": self.events,
-            "skipped": self.skipped,
-            "malformed": self.malformed,
-            "handler_errors": self.handler_errors,
-            "backlog": self.backlog,
-            "resyncs": self.resyncs,
-            "database": self.database,
-            "buffered": self.buffered,
-            "buffered_events": self.buffered_events,
-            "buffer_peak": self.buffer_peak,
-            "buffer_full_episodes": self.buffer_full_episodes,
-            "poisoned": self.poisoned,
-            "reading_paused": self.reading_paused,
-            "last_outage_seconds": self.last_outage_seconds,
-            "last_catch_up_seconds": self.last_catch_up_seconds,
-        }
 
 
 @dataclass
@@ -204,17 +147,17 @@ class AmiListener:
         self._stopping = False
         self.logins = 0
         self.mixmonitors = MixMonitorFiles()
-        self.held = HeldEvents(buffer_calls)
+        self.storer = Storer(
+            config.id,
+            handler,
+            self.health,
+            buffer_calls,
+            on_full=self._let_go,
+            on_caught_up=self._connect,
+        )
+        self.held = self.storer.held
         self.queue_events = queue_events
         self._reading_paused = False
-        # The database: monotonic time it was found unreachable, when to try it next.
-        self.database_down_since: float | None = None
-        self._db_back_at: float | None = None
-        self._db_retry = 0.0
-        self._db_retry_at = 0.0
-        # The buffer filled: the PBX is let go until the database took what is held.
-        self.let_go = False
-        self._stored = asyncio.Event()  # set while nothing is held
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -276,7 +219,7 @@ class AmiListener:
     # -- connection state ------------------------------------------------------------------
 
     def _connect(self) -> None:
-        if self._stopping or self._manager is None or self.let_go:
+        if self._stopping or self._manager is None or self.storer.let_go:
             return
         self._reconnect = None
         self.health.status = "connecting"
@@ -285,7 +228,7 @@ class AmiListener:
         self._manager.connect()
 
     def _schedule_reconnect(self) -> None:
-        if self._stopping or self.let_go:
+        if self._stopping or self.storer.let_go:
             return
         delay = self.backoff.next()
         if self._auth_failed:
@@ -306,7 +249,7 @@ class AmiListener:
 
     def _connection_lost(self, exc: Any) -> None:
         self._reading_paused = False
-        if self._stopping or self.let_go:
+        if self._stopping or self.storer.let_go:
             return
         self.health.connected_since = None
         if not self._auth_failed:
@@ -363,7 +306,7 @@ class AmiListener:
             manager = self._manager
             protocol = getattr(manager, "protocol", None)
             self.health.backlog = self.queue.qsize()
-            self._show_held()
+            self.storer.show()
             if protocol is None or self.health.status != "connected":
                 continue
             self.health.malformed = getattr(protocol, "malformed", 0)
@@ -380,13 +323,12 @@ class AmiListener:
             try:
                 # While something is held for an unreachable database, wake up to try it
                 # again even when the PBX is quiet.
-                wait = self._db_retry_at - time.monotonic() if len(self.held) else None
-                item = await asyncio.wait_for(self.queue.get(), wait)
+                item = await asyncio.wait_for(self.queue.get(), self.storer.wait())
             except TimeoutError:
-                await self._flush()
+                await self.storer.flush()
                 continue
             batch = [item]
-            while len(batch) < _BATCH and not self.queue.empty():
+            while len(batch) < BATCH and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
             self._resume_reading()
             out: list[CallEvent] = []
@@ -448,135 +390,11 @@ class AmiListener:
 
     async def _deliver(self, events: list[CallEvent], extras: Extras | None = None) -> None:
         """Hold call events (and the rest) and hand what is held to the handler."""
-        if events or extras:
-            down = self.database_down_since is not None
-            self.held.add(events, extras, coalesce=down)
-            if down and self.held.full and not self.let_go:
-                self._let_go()
-        await self._flush()
-
-    async def _flush(self) -> None:
-        """Store what is held, oldest first, unless the database is known unreachable and
-        not due for another try."""
-        while len(self.held):
-            if self.database_down_since is not None and time.monotonic() < self._db_retry_at:
-                break
-            if not await self._store(self.held.take(_BATCH), _TRIES):
-                break
-        self._show_held()
-        if (
-            self.let_go
-            and len(self.held) <= self.held.most // 2
-            and self.database_down_since is None
-        ):
-            self.let_go = False
-            logger.warning(
-                "PBX %s: the held calls are stored; reconnecting to the PBX to resync",
-                self.config.id,
-            )
-            self._connect()
-
-    async def _store(self, units: list[Unit], tries: int) -> bool:
-        """Hand ``units`` to the handler. False: the database is unreachable (nothing was
-        let go). A failure of their own: after ``tries``, in halves until the unit that fails
-        is found and given up."""
-        attempt = 0
-        while True:
-            attempt += 1
-            events, extras = merged(units)
-            try:
-                if extras:
-                    await self.handler(events, extras)
-                else:
-                    await self.handler(events)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.health.handler_errors += 1
-                if is_unreachable(exc):
-                    self._database_unreachable(exc)
-                    return False
-                if attempt < tries:
-                    logger.warning(
-                        "PBX %s: storing %d call events failed (%s); trying again",
-                        self.config.id,
-                        len(events),
-                        type(exc).__name__,
-                    )
-                    await asyncio.sleep(0.2 * attempt)
-                    continue
-                if len(units) == 1:
-                    self.health.poisoned += len(events) or 1
-                    logger.error(
-                        "PBX %s: gave up storing %s: it fails on its own (%s: %s); the "
-                        "stream goes on without it",
-                        self.config.id,
-                        units[0].describe(),
-                        type(exc).__name__,
-                        str(exc).splitlines()[0][:300] if str(exc) else "",
-                    )
-                    self.held.release(units)
-                    return True
-                half = len(units) // 2
-                for part in (units[:half], units[half:]):
-                    if not await self._store(part, _TRIES if len(part) == 1 else 1):
-                        return False
-                return True
-            self.held.release(units)
-            self._database_reachable()
-            return True
-
-    def _database_unreachable(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        self._db_back_at = None
-        if self.database_down_since is None:
-            self.database_down_since = now
-            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            self.health.database = f"unreachable since {since}"
-            logger.warning(
-                "PBX %s: the database is unreachable (%s); holding call events (up to %d "
-                "calls) and trying it again every few seconds",
-                self.config.id,
-                type(exc).__name__,
-                self.held.most,
-            )
-        self._db_retry = min(max(self._db_retry * 2, _DB_RETRY_FIRST), _DB_RETRY_MOST)
-        self._db_retry_at = now + self._db_retry
-        if self.held.full and not self.let_go:
-            self._let_go()
-
-    def _database_reachable(self) -> None:
-        if self.database_down_since is not None:
-            now = time.monotonic()
-            self.health.last_outage_seconds = round(now - self.database_down_since, 3)
-            self.database_down_since = None
-            self._db_back_at = now
-            self._db_retry = 0.0
-            self.health.database = "ok"
-            logger.warning(
-                "PBX %s: the database is back after %.1f s; writing %d held calls",
-                self.config.id,
-                self.health.last_outage_seconds,
-                self.held.calls,
-            )
-        if self._db_back_at is not None and not len(self.held):
-            self.health.last_catch_up_seconds = round(time.monotonic() - self._db_back_at, 3)
-            self._db_back_at = None
+        self.storer.hold(events, extras)
+        await self.storer.flush()
 
     def _let_go(self) -> None:
-        """The buffer is full: stop reading the PBX (disconnect) rather than grow. The
-        tracker keeps its calls; once the database took what is held, the listener logs in
-        again and the resync ends the calls that went away meanwhile (their end "not
-        observed"). Calls that began and ended in between are not seen at all."""
-        self.let_go = True
-        self.health.buffer_full_episodes += 1
-        self.health.status = "paused"
-        self.health.reason = (
-            f"database unreachable and {len(self.held)} calls held (the most): stopped "
-            "reading the PBX until the database is back"
-        )
-        self.health.connected_since = None
-        logger.warning("PBX %s: %s", self.config.id, self.health.reason)
+        # The storer's buffer is full (see Storer): disconnect, and stay so until it says.
         if self._reconnect is not None:
             self._reconnect.cancel()
             self._reconnect = None
@@ -585,23 +403,14 @@ class AmiListener:
             with contextlib.suppress(Exception):
                 protocol.close()
 
-    def _show_held(self) -> None:
-        if len(self.held):
-            self._stored.clear()
-        else:
-            self._stored.set()
-        self.health.buffered = len(self.held)
-        self.health.buffered_events = self.held.events
-        self.health.buffer_peak = max(self.health.buffer_peak, self.held.peak)
-
     async def stop_when_stored(self, within: float) -> None:
         """Stop, after giving the handler up to ``within`` seconds to store what is held
         (handing the PBX over to another instance)."""
         if len(self.held):
-            self._db_retry_at = 0.0
+            self.storer.retry_at = 0.0
             self.queue.put_nowait(_WAKE)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stored.wait(), within)
+                await asyncio.wait_for(self.storer.stored.wait(), within)
         await self.stop()
 
     async def _resync(self) -> None:
