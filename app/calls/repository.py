@@ -5,11 +5,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, bindparam, func, literal_column, select, tuple_
+from sqlalchemy import BigInteger, String, Table, bindparam, func, literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
-from sqlalchemy.sql.elements import BindParameter
 
 from app.models import Base, Call, CallCustomer, CallLeg, UserDevice
 
@@ -25,11 +24,23 @@ def _table(model: type[Base]) -> Table:
 # one compiled statement per table and sends its rows together (executemany; the calls as one
 # multi-row INSERT ... RETURNING), instead of building, hashing and compiling a statement and
 # making a round trip per call.
+def _user_on(device_param: str) -> Any:
+    """The user whose device is the row's ``device_param`` (NULL for none, or no device):
+    looked up by the write itself, not by a statement of its own before it."""
+    wanted = bindparam(device_param, type_=String)
+    return select(UserDevice.user_id).where(UserDevice.device == wanted).scalar_subquery()
+
+
+def _columns(keys: tuple[str, ...], lookup: str, column: str) -> list[str]:
+    return [column if k == lookup else k for k in keys]
+
+
 @cache
 def _call_upsert(keys: tuple[str, ...]) -> Any:
     calls = _table(Call)
-    stmt = insert(calls)
-    update: dict[str, Any] = {k: stmt.excluded[k] for k in keys if k not in _CALL_KEY}
+    stmt = insert(calls).values({"answered_by_user_id": _user_on("answered_by_device")})
+    columns = _columns(keys, "answered_by_device", "answered_by_user_id")
+    update: dict[str, Any] = {k: stmt.excluded[k] for k in columns if k not in _CALL_KEY}
     update["updated_at"] = func.now()
     upsert = stmt.on_conflict_do_update(index_elements=_CALL_KEY, set_=update)
     # Who holds each call's number comes back with the call (a statement less a batch).
@@ -44,20 +55,15 @@ def _call_upsert(keys: tuple[str, ...]) -> Any:
 
 @cache
 def _leg_upsert(keys: tuple[str, ...]) -> Any:
-    stmt = insert(_table(CallLeg))
-    update = {k: stmt.excluded[k] for k in keys if k not in _LEG_KEY}
+    stmt = insert(_table(CallLeg)).values({"user_id": _user_on("user_device")})
+    columns = _columns(keys, "user_device", "user_id")
+    update = {k: stmt.excluded[k] for k in columns if k not in _LEG_KEY}
     return stmt.on_conflict_do_update(index_elements=_LEG_KEY, set_=update)
 
 
 @cache
 def _link() -> Any:
     return insert(_table(CallCustomer)).on_conflict_do_nothing()
-
-
-@cache
-def _device_users() -> Any:
-    wanted: BindParameter[str] = bindparam("devices", expanding=True)
-    return select(UserDevice.device, UserDevice.user_id).where(UserDevice.device.in_(wanted))
 
 
 class CallRepository:
@@ -69,7 +75,8 @@ class CallRepository:
     ) -> dict[tuple[str, str], tuple[int, list[int]]]:
         """Insert or update calls by (pbx, linkedid), one statement for them all; by (pbx,
         linkedid) their ids and the customers holding their ``customer_e164`` (none
-        without one). One (pbx, linkedid) appears at most once in ``rows``."""
+        without one). One (pbx, linkedid) appears at most once in ``rows``. Each row gives
+        ``answered_by_device`` (or None) for ``answered_by_user_id``: its user."""
         if not rows:
             return {}
         result = await self.session.execute(_call_upsert(tuple(rows[0])), list(rows))
@@ -80,7 +87,8 @@ class CallRepository:
 
     async def upsert_legs(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or update legs by (pbx, uniqueid). A leg given twice ends as the later row
-        says, as if the rows had been written one after the other."""
+        says, as if the rows had been written one after the other. Each row gives
+        ``user_device`` (or None) for ``user_id``: its user."""
         if not rows:
             return
         latest: dict[tuple[str, str], dict[str, Any]] = {}
@@ -94,12 +102,6 @@ class CallRepository:
             return
         rows = [{"call_id": c, "customer_id": k} for c, k in dict.fromkeys(pairs)]
         await self.session.execute(_link(), rows)
-
-    async def users_by_device(self, devices: Sequence[str]) -> dict[str, int]:
-        if not devices:
-            return {}
-        rows = await self.session.execute(_device_users(), {"devices": list(devices)})
-        return {d: u for d, u in rows.all()}
 
     async def get(self, call_id: int) -> Call | None:
         stmt = select(Call).where(Call.id == call_id).options(selectinload(Call.legs))

@@ -53,9 +53,7 @@ def call_values(call: CallSnapshot) -> dict[str, Any]:
     }
 
 
-def _leg_values(
-    call_id: int, call: CallSnapshot, leg: Leg, users: dict[str, int]
-) -> dict[str, Any]:
+def _leg_values(call_id: int, call: CallSnapshot, leg: Leg, internal: set[str]) -> dict[str, Any]:
     return {
         "call_id": call_id,
         "pbx": call.pbx,
@@ -63,7 +61,8 @@ def _leg_values(
         "channel": leg.channel[:200],
         "device": leg.device[:100],
         "internal": leg.internal,
-        "user_id": users.get(leg.device),
+        # Its user, looked up by the upsert (a device of the call's internal legs only).
+        "user_device": leg.device if leg.device in internal else None,
         "created_at": _ts(leg.created_at),
         "answered_at": _ts(leg.answered_at),
         "ended_at": _ts(leg.ended_at),
@@ -96,27 +95,22 @@ class CallLogService:
             latest[(call.pbx, call.linkedid)] = call
         if not latest:
             return {}
-        # Each call is linked to the users of its own internal legs' devices only.
-        devices_of = {
-            key: sorted({leg.device for leg in call.legs if leg.internal})
-            for key, call in latest.items()
-        }
-        known = await self.repo.users_by_device(
-            sorted({d for devices in devices_of.values() for d in devices})
-        )
-        users_of = {
-            key: {d: known[d] for d in devices if d in known} for key, devices in devices_of.items()
+        # Each call is linked to the users of its own internal legs' devices only (the
+        # upserts look the users up by these devices).
+        internal = {
+            key: {leg.device for leg in call.legs if leg.internal} for key, call in latest.items()
         }
         rows = []
         for key, call in latest.items():
             values = call_values(call)
-            values["answered_by_user_id"] = users_of[key].get(call.answered_by)
+            answered = call.answered_by
+            values["answered_by_device"] = answered if answered in internal[key] else None
             rows.append(values)
         stored = await self.repo.upsert(rows)
         ids = {key: call_id for key, (call_id, _) in stored.items()}
         await self.repo.upsert_legs(
             [
-                _leg_values(ids[key], call, leg, users_of[key])
+                _leg_values(ids[key], call, leg, internal[key])
                 for key, call in latest.items()
                 for leg in call.legs
             ]
