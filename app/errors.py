@@ -104,6 +104,46 @@ class TooManyAttempts(DomainError):
         self.retry_after = retry_after
 
 
+# The one error shape as a JSON schema, written out (no references) so that it documents
+# plain-text endpoints' errors too, which are JSON all the same.
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string", "examples": ["not_found"]},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "properties": {
+                            "field": {"type": "string", "examples": ["body.name"]},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+# Documented on every operation: any 4xx comes in the one error shape (FastAPI's own 422
+# schema, {"detail": [...]}, is not what the API sends).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "description": "Refused: `error.code` and `error.message` say why, `error.fields` "
+        "which input (401 sign in, 403 not allowed, 404 not found, 409 conflict, 413 too "
+        "large, 422 invalid input, 429 too many attempts)",
+        "content": {"application/json": {"schema": ERROR_SCHEMA}},
+    }
+}
+
+
 def error_body(code: str, message: str, fields: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": list(fields)}}
 
@@ -171,6 +211,8 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    # Before the routers are included: every operation inherits the documented errors.
+    app.router.responses = {**ERROR_RESPONSES, **app.router.responses}
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

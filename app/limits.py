@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
 from app.errors import error_body
+from app.schemas import no_nul_in_url
 
 # Paths with a limit of their own.
 IMPORT_PATH = "/api/customers/import"
@@ -26,8 +27,8 @@ RECORDING_UPLOAD_PATH = "/pbx/recordings"
 
 
 def install_limits(app: FastAPI, settings: Settings) -> None:
-    """The body limits on ``app``, read per request from ``app.state.settings`` (the
-    settings the app runs with), or ``settings`` when it has none."""
+    """The bounds of a request on ``app``: its body's size, read per request from
+    ``app.state.settings`` (or ``settings`` when it has none), and no NUL in its URL."""
 
     def limit_for(path: str) -> int | None:
         current: Settings = getattr(app.state, "settings", settings)
@@ -40,6 +41,8 @@ def install_limits(app: FastAPI, settings: Settings) -> None:
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_exception_handler(BodyTooLarge, _too_large)
+    # Before the routers are included, so that every route inherits it.
+    app.router.dependencies.append(Depends(no_nul_in_url))
 
 
 async def _too_large(_: Request, exc: Exception) -> JSONResponse:

@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -72,7 +72,15 @@ def day_bounds(
             day += timedelta(days=1)
         return datetime.combine(day, time.min, tzinfo=zone)
 
-    first, last = one(start, False), one(end, True)
+    try:
+        first, last = one(start, False), one(end, True)
+        # Where the database will need them: in UTC. Year 1 or 9999 pushed over the edge by
+        # the zone (or the day after the last) is out of range, not a server error.
+        for moment in (first, last):
+            if moment is not None:
+                moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("a date is out of range (years 1 to 9999)") from None
     if first and last and last <= first:
         raise InvalidInput("'to' is before 'from'", field="to")
     return first, last

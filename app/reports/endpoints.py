@@ -23,9 +23,10 @@ async def kpi(
     settings: SettingsDep,
     user: AgentUser,
     from_: Annotated[
-        str, Query(alias="from", max_length=40, description="first day (ISO or Jalali)")
+        str,
+        Query(alias="from", min_length=1, max_length=40, description="first day (ISO or Jalali)"),
     ],
-    to: Annotated[str, Query(max_length=40, description="last day, inclusive")],
+    to: Annotated[str, Query(min_length=1, max_length=40, description="last day, inclusive")],
     by: Annotated[GroupBy, Query()] = "queue",
     queue: Annotated[str | None, Query(max_length=80)] = None,
     agent: DbId | None = None,
