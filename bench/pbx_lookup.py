@@ -39,13 +39,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
 import resource
 import shutil
-import signal
 import socket
 import statistics
 import sys
@@ -59,6 +57,8 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote, unquote
 
+from common import BadAnswer, Child, free_port, read_answer, start_tamas
+from common import tamas_env as common_env
 from lookup import (
     ABSENT_BLOCKS,
     NOT_NUMBERS,
@@ -272,12 +272,6 @@ def parse_hash(body: bytes) -> dict[str, str]:
 # -- the servers --------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class _Null(asyncio.Protocol):
     """Answers every request (one per read: the client sends one at a time) with a fixed
     lookup answer, at once: what is left is the client's and loopback's own time."""
@@ -314,58 +308,6 @@ def serve_null(port: int, body: bytes) -> None:
         runner.run(main())
 
 
-@dataclass
-class Child:
-    process: asyncio.subprocess.Process
-    port: int
-    log: Path
-
-    async def stop(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), timeout=20.0)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    self.process.kill()
-                await self.process.wait()
-
-    def tail(self, lines: int = 20) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-async def start_tamas(env: dict[str, str], log: Path, access_log: bool, factory: str) -> Child:
-    """``uvicorn app.main:create_app --factory``, as ``tamas serve`` runs it (log level info,
-    access log on, proxy headers), its log to a file as a service's goes to the journal."""
-    port = free_port()
-    argv = [
-        "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
-        "--port", str(port), "--log-level", "info", "--proxy-headers",
-    ]  # fmt: skip
-    if not access_log:
-        argv.append("--no-access-log")
-    out = log.open("wb")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, *argv, stdin=asyncio.subprocess.PIPE, stdout=out, stderr=out, env=env
-    )
-    out.close()
-    child = Child(process, port, log)
-    deadline = time.monotonic() + 120.0
-    while True:
-        with contextlib.suppress(OSError, TimeoutError, asyncio.IncompleteReadError):
-            status, _ = await fetch_once(port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-            if status == 200:
-                return child
-        if process.returncode is not None or time.monotonic() > deadline:
-            await child.stop()
-            raise RuntimeError(f"Tamas did not start:\n{child.tail()}")
-        await asyncio.sleep(0.2)
-
-
 async def start_null(body: bytes, log: Path) -> Child:
     port = free_port()
     out = log.open("wb")
@@ -383,34 +325,6 @@ async def start_null(body: bytes, log: Path) -> Child:
 
 
 # -- the client ---------------------------------------------------------------------------------
-
-
-class BadAnswer(Exception):
-    pass
-
-
-async def read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
-    """Status, body, and whether the server keeps the connection open."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
-    if "content-length" not in headers:
-        raise BadAnswer(f"no content-length: {lines[0]}")
-    body = await reader.readexactly(int(headers["content-length"]))
-    return status, body, headers.get("connection", "").lower() != "close"
-
-
-async def fetch_once(port: int, request: bytes) -> tuple[int, bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        status, body, _ = await asyncio.wait_for(read_answer(reader), TIMEOUT)
-        return status, body
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
 
 
 @dataclass
@@ -684,16 +598,9 @@ def tamas_env(db: Database, temp: Path, token: str) -> dict[str, str]:
         "secret": "bench-secret",
         "token": token,
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAMAS_")}
-    return env | {
-        "TAMAS_ENVIRONMENT": "production",
-        "TAMAS_SECRET_KEY": new_token() + new_token(),
-        "TAMAS_DATABASE_URL": db.url,
-        "TAMAS_DATA_DIR": str(temp / "tamas"),
-        "TAMAS_RUN_MIGRATIONS_ON_START": "false",
-        "TAMAS_DEFAULT_REGION": "IR",
-        "TAMAS_PBXES": json.dumps([pbx]),
-    }
+    return common_env(
+        db.url, temp / "tamas", TAMAS_DEFAULT_REGION="IR", TAMAS_PBXES=json.dumps([pbx])
+    )
 
 
 def by_second(driven: Driven, rate: float) -> str:
@@ -770,7 +677,10 @@ async def measure(
 
     token = new_token()
     tamas = await start_tamas(
-        tamas_env(db, temp, token), temp / "tamas.log", not args.no_access_log, args.app
+        tamas_env(db, temp, token),
+        temp / "tamas.log",
+        access_log=not args.no_access_log,
+        factory=args.app,
     )
     try:
         port = tamas.port
