@@ -4,9 +4,9 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.contracts.status import contract_status
@@ -42,6 +42,30 @@ from app.models import (
     User,
     UserDevice,
 )
+
+
+class Agent(NamedTuple):
+    """An active user as the pops name them."""
+
+    id: int
+    username: str
+    full_name: str
+
+
+class PastCall(NamedTuple):
+    """One of a number's earlier calls, as its card lists them (columns of ``calls``)."""
+
+    id: int
+    started_at: datetime
+    direction: str
+    outcome: str
+    answered_by: str
+    talk_seconds: float
+    disposition: str
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
 
 
 @dataclass
@@ -68,23 +92,26 @@ class PopRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def device_users(self, devices: Sequence[str]) -> list[tuple[str, User]]:
-        """(device, user) for the active users' devices among ``devices``; a bare extension
+    async def device_users(self, devices: Sequence[str]) -> list[tuple[str, Agent]]:
+        """(device, agent) for the active users' devices among ``devices``; a bare extension
         (``1002``, as a blind transfer names its target) matches any technology's device
         with that name. ``users_by_device`` picks out those of any of these devices."""
         wanted = sorted({d for d in devices if d})
         if not wanted:
             return []
         bare = [d for d in wanted if "/" not in d]
-        cond: ColumnElement[bool] = UserDevice.device.in_(wanted)
+        devices_t, users_t = _table(UserDevice), _table(User)
+        cond: ColumnElement[bool] = devices_t.c.device == any_(_array(wanted, String))
         if bare:
-            cond = or_(cond, *(UserDevice.device.like(f"%/{b}") for b in bare))
+            cond = or_(cond, *(devices_t.c.device.like(f"%/{b}") for b in bare))
+        # Plain rows: the pops need an agent's id and name, not a User entity per row.
         stmt = (
-            select(UserDevice.device, User)
-            .join(User, User.id == UserDevice.user_id)
-            .where(cond, User.is_active.is_(True))
+            select(devices_t.c.device, users_t.c.id, users_t.c.username, users_t.c.full_name)
+            .join(users_t, users_t.c.id == devices_t.c.user_id)
+            .where(cond, users_t.c.is_active.is_(True))
         )
-        return [(device, user) for device, user in (await self.session.execute(stmt)).all()]
+        rows = (await self.session.execute(stmt)).all()
+        return [(device, Agent(i, username, full_name)) for device, i, username, full_name in rows]
 
     async def open_recipients(
         self, pbx: str, linkedids: Sequence[str]
@@ -189,10 +216,11 @@ class PopRepository:
 
     async def last_calls(
         self, keys: Sequence[tuple[str, int]], limit: int = 5
-    ) -> dict[tuple[str, int], list[Any]]:
+    ) -> dict[tuple[str, int], list[tuple[PastCall, str | None, str | None]]]:
         """For each (number, call id): the number's latest ``limit`` calls but that one, with
         the names of the agents who answered them."""
-        out: dict[tuple[str, int], list[Any]] = {key: [] for key in keys}
+        out: dict[tuple[str, int], list[tuple[PastCall, str | None, str | None]]]
+        out = {key: [] for key in keys}
         if not keys:
             return out
         params = {
@@ -201,8 +229,8 @@ class PopRepository:
             "limit": limit,
         }
         result = await self.session.execute(_last_calls(), params)
-        for e164, call_id, call, full_name, username in result.all():
-            out[(e164, call_id)].append((call, full_name, username))
+        for e164, call_id, *past, full_name, username in result.all():
+            out[(e164, call_id)].append((PastCall(*past), full_name, username))
         return out
 
     async def add_and_notify(self, rows: Sequence[dict[str, Any]], channel: str) -> list[int]:
@@ -319,7 +347,7 @@ def _events() -> Select[int, int, str, dict[str, Any]]:
 
 
 def _pop_table() -> Table:
-    return cast(Table, PopEvent.__table__)
+    return _table(PopEvent)
 
 
 @cache
@@ -340,9 +368,9 @@ def _recipients() -> Select[str, int, str]:
 
 
 @cache
-def _last_calls() -> Select[str, int, Call, str | None, str | None]:
-    """The statement of ``last_calls``, built once: a LATERAL subquery and an aliased
-    entity cost more to build (a proxy per column) than the query takes to run."""
+def _last_calls() -> Select[Any]:
+    """The statement of ``last_calls``, built once: a LATERAL subquery costs more to build
+    than the query takes to run. Plain columns, not Call entities: the card shows a few."""
     wanted = (
         func.unnest(
             bindparam("e164s", type_=ARRAY(String)),
@@ -351,31 +379,37 @@ def _last_calls() -> Select[str, int, Call, str | None, str | None]:
         .table_valued("e164", "call_id")
         .render_derived()
     )
+    calls, users = _table(Call), _table(User)
     recent = (
-        select(Call, User.full_name, User.username)
-        .outerjoin(User, User.id == Call.answered_by_user_id)
-        .where(Call.customer_e164 == wanted.c.e164, Call.id != wanted.c.call_id)
-        .order_by(Call.started_at.desc())
+        select(*(calls.c[name] for name in PastCall._fields), users.c.full_name, users.c.username)
+        .outerjoin(users, users.c.id == calls.c.answered_by_user_id)
+        .where(calls.c.customer_e164 == wanted.c.e164, calls.c.id != wanted.c.call_id)
+        .order_by(calls.c.started_at.desc())
         .limit(bindparam("limit"))
         .lateral()
     )
-    past = aliased(Call, recent)
     return (
-        select(wanted.c.e164, wanted.c.call_id, past, recent.c.full_name, recent.c.username)
+        select(
+            wanted.c.e164,
+            wanted.c.call_id,
+            *(recent.c[name] for name in PastCall._fields),
+            recent.c.full_name,
+            recent.c.username,
+        )
         .select_from(wanted)
         .join(recent, true())
         .order_by(wanted.c.e164, wanted.c.call_id, recent.c.started_at.desc())
     )
 
 
-def users_by_device(rows: Sequence[tuple[str, User]], devices: Sequence[str]) -> dict[str, User]:
+def users_by_device(rows: Sequence[tuple[str, Agent]], devices: Sequence[str]) -> dict[str, Agent]:
     """Active users by device, for ``devices``, from ``device_users`` rows read for these
     devices and maybe more: the rows ``device_users(devices)`` would have returned (the
     device itself, or for a bare extension ``LIKE '%/ext'``), each under its device and
     under its bare extension."""
     wanted = {d for d in devices if d}
     suffixes = [_like(f"%/{d}") for d in wanted if "/" not in d]
-    found: dict[str, User] = {}
+    found: dict[str, Agent] = {}
     for device, user in rows:
         if device in wanted or any(s.fullmatch(device) for s in suffixes):
             found[device] = user

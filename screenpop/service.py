@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Call, Customer, User
+from app.models import Customer
 from app.phones import try_parse_phone
-from screenpop.repository import CardExtras, PopRepository, users_by_device
+from screenpop.repository import Agent, CardExtras, PastCall, PopRepository, users_by_device
 from telephony.events import extension_of
 from telephony.model import CallEvent, CallSnapshot
 from telephony.originate import failure_of_call
@@ -34,7 +34,7 @@ def _iso(value: float | None) -> str | None:
     return None if value is None else datetime.fromtimestamp(value, UTC).isoformat()
 
 
-def _name(user: User | None, device: str) -> str:
+def _name(user: Agent | None, device: str) -> str:
     if user is None:
         return extension_of(device) if device else ""
     return user.full_name or user.username
@@ -207,9 +207,9 @@ class PopService:
         self,
         event: CallEvent,
         call_id: int,
-        users: dict[str, User],
+        users: dict[str, Agent],
         customers: Sequence[Customer],
-        last_calls: Sequence[tuple[Call, str | None, str | None]],
+        last_calls: Sequence[tuple[PastCall, str | None, str | None]],
         extras: CardExtras,
     ) -> dict[str, Any]:
         call = event.call
@@ -291,14 +291,14 @@ class _Batch:
 
     def __init__(
         self,
-        device_users: list[tuple[str, User]],
+        device_users: list[tuple[str, Agent]],
         recipients: dict[tuple[str, str], dict[int, str]],
         originators: dict[str, tuple[int, str, str | None]],
     ) -> None:
         self._device_users = device_users
         self._recipients = recipients
         self._originators = originators
-        self._users: dict[tuple[str, ...], dict[str, User]] = {}
+        self._users: dict[tuple[str, ...], dict[str, Agent]] = {}
 
     @classmethod
     async def read(cls, repo: PopRepository, events: Sequence[CallEvent]) -> _Batch:
@@ -341,7 +341,7 @@ class _Batch:
         )
         return replace(event, call=call)
 
-    def users(self, event: CallEvent) -> dict[str, User]:
+    def users(self, event: CallEvent) -> dict[str, Agent]:
         """The agents on this event's devices (``device_users`` of those devices alone)."""
         devices = _devices(event)
         if devices not in self._users:
