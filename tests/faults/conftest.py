@@ -4,11 +4,13 @@ PBX, and a PostgreSQL server of the module's own to stop and start."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete
@@ -16,13 +18,18 @@ from sqlalchemy import delete
 from app.db import Database, unit_of_work
 from app.models import Call, PopEvent
 from telephony.simulator import AmiSimulator
-from tests.faults.support import SECRET, USER, OwnPostgres
+from tests.faults.support import FIGURES, SECRET, USER, OwnPostgres
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "slow: takes a minute or more of real time (runs by default, as in CI)"
     )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.write_line(json.dumps(FIGURES, ensure_ascii=False))
 
 
 @pytest.fixture

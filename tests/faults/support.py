@@ -34,8 +34,13 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 120.0
         await asyncio.sleep(0.05)
 
 
+# Every figure measured in this run, printed again as one JSON line at its end.
+FIGURES: dict[str, Any] = {}
+
+
 def figure(name: str, value: Any) -> None:
     """A measured figure, printed for BENCHMARKS.md (``pytest -s`` shows them)."""
+    FIGURES[name] = value
     print(f"FIGURE {name}: {value}")
 
 
