@@ -11,15 +11,20 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 
 from app.db import Database, unit_of_work
 from app.models import Call, CallLeg
-from telephony.events import extension_of
 from telephony.handlers import CallRecorder
 from telephony.listener import AmiListener, Backoff, PbxConfig
 from telephony.simulator import AmiSimulator
-from tests.telephony.traces import AMI_DIR, call_trace_names, expected_calls, trace_facts
+from tests.telephony.traces import (
+    AMI_DIR,
+    call_trace_names,
+    expected_calls,
+    expected_row,
+    trace_facts,
+)
 
 USER, SECRET = "tamas", "sim-secret-1"
 
@@ -55,25 +60,8 @@ async def legs_of(db: Database, pbx: str) -> list[CallLeg]:
 
 
 def as_expected(call: Call) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "direction": call.direction,
-        "number": call.customer_number,
-        "outcome": call.outcome,
-    }
-    if call.did:
-        row["did"] = call.did
-    if call.answered_by:
-        row["answered_by"] = extension_of(call.answered_by)
-    if call.queue:
-        row["queue"] = call.queue
-    if call.transfers:
-        t = call.transfers[0]
-        row["transfer"] = {
-            "kind": t["kind"],
-            "from": extension_of(t["from_device"]),
-            "to": extension_of(t["to"]),
-        }
-    return row
+    """A stored call as expected.json writes it."""
+    return expected_row({a.key: getattr(call, a.key) for a in inspect(Call).column_attrs})
 
 
 @pytest.fixture

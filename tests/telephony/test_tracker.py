@@ -3,6 +3,7 @@ must be what really happened (expected.json and each trace's .json)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from telephony.framing import Message
 from telephony.model import CallSnapshot
 from telephony.tracker import CallTracker, ChannelStatus
 from tests.telephony.replay import ended_calls, replay
-from tests.telephony.traces import call_trace_names, expected_calls, trace_facts
+from tests.telephony.traces import call_trace_names, expected_calls, expected_row, trace_facts
 
 
 def customer_calls(name: str) -> list[CallSnapshot]:
@@ -23,28 +24,6 @@ def customer_calls(name: str) -> list[CallSnapshot]:
     return [c for c in calls if c.direction != "internal"]
 
 
-def as_expected(call: CallSnapshot) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "direction": call.direction,
-        "number": call.customer_number,
-        "outcome": call.outcome,
-    }
-    if call.did:
-        row["did"] = call.did
-    if call.answered_by:
-        row["answered_by"] = extension_of(call.answered_by)
-    if call.queue:
-        row["queue"] = call.queue
-    if call.transfers:
-        t = call.transfers[0]
-        row["transfer"] = {
-            "kind": t.kind,
-            "from": extension_of(t.from_device),
-            "to": extension_of(t.to),
-        }
-    return row
-
-
 def by_number(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["number"], r["outcome"]))
 
@@ -52,7 +31,7 @@ def by_number(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("name", call_trace_names())
 def test_call_log_matches_what_happened(name: str) -> None:
     calls = customer_calls(name)
-    assert by_number([as_expected(c) for c in calls]) == by_number(expected_calls()[name])
+    assert by_number([expected_row(asdict(c)) for c in calls]) == by_number(expected_calls()[name])
 
 
 @pytest.mark.parametrize("name", call_trace_names())

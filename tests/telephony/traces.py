@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from telephony.events import extension_of
 
 AMI_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
 
@@ -35,3 +38,27 @@ def expected_calls() -> dict[str, list[dict[str, Any]]]:
 
 def call_trace_names() -> list[str]:
     return sorted(expected_calls())
+
+
+def expected_row(call: Mapping[str, Any]) -> dict[str, Any]:
+    """A call as expected.json writes it, from a row-like mapping: a stored calls row, or a
+    tracker snapshot through ``dataclasses.asdict`` (its transfers then are mappings too)."""
+    row: dict[str, Any] = {
+        "direction": call["direction"],
+        "number": call["customer_number"],
+        "outcome": call["outcome"],
+    }
+    if call["did"]:
+        row["did"] = call["did"]
+    if call["answered_by"]:
+        row["answered_by"] = extension_of(call["answered_by"])
+    if call["queue"]:
+        row["queue"] = call["queue"]
+    if call["transfers"]:
+        t = call["transfers"][0]
+        row["transfer"] = {
+            "kind": t["kind"],
+            "from": extension_of(t["from_device"]),
+            "to": extension_of(t["to"]),
+        }
+    return row
