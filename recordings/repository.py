@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import Table, and_, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,10 +20,7 @@ class RecordingRepository:
         """Recordings named by the PBX; one already known (same call and file) is kept."""
         if not rows:
             return
-        stmt = insert(Recording).values(list(rows))
-        await self.session.execute(
-            stmt.on_conflict_do_nothing(constraint="uq_recordings_call_id_reported_path")
-        )
+        await self.session.execute(_add(), list(rows))
 
     async def calls_of_channels(
         self, pairs: Sequence[tuple[str, str]]
@@ -198,6 +196,16 @@ class RecordingRepository:
             .where(Recording.id.in_(list(ids)))
             .values(state="pending", attempts=0, next_check_at=now)
         )
+
+
+@cache
+def _add() -> Any:
+    """The recordings' INSERT, built once: its rows go as parameters (one statement sent
+    for them all), not as a VALUES list built, hashed and compiled again for each batch."""
+    recordings = cast(Table, Recording.__table__)
+    return insert(recordings).on_conflict_do_nothing(
+        constraint="uq_recordings_call_id_reported_path"
+    )
 
 
 def _naming(path: str) -> list[Any]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import DateTime, Table, bindparam, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -22,6 +23,27 @@ OWED = ("missed", "abandoned", "busy")
 
 def _at(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
+
+
+@cache
+def _owe() -> Any:
+    """The callbacks' upsert, built once: a batch's rows go as its parameters (each number
+    once), not as a VALUES list built and compiled again for every batch."""
+    callbacks = cast(Table, Callback.__table__)
+    stmt = insert(callbacks)
+    return stmt.on_conflict_do_update(
+        index_elements=["pbx", "number"],
+        # The partial unique index's own predicate, literally (a bound parameter would not
+        # let PostgreSQL match the index).
+        index_where=text("status <> 'done'"),
+        set_={
+            "attempts": callbacks.c.attempts + stmt.excluded.attempts,
+            "last_call_at": stmt.excluded.last_call_at,
+            "last_call_id": stmt.excluded.last_call_id,
+            "queue": stmt.excluded.queue,
+            "updated_at": bindparam("updated_now", type_=DateTime(timezone=True)),
+        },
+    )
 
 
 class CallbackService:
@@ -75,22 +97,8 @@ class CallbackService:
             await self._owe_many(list(owed.values()))
 
     async def _owe_many(self, rows: list[dict[str, Any]]) -> None:
-        stmt = insert(Callback).values(rows)
-        await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["pbx", "number"],
-                # The partial unique index's own predicate, literally (a bound parameter
-                # would not let PostgreSQL match the index).
-                index_where=text("status <> 'done'"),
-                set_={
-                    "attempts": Callback.attempts + stmt.excluded.attempts,
-                    "last_call_at": stmt.excluded.last_call_at,
-                    "last_call_id": stmt.excluded.last_call_id,
-                    "queue": stmt.excluded.queue,
-                    "updated_at": datetime.now(UTC),
-                },
-            )
-        )
+        now = datetime.now(UTC)
+        await self.session.execute(_owe(), [{**row, "updated_now": now} for row in rows])
 
     async def _settle_many(self, answered: list[tuple[str, str, str | None, int, str]]) -> None:
         numbers = sorted({n for _, n, _, _, _ in answered})
