@@ -2,11 +2,52 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, String, bindparam, delete, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Call, CallNote, TrackingCode, TrackingCodeCall
+
+# For each (call, device that answered it): whether the call has a code, the customers
+# linked to it, and the user of that device. One statement for what auto-issuing needs.
+_TO_ISSUE = text(
+    """
+SELECT w.call_id,
+       EXISTS (SELECT 1 FROM tracking_code_calls t WHERE t.call_id = w.call_id),
+       ARRAY(SELECT c.customer_id FROM call_customers c WHERE c.call_id = w.call_id),
+       (SELECT d.user_id FROM user_devices d WHERE d.device = w.device)
+FROM unnest(:call_ids, :devices) AS w (call_id, device)
+"""
+).bindparams(
+    bindparam("call_ids", type_=ARRAY(BigInteger)),
+    bindparam("devices", type_=ARRAY(String)),
+)
+
+# Automatic codes and their links to their calls in one statement; a code already taken is
+# neither inserted nor linked (and not returned: its call draws again).
+_ISSUE_AND_LINK = text(
+    """
+WITH wanted AS (
+    SELECT * FROM unnest(:codes, :call_ids, :customer_ids, :owner_ids)
+        AS w (code, call_id, customer_id, owner_id)
+), issued AS (
+    INSERT INTO tracking_codes (code, customer_id, status, subject, owner_user_id, automatic)
+    SELECT code, customer_id, 'open', '', owner_id, true FROM wanted
+    ON CONFLICT (code) DO NOTHING
+    RETURNING code, id
+), linked AS (
+    INSERT INTO tracking_code_calls (tracking_code_id, call_id)
+    SELECT issued.id, wanted.call_id FROM issued JOIN wanted USING (code)
+    ON CONFLICT DO NOTHING
+)
+SELECT code, id FROM issued
+"""
+).bindparams(
+    bindparam("codes", type_=ARRAY(String)),
+    bindparam("call_ids", type_=ARRAY(BigInteger)),
+    bindparam("customer_ids", type_=ARRAY(BigInteger)),
+    bindparam("owner_ids", type_=ARRAY(BigInteger)),
+)
 
 
 class TrackingRepository:
@@ -23,25 +64,33 @@ class TrackingRepository:
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def insert_many(self, rows: list[dict[str, object]]) -> dict[str, int]:
-        """New codes, by code -> id; a code already taken is left out (drawn again)."""
+    async def to_issue(
+        self, answered: Sequence[tuple[int, str]]
+    ) -> dict[int, tuple[bool, list[int], int | None]]:
+        """For each (call id, device that answered it): whether the call has a tracking code
+        already, the customers linked to the call, and the user of that device."""
+        if not answered:
+            return {}
+        params = {"call_ids": [c for c, _ in answered], "devices": [d for _, d in answered]}
+        rows = (await self.session.execute(_TO_ISSUE, params)).all()
+        return {
+            call_id: (bool(has), list(customers), owner) for call_id, has, customers, owner in rows
+        }
+
+    async def issue_automatic(
+        self, rows: Sequence[tuple[str, int, int | None, int | None]]
+    ) -> dict[str, int]:
+        """Automatic codes (code, call id, customer id, owner id), each linked to its call;
+        by code -> id those issued (a code already taken is left out: drawn again)."""
         if not rows:
             return {}
-        stmt = (
-            insert(TrackingCode)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["code"])
-            .returning(TrackingCode.code, TrackingCode.id)
-        )
-        return {code: i for code, i in (await self.session.execute(stmt)).all()}
-
-    async def link_many(self, pairs: list[tuple[int, int]]) -> None:
-        if not pairs:
-            return
-        stmt = insert(TrackingCodeCall).values(
-            [{"tracking_code_id": t, "call_id": c} for t, c in pairs]
-        )
-        await self.session.execute(stmt.on_conflict_do_nothing())
+        params = {
+            "codes": [r[0] for r in rows],
+            "call_ids": [r[1] for r in rows],
+            "customer_ids": [r[2] for r in rows],
+            "owner_ids": [r[3] for r in rows],
+        }
+        return {code: i for code, i in (await self.session.execute(_ISSUE_AND_LINK, params)).all()}
 
     async def by_code(self, code: str) -> TrackingCode | None:
         stmt = select(TrackingCode).where(TrackingCode.code == code)
@@ -58,14 +107,6 @@ class TrackingRepository:
                 TrackingCodeCall.call_id == call_id,
             )
         )
-
-    async def calls_with_codes(self, call_ids: Sequence[int]) -> set[int]:
-        if not call_ids:
-            return set()
-        stmt = select(TrackingCodeCall.call_id).where(
-            TrackingCodeCall.call_id.in_(sorted(set(call_ids)))
-        )
-        return set((await self.session.execute(stmt)).scalars())
 
     async def calls_of(self, tracking_code_id: int) -> list[Call]:
         stmt = (

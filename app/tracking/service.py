@@ -87,50 +87,26 @@ class TrackingService:
         }
         if not answered:
             return 0
-        have = await self.repo.calls_with_codes(list(answered))
-        todo = {i: c for i, c in answered.items() if i not in have}
-        if not todo:
-            return 0
-        owners = await self._users_of([c.answered_by for c in todo.values()])
-        stmt = select(CallCustomer.call_id, CallCustomer.customer_id).where(
-            CallCustomer.call_id.in_(sorted(todo))
-        )
-        holders: dict[int, list[int]] = {}
-        for call_id, customer_id in (await self.session.execute(stmt)).all():
-            holders.setdefault(call_id, []).append(customer_id)
-        # One statement for the batch's codes (a code drawn twice is drawn again), one for
-        # their links to the calls.
-        waiting = dict(todo)
-        issued: dict[int, int] = {}
+        # Has it a code already, its customers, the answering agent: one statement.
+        found = await self.repo.to_issue([(i, c.answered_by) for i, c in answered.items()])
+        waiting = {i: found[i] for i in answered if not found[i][0]}
+        # One statement issues the batch's codes and links them to their calls (a code drawn
+        # twice, or already taken, is drawn again).
+        issued = 0
         for _ in range(DRAWS):
+            if not waiting:
+                break
             rows = {codes.new_code(): call_id for call_id in waiting}
-            created = await self.repo.insert_many(
+            created = await self.repo.issue_automatic(
                 [
-                    {
-                        "code": code,
-                        "customer_id": _only(holders.get(call_id, [])),
-                        "owner_user_id": owners.get(waiting[call_id].answered_by),
-                        "automatic": True,
-                        "subject": "",
-                    }
+                    (code, call_id, _only(waiting[call_id][1]), waiting[call_id][2])
                     for code, call_id in rows.items()
                 ]
             )
-            for code, code_id in created.items():
-                call_id = rows[code]
-                issued[call_id] = code_id
-                waiting.pop(call_id, None)
-            if not waiting:
-                break
-        await self.repo.link_many([(code_id, call_id) for call_id, code_id in issued.items()])
-        return len(issued)
-
-    async def _users_of(self, devices: Sequence[str]) -> dict[str, int]:
-        wanted = sorted({d for d in devices if d})
-        if not wanted:
-            return {}
-        stmt = select(UserDevice.device, UserDevice.user_id).where(UserDevice.device.in_(wanted))
-        return {d: u for d, u in (await self.session.execute(stmt)).all()}
+            for code in created:
+                waiting.pop(rows[code], None)
+                issued += 1
+        return issued
 
     async def get(self, text: str) -> TrackingCode:
         found = await self.repo.by_code(self.parse(text))
