@@ -601,6 +601,42 @@ class Cpu:
         )
 
 
+async def start_profiler(out: Path | None, pid: int) -> asyncio.subprocess.Process | None:
+    """py-spy sampling Tamas until ``stop_profiler`` (its own CPU is not Tamas's: it reads
+    the process's memory from outside)."""
+    if out is None:
+        return None
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    process = await asyncio.create_subprocess_exec(
+        spy,
+        "record",
+        "-p",
+        str(pid),
+        "-o",
+        str(out),
+        "--format",
+        "raw",
+        "-r",
+        "200",
+        # Sampled without stopping Tamas: stopped 200 times a second, it falls behind, its
+        # batches grow and the profile shows another regime than the measured one.
+        "--nonblocking",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    await asyncio.sleep(1.0)  # attached before the first call
+    return process
+
+
+async def stop_profiler(process: asyncio.subprocess.Process | None) -> None:
+    if process is None:
+        return
+    process.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    await process.wait()
+
+
 def by_second(timeline: Sequence[tuple[float, int]]) -> str:
     """Latency per second of the burst, when the ring was written: stalls show here."""
     seconds: dict[int, list[int]] = {}
@@ -761,6 +797,7 @@ async def burst(
     for c in clients:
         c.first_pop.clear()
     cpu = Cpu(run.tamas.process.pid, pgdata)
+    profiler = await start_profiler(args.profile, run.tamas.process.pid)
     cpu.start()
     stop = asyncio.Event()
     lag: list[int] = []
@@ -781,6 +818,7 @@ async def burst(
         echo_samples = await echo_task
         await asyncio.gather(*probes)
     used = cpu.since()
+    await stop_profiler(profiler)
     by_device = {c.desk.device: c for c in clients}
     latencies = [
         by_device[dev].first_pop[lid] - at
@@ -976,6 +1014,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the agents, calls and pops")
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="sample Tamas with py-spy during the burst (200 Hz) into FILE, collapsed stacks"
+        " (py-spy's raw format: feed it to a flame graph tool)",
+    )
     parser.add_argument("--serve", choices=("tamas", "echo"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
