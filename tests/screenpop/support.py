@@ -68,6 +68,7 @@ class Agent:
         self.messages: list[dict[str, Any]] = []  # pops, withdrawals, ends
         self.statuses: list[dict[str, Any]] = []  # ``agent`` messages: availability
         self.ws: Any = None
+        self.hello: dict[str, Any] = {}  # what the last connect() was told first
         self.closed: tuple[int, str] | None = None
         self._reader: asyncio.Task[None] | None = None
 
@@ -75,6 +76,7 @@ class Agent:
         self.ws = await websockets.connect(f"ws://127.0.0.1:{self.port}/ws/pops")
         await self.ws.send(json.dumps({"type": "auth", "token": self.token, "last_seq": last_seq}))
         hello: dict[str, Any] = json.loads(await self.ws.recv())
+        self.hello = hello
         self._reader = asyncio.create_task(self._read())
         return hello
 
@@ -114,6 +116,36 @@ class Agent:
             return predicate(self.messages)
 
         await eventually(check)
+
+
+class Served:
+    """Tamas served on ``port`` (its ``app``), with the agents connected through it."""
+
+    def __init__(self, port: int, app: Any) -> None:
+        self.port = port
+        self.app = app
+        self.agents: list[Agent] = []
+
+    async def agent(self, token: str, last_seq: int | None = None) -> Agent:
+        """An agent connected with this token (its first message in ``hello``)."""
+        agent = Agent(self.port, token)
+        self.agents.append(agent)
+        await agent.connect(last_seq)
+        return agent
+
+
+@asynccontextmanager
+async def following(settings: Settings) -> AsyncIterator[Served]:
+    """Tamas served (``serving``) and already following the simulated PBX; the agents
+    connected through it are closed when it is left."""
+    async with serving(settings) as (port, app):
+        await eventually(lambda: follows(app))
+        served = Served(port, app)
+        try:
+            yield served
+        finally:
+            for agent in served.agents:
+                await agent.close()
 
 
 def instance_settings(settings: Settings, db: Database, sim: AmiSimulator) -> Settings:

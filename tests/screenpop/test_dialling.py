@@ -16,9 +16,8 @@ from app.models import Origination, QueueMember
 from telephony.simulator import AmiSimulator
 from tests.fixtures.factories import make_token, make_user
 from tests.screenpop.support import (
-    Agent,
     eventually,
-    follows,
+    following,
     instance_settings,
     replay,
     serving,
@@ -48,11 +47,9 @@ async def test_click_to_call_rings_the_agent_then_the_customer(
     db: Database, sim: AmiSimulator, settings: Settings
 ) -> None:
     tokens = await team(db, settings)
-    async with serving(instance_settings(settings, db, sim)) as (port, app):
-        await eventually(lambda: follows(app))
-        sara = Agent(port, tokens["1001"])
-        hello = await sara.connect()
-        async with api(port, tokens["1001"]) as client:
+    async with following(instance_settings(settings, db, sim)) as tamas:
+        sara = await tamas.agent(tokens["1001"])
+        async with api(tamas.port, tokens["1001"]) as client:
             r = await client.post("/api/originations", json={"number": "۰۹۱۲ ۱۲۳ ۴۵۶۷"})
             assert r.status_code == 202, r.text
             body = r.json()
@@ -66,7 +63,7 @@ async def test_click_to_call_rings_the_agent_then_the_customer(
                 "09121234567",
                 ref,
             )
-            sara_id = hello["user"]["id"]
+            sara_id = sara.hello["user"]["id"]
             assert request.variables == (
                 ("__TAMAS_ORIGINATION", ref),
                 ("__TAMAS_USER", str(sara_id)),
@@ -85,14 +82,13 @@ async def test_click_to_call_rings_the_agent_then_the_customer(
             assert done["state"] == "ended" and done["failure"] == ""
             assert done["call_id"] == pop["call_id"]
             # Another agent cannot read it.
-        async with api(port, tokens["1002"]) as client:
+        async with api(tamas.port, tokens["1002"]) as client:
             assert (await client.get(f"/api/originations/{body['id']}")).status_code == 404
             # Nor dial from Sara's phone.
             r = await client.post(
                 "/api/originations", json={"number": "09121234567", "device": "PJSIP/1001"}
             )
             assert r.status_code == 403
-        await sara.close()
 
 
 @pytest.mark.parametrize(
@@ -111,11 +107,9 @@ async def test_each_failure_reaches_the_panel_with_its_reason(
 ) -> None:
     tokens = await team(db, settings)
     sim.originate_outcome = lambda _request: outcome
-    async with serving(instance_settings(settings, db, sim)) as (port, app):
-        await eventually(lambda: follows(app))
-        sara = Agent(port, tokens["1001"])
-        await sara.connect()
-        async with api(port, tokens["1001"]) as client:
+    async with following(instance_settings(settings, db, sim)) as tamas:
+        sara = await tamas.agent(tokens["1001"])
+        async with api(tamas.port, tokens["1001"]) as client:
             r = await client.post("/api/originations", json={"number": "09121234567"})
             assert r.status_code == 202, r.text
             ref, oid = r.json()["ref"], r.json()["id"]
@@ -132,20 +126,17 @@ async def test_each_failure_reaches_the_panel_with_its_reason(
         await eventually(final)
         stored = await origination(db, oid)
         assert stored.failure == failure
-        await sara.close()
 
 
 async def test_pause_and_unpause_round_trip_and_a_pause_from_the_phone(
     db: Database, sim: AmiSimulator, settings: Settings
 ) -> None:
     tokens = await team(db, settings)
-    async with serving(instance_settings(settings, db, sim)) as (port, app):
-        await eventually(lambda: follows(app))
-        sara = Agent(port, tokens["1001"])
-        hello = await sara.connect()
-        assert hello["agent"]["state"] == "available"
-        assert [q["queue"] for q in hello["agent"]["queues"]] == ["support"]
-        async with api(port, tokens["1001"]) as client:
+    async with following(instance_settings(settings, db, sim)) as tamas:
+        sara = await tamas.agent(tokens["1001"])
+        assert sara.hello["agent"]["state"] == "available"
+        assert [q["queue"] for q in sara.hello["agent"]["queues"]] == ["support"]
+        async with api(tamas.port, tokens["1001"]) as client:
             r = await client.post("/api/agent/pause", json={"reason": "lunch"})
             assert r.status_code == 202, r.text
             assert r.json()["actions"] == 1
@@ -165,7 +156,6 @@ async def test_pause_and_unpause_round_trip_and_a_pause_from_the_phone(
         async with db.sessionmaker() as session:
             row = await session.get(QueueMember, ("hub-test", "support", "PJSIP/1001"))
             assert row is not None and row.paused and row.paused_reason == "training"
-        await sara.close()
 
 
 async def test_logging_in_and_out_of_a_queue(
@@ -180,15 +170,13 @@ async def test_logging_in_and_out_of_a_queue(
     conf = conf.model_copy(
         update={"pbxes": [conf.pbxes[0].model_copy(update={"login_queues": ["support"]})]}
     )
-    async with serving(conf) as (port, app):
-        await eventually(lambda: follows(app))
-        agent = Agent(port, token)
-        hello = await agent.connect()
-        assert hello["agent"]["state"] == "no_queue"
-        assert hello["agent"]["login_queues"] == [
+    async with following(conf) as tamas:
+        agent = await tamas.agent(token)
+        assert agent.hello["agent"]["state"] == "no_queue"
+        assert agent.hello["agent"]["login_queues"] == [
             {"pbx": "hub-test", "queue": "support", "logged_in": False, "can_log_out": False}
         ]
-        async with api(port, token) as client:
+        async with api(tamas.port, token) as client:
             assert (await client.post("/api/agent/queues/support/login")).status_code == 202
             await agent.wait_for_status(lambda s: bool(s["queues"]))
             # The simulated PBX has no phone 1004: the member is there, its device unavailable.
@@ -204,12 +192,11 @@ async def test_logging_in_and_out_of_a_queue(
             r = await client.post("/api/agent/queues/sales/login")
             assert r.status_code == 422  # not a queue agents log in to
         # Sara is a fixed member (queues.conf): she is told so, the PBX is not bothered.
-        async with api(port, tokens["1001"]) as client:
+        async with api(tamas.port, tokens["1001"]) as client:
             status = (await client.get("/api/agent/status")).json()
             assert status["login_queues"][0]["can_log_out"] is False
             r = await client.post("/api/agent/queues/support/logout")
             assert r.status_code == 422 and r.json()["error"]["code"] == "static_member"
-        await agent.close()
 
 
 async def test_after_call_work_pauses_then_frees_the_agent(
@@ -217,19 +204,17 @@ async def test_after_call_work_pauses_then_frees_the_agent(
 ) -> None:
     tokens = await team(db, settings)
     conf = instance_settings(settings, db, sim).model_copy(update={"wrapup_seconds": 2})
-    async with serving(conf) as (port, app):
-        await eventually(lambda: follows(app))
-        sara = Agent(port, tokens["1001"])
-        await sara.connect()
+    async with following(conf) as tamas:
+        sara = await tamas.agent(tokens["1001"])
         await replay(sim, "01_direct_answered")  # Sara answers a direct call
         await sara.wait_for_status(lambda s: s["state"] == "after_call_work")
         assert sara.statuses[-1]["reason"] == "after-call work"
         assert sara.statuses[-1]["wrapup_until"] is not None
         await sara.wait_for_status(lambda s: s["state"] == "available")
-        async with db.sessionmaker() as session:  # type: ignore[union-attr]
+        assert db.sessionmaker is not None
+        async with db.sessionmaker() as session:
             rows = (await session.execute(select(QueueMember))).scalars().all()
             assert all(r.wrapup_until is None for r in rows)
-        await sara.close()
 
 
 async def test_a_pbx_that_cannot_be_reached_is_a_clear_error_at_once(

@@ -17,6 +17,7 @@ from telephony.simulator import AmiSimulator
 from tests.screenpop.support import (
     Agent,
     eventually,
+    following,
     follows,
     instance_settings,
     replay,
@@ -30,12 +31,10 @@ async def test_direct_call_pops_the_ringing_agent(
     db: Database, sim: AmiSimulator, settings: Settings
 ) -> None:
     tokens = await team(db, settings)
-    async with serving(instance_settings(settings, db, sim)) as (port, app):
-        await eventually(lambda: follows(app))
-        sara, reza = Agent(port, tokens["1001"]), Agent(port, tokens["1002"])
-        hello = await sara.connect()
-        await reza.connect()
-        assert hello["user"]["devices"] == ["PJSIP/1001"]
+    async with following(instance_settings(settings, db, sim)) as tamas:
+        sara = await tamas.agent(tokens["1001"])
+        reza = await tamas.agent(tokens["1002"])
+        assert sara.hello["user"]["devices"] == ["PJSIP/1001"]
         await replay(sim, "01_direct_answered")
         await sara.wait_for(lambda m: any(x["type"] == "end" for x in m))
         assert sara.kinds() == [
@@ -49,21 +48,16 @@ async def test_direct_call_pops_the_ringing_agent(
         assert pop["customers"][0]["name"] == "علی رضایی"
         assert pop["customers"][0]["company"] == "آلفا"
         seqs = [m["seq"] for m in sara.messages]
-        assert seqs == sorted(seqs) and seqs[0] > hello["seq"]
+        assert seqs == sorted(seqs) and seqs[0] > sara.hello["seq"]
         assert reza.messages == []  # not his phone
-        await sara.close()
-        await reza.close()
 
 
 async def test_queue_call_withdraws_the_others_and_abandon_withdraws_all(
     db: Database, sim: AmiSimulator, settings: Settings
 ) -> None:
     tokens = await team(db, settings)
-    async with serving(instance_settings(settings, db, sim)) as (port, app):
-        await eventually(lambda: follows(app))
-        agents = {ext: Agent(port, tokens[ext]) for ext in ("1001", "1002", "1003")}
-        for agent in agents.values():
-            await agent.connect()
+    async with following(instance_settings(settings, db, sim)) as tamas:
+        agents = {ext: await tamas.agent(tokens[ext]) for ext in ("1001", "1002", "1003")}
         await replay(sim, "A4_persian_name_queue_answered")
         await agents["1002"].wait_for(lambda m: any(x["type"] == "end" for x in m))
         for ext in ("1001", "1003"):
@@ -83,36 +77,29 @@ async def test_queue_call_withdraws_the_others_and_abandon_withdraws_all(
                 ("pop", "ringing", ""),
                 ("withdraw", "ended", "caller_hung_up"),
             ]
-            await agent.close()
 
 
 async def test_the_pop_follows_a_transfer(
     db: Database, sim: AmiSimulator, settings: Settings
 ) -> None:
     tokens = await team(db, settings)
-    async with serving(instance_settings(settings, db, sim)) as (port, app):
-        await eventually(lambda: follows(app))
-        sara, reza = Agent(port, tokens["1001"]), Agent(port, tokens["1002"])
-        await sara.connect()
-        await reza.connect()
+    async with following(instance_settings(settings, db, sim)) as tamas:
+        sara = await tamas.agent(tokens["1001"])
+        reza = await tamas.agent(tokens["1002"])
         await replay(sim, "07_blind_transfer")
         await reza.wait_for(lambda m: any(x["type"] == "end" for x in m))
         assert sara.kinds()[-1] == ("withdraw", "transferred_away", "transferred")
         assert reza.kinds()[0] == ("pop", "transferred", "transferred")
         assert reza.messages[0]["transferred_by"] == "سارا احمدی"
         assert reza.messages[0]["number"] == "09127778899"
-        await sara.close()
-        await reza.close()
 
 
 async def test_reconnect_resumes_with_what_is_still_relevant(
     db: Database, sim: AmiSimulator, settings: Settings
 ) -> None:
     tokens = await team(db, settings)
-    async with serving(instance_settings(settings, db, sim)) as (port, app):
-        await eventually(lambda: follows(app))
-        sara = Agent(port, tokens["1001"])
-        hello = await sara.connect()
+    async with following(instance_settings(settings, db, sim)) as tamas:
+        sara = await tamas.agent(tokens["1001"])
         await sara.close()
         # While she is away, 1001 answers call A of this recording (still in progress).
         rows = (AMI_DIR / "11_actions_busy.ami.idx").read_text().splitlines()
@@ -131,20 +118,16 @@ async def test_reconnect_resumes_with_what_is_still_relevant(
             return n >= 2
 
         await eventually(stored)
-        back = Agent(port, tokens["1001"])
-        await back.connect(last_seq=hello["seq"])
+        back = await tamas.agent(tokens["1001"], last_seq=sara.hello["seq"])
         await back.wait_for(lambda m: len(m) >= 1)
         assert [(m["type"], m["state"]) for m in back.messages] == [("pop", "answered")]
         assert back.messages[0]["number"] == "09121234567"
         # Already seen: a client that resumes from there gets nothing again.
-        again = Agent(port, tokens["1001"])
-        await again.connect(last_seq=back.messages[-1]["seq"])
+        again = await tamas.agent(tokens["1001"], last_seq=back.messages[-1]["seq"])
         replaying.resume()
         await replaying.wait()
         await again.wait_for(lambda m: any(x["type"] == "end" for x in m))
         assert [m["type"] for m in again.messages] == ["end"]
-        await back.close()
-        await again.close()
 
 
 async def test_bad_tokens_are_refused_and_revoked_ones_closed(
@@ -188,31 +171,28 @@ async def test_two_instances_share_pops_and_take_over(
 ) -> None:
     tokens = await team(db, settings)
     conf = instance_settings(settings, db, sim)
-    async with serving(conf) as (_port_a, app_a):
-        await eventually(lambda: follows(app_a))
-        b_settings = conf
-        async with serving(b_settings) as (port_b, app_b):
-            app_b.state.leadership.retry = 0.2
-            assert not app_b.state.leadership.owns("hub-test")  # A holds the PBX
-            assert sim.clients == 1
-            health = app_b.state.leadership
-            assert health.listeners == {}
-            # An agent connected to B gets the pops of the calls A follows.
-            sara = Agent(port_b, tokens["1001"])
-            await sara.connect()
-            await replay(sim, "01_direct_answered")
-            await sara.wait_for(lambda m: any(x["type"] == "end" for x in m))
-            await sara.close()
-            # A goes away while B keeps running...
-            await app_a.state.leadership.stop()
+    async with following(conf) as a, serving(conf) as (port_b, app_b):
+        app_b.state.leadership.retry = 0.2
+        assert not app_b.state.leadership.owns("hub-test")  # A holds the PBX
+        assert sim.clients == 1
+        health = app_b.state.leadership
+        assert health.listeners == {}
+        # An agent connected to B gets the pops of the calls A follows.
+        sara = Agent(port_b, tokens["1001"])
+        await sara.connect()
+        await replay(sim, "01_direct_answered")
+        await sara.wait_for(lambda m: any(x["type"] == "end" for x in m))
+        await sara.close()
+        # A goes away while B keeps running...
+        await a.app.state.leadership.stop()
 
-            async def b_took_over() -> bool:
-                return await follows(app_b)
+        async def b_took_over() -> bool:
+            return await follows(app_b)
 
-            await eventually(b_took_over, within=10)
-            sara = Agent(port_b, tokens["1001"])
-            await sara.connect()
-            await replay(sim, "A1_persian_name_direct_answered")
-            await sara.wait_for(lambda m: any(x["type"] == "end" for x in m))
-            assert sara.messages[0]["caller_name"] == "علی رضایی"
-            await sara.close()
+        await eventually(b_took_over, within=10)
+        sara = Agent(port_b, tokens["1001"])
+        await sara.connect()
+        await replay(sim, "A1_persian_name_direct_answered")
+        await sara.wait_for(lambda m: any(x["type"] == "end" for x in m))
+        assert sara.messages[0]["caller_name"] == "علی رضایی"
+        await sara.close()
