@@ -26,7 +26,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
-from sqlalchemy.sql.elements import ColumnElement
 
 from app.contracts.status import contract_status
 from app.models import (
@@ -80,11 +79,15 @@ class CardExtras:
 
 
 def _code(code: TrackingCode) -> dict[str, Any]:
+    return _code_of(code.code, code.status, code.subject, code.created_at)
+
+
+def _code_of(code: str, status: str, subject: str, created_at: datetime) -> dict[str, Any]:
     return {
-        "code": code.code,
-        "status": code.status,
-        "subject": code.subject,
-        "created_at": code.created_at.isoformat(),
+        "code": code,
+        "status": status,
+        "subject": subject,
+        "created_at": created_at.isoformat(),
     }
 
 
@@ -99,18 +102,12 @@ class PopRepository:
         wanted = sorted({d for d in devices if d})
         if not wanted:
             return []
-        bare = [d for d in wanted if "/" not in d]
-        devices_t, users_t = _table(UserDevice), _table(User)
-        cond: ColumnElement[bool] = devices_t.c.device == any_(_array(wanted, String))
-        if bare:
-            cond = or_(cond, *(devices_t.c.device.like(f"%/{b}") for b in bare))
-        # Plain rows: the pops need an agent's id and name, not a User entity per row.
-        stmt = (
-            select(devices_t.c.device, users_t.c.id, users_t.c.username, users_t.c.full_name)
-            .join(users_t, users_t.c.id == devices_t.c.user_id)
-            .where(cond, users_t.c.is_active.is_(True))
-        )
-        rows = (await self.session.execute(stmt)).all()
+        params = {
+            "devices": wanted,
+            # A bare extension matches any technology's device of that name.
+            "patterns": [f"%/{d}" for d in wanted if "/" not in d],
+        }
+        rows = (await self.session.execute(_device_users(), params)).all()
         return [(device, Agent(i, username, full_name)) for device, i, username, full_name in rows]
 
     async def open_recipients(
@@ -174,14 +171,11 @@ class PopRepository:
                 )
         wanted = sorted({*past_call_ids, *call_ids})
         if wanted:
-            stmt4 = (
-                select(TrackingCodeCall.call_id, TrackingCode)
-                .join(TrackingCode, TrackingCode.id == TrackingCodeCall.tracking_code_id)
-                .where(TrackingCodeCall.call_id == any_(_array(wanted, BigInteger)))
-                .order_by(TrackingCode.id)
-            )
-            for call_id, code in (await self.session.execute(stmt4)).all():
-                out.call_codes.setdefault(call_id, []).append(_code(code))
+            found = await self.session.execute(_call_codes(), {"call_ids": wanted})
+            for call_id, text_, status, subject, created_at in found.all():
+                out.call_codes.setdefault(call_id, []).append(
+                    _code_of(text_, status, subject, created_at)
+                )
         return out
 
     async def originators(self, refs: Sequence[str]) -> dict[str, tuple[int, str, str | None]]:
@@ -328,6 +322,35 @@ FROM announced
     bindparam("channel", type_=String),
     bindparam("limit", type_=BigInteger),
 )
+
+
+# The statements read for every batch are built once, with array parameters: building one
+# (columns, operators, coercions) cost more than running it.
+@cache
+def _device_users() -> Select[str, int, str, str]:
+    devices, users = _table(UserDevice), _table(User)
+    return (
+        select(devices.c.device, users.c.id, users.c.username, users.c.full_name)
+        .join(users, users.c.id == devices.c.user_id)
+        .where(
+            or_(
+                devices.c.device == any_(bindparam("devices", type_=ARRAY(String))),
+                devices.c.device.like(any_(bindparam("patterns", type_=ARRAY(String)))),
+            ),
+            users.c.is_active.is_(True),
+        )
+    )
+
+
+@cache
+def _call_codes() -> Select[int, str, str, str, datetime]:
+    links, codes = _table(TrackingCodeCall), _table(TrackingCode)
+    return (
+        select(links.c.call_id, codes.c.code, codes.c.status, codes.c.subject, codes.c.created_at)
+        .join(codes, codes.c.id == links.c.tracking_code_id)
+        .where(links.c.call_id == any_(bindparam("call_ids", type_=ARRAY(BigInteger))))
+        .order_by(codes.c.id)
+    )
 
 
 @cache
