@@ -11,32 +11,22 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import PbxSettings, Settings
+from app.config import Settings
 from app.contracts.status import contract_status
 from app.logs import RedactQuerySecrets
 from app.models import Contract, Role
 from tests.fixtures.factories import make_customer, make_user
+from tests.fixtures.pbx import calling_pbx
 
 TOKEN = "pbx-token-for-lookup-tests"
 
 
 @pytest.fixture
 async def pbx_app(app: FastAPI, settings: Settings) -> AsyncIterator[Settings]:
-    pbx = PbxSettings(
-        id="main",
-        host="127.0.0.1",
-        port=1,
-        username="u",
-        secret=SecretStr("s"),
-        token=SecretStr(TOKEN),
-    )
-    conf = settings.model_copy(update={"pbxes": [pbx]})
-    app.state.settings = conf
-    yield conf
-    app.state.settings = settings
+    with calling_pbx(app, settings, "main", TOKEN) as conf:
+        yield conf
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
