@@ -1,5 +1,6 @@
-"""Helpers the benchmarks share: a raw asyncpg connection of the service's engine, latency
-figures (p50/p95/p99), the event loop uvicorn would pick, and Tamas served by uvicorn in a
+"""Helpers the benchmarks share: the service's settings on an embedded PostgreSQL, a raw
+asyncpg connection of its engine, latency figures (p50/p95/p99), the event loop uvicorn would
+pick and the run that prints the figures as one JSON line, and Tamas served by uvicorn in a
 process of its own with a small HTTP/1.1 client for it.
 
 Imported as the scripts' neighbour (``from common import ...``): run the benchmarks as
@@ -16,17 +17,23 @@ import signal
 import socket
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.config import Settings
 from app.security import new_token
 
 # -- the database --------------------------------------------------------------------------------
+
+
+class PreparedStatement(Protocol):
+    async def fetch(self, *args: object) -> list[Any]: ...
 
 
 class Driver(Protocol):
@@ -36,6 +43,25 @@ class Driver(Protocol):
     async def fetch(self, query: str, *args: object) -> list[Any]: ...
     async def fetchrow(self, query: str, *args: object) -> Any: ...
     async def fetchval(self, query: str, *args: object) -> Any: ...
+    async def prepare(self, query: str) -> PreparedStatement: ...
+    def transaction(self) -> Any: ...
+    async def copy_to_table(
+        self, table_name: str, *, source: Any, columns: Sequence[str], format: str
+    ) -> str: ...
+
+
+def bench_settings(pgdata: Path | None) -> tuple[Settings, Path | None]:
+    """The service's settings; without ``TAMAS_DATABASE_URL``, an embedded PostgreSQL in
+    ``pgdata`` or, when that is None, in a temporary folder, returned for the caller to
+    remove at the end."""
+    settings = Settings()
+    if settings.database_url is not None:
+        return settings, None
+    temp_dir: Path | None = None
+    if pgdata is None:
+        temp_dir = Path(tempfile.mkdtemp(prefix="tamas-bench-"))
+        pgdata = temp_dir / "pgdata"
+    return Settings(pgdata=pgdata), temp_dir
 
 
 async def driver_of(conn: AsyncConnection) -> Driver:
@@ -58,7 +84,31 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+def run_and_print(
+    run: Callable[[], Coroutine[Any, Any, dict[str, Any]]],
+    loop: str,
+    *,
+    terminated: str | None = None,
+) -> None:
+    """Run the benchmark on the event loop ``--loop`` chose and print its figures as the last
+    line, one JSON object. ``terminated``: the message to exit with when the run is cancelled
+    (a SIGTERM handler cancels it), rather than the traceback."""
+    factory = loop_factory(loop)
+    with asyncio.Runner(loop_factory=factory) as runner:
+        try:
+            figures = runner.run(run())
+        except asyncio.CancelledError:
+            if terminated is None:
+                raise
+            sys.exit(terminated)
+    figures["event_loop"] = "asyncio" if factory is None else "uvloop"
+    print(json.dumps(figures, ensure_ascii=False))
+
+
 # -- figures -------------------------------------------------------------------------------------
+
+
+COLUMNS = ("p50", "p95", "p99", "mean", "max")  # a row's figures, by default
 
 
 @dataclass(frozen=True)
@@ -81,17 +131,28 @@ class Stats:
         cuts = statistics.quantiles(ms, n=100, method="inclusive")
         return cls(len(samples_ns), cuts[49], cuts[94], cuts[98], statistics.fmean(ms), max(ms))
 
-    def row(self, label: str, width: int = 46) -> str:
-        figures = (
-            f"{self.p50:8.2f} {self.p95:8.2f} {self.p99:8.2f} {self.mean:8.2f} {self.max:8.2f}"
-        )
-        return f"  {label:<{width}} {figures} {self.n:>7,}"
+    def row(
+        self,
+        label: str,
+        width: int = 46,
+        *,
+        columns: Sequence[str] = COLUMNS,
+        decimals: int = 2,
+        n_width: int = 7,
+    ) -> str:
+        figures = " ".join(f"{getattr(self, c):8.{decimals}f}" for c in columns)
+        return f"  {label:<{width}} {figures} {self.n:>{n_width},}"
 
     @staticmethod
-    def header(label: str = "latency in ms", width: int = 46) -> str:
-        return (
-            f"  {label:<{width}} {'p50':>8} {'p95':>8} {'p99':>8} {'mean':>8} {'max':>8} {'n':>7}"
-        )
+    def header(
+        label: str = "latency in ms",
+        width: int = 46,
+        *,
+        columns: Sequence[str] = COLUMNS,
+        n_width: int = 7,
+    ) -> str:
+        names = " ".join(f"{c:>8}" for c in columns)
+        return f"  {label:<{width}} {names} {'n':>{n_width}}"
 
     def json(self, prefix: str) -> dict[str, float]:
         return {

@@ -55,7 +55,6 @@ import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 from array import array
 from collections import Counter
@@ -65,6 +64,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from common import Stats, bench_settings, loop_factory, run_and_print
 from pydantic import SecretStr
 from sqlalchemy import text
 
@@ -73,7 +73,7 @@ from app.db import Database
 from telephony.framing import Message
 from telephony.handlers import CallRecorder
 from telephony.listener import AmiListener, PbxConfig
-from telephony.model import CallEvent
+from telephony.model import CallEvent, Extras
 from telephony.tracker import CallTracker
 
 PBX = "bench-ingest"
@@ -98,7 +98,7 @@ def _simulator_process(conn: Connection, options: PbxOptions) -> None:
     """The child: a simulator on loopback that starts generating on "go" and stops starting
     calls on "finish", then reports what it sent."""
     logging.basicConfig(level=logging.WARNING, format="simulator: %(levelname)s %(message)s")
-    with asyncio.Runner(loop_factory=_loop_factory("auto")) as runner:
+    with asyncio.Runner(loop_factory=loop_factory("auto")) as runner:
         runner.run(_serve(conn, options))
 
 
@@ -262,15 +262,15 @@ class MeasuredListener(AmiListener):
         self.first_received = self.last_commit = None
         self.since = time.time()
 
-    def _track(self, frame: Message, received_at: float) -> list[CallEvent]:
+    def _track(self, frame: Message, received_at: float, extras: Extras) -> list[CallEvent]:
         if received_at >= self.since:
             self._pending.append(received_at)
             if not self.tracker.handles(frame.event):
                 self.not_tracked += 1
-        return super()._track(frame, received_at)
+        return super()._track(frame, received_at, extras)
 
-    async def _deliver(self, events: list[CallEvent]) -> None:
-        await super()._deliver(events)
+    async def _deliver(self, events: list[CallEvent], extras: Extras | None = None) -> None:
+        await super()._deliver(events, extras)
         pending = self._pending
         if not pending:
             return
@@ -483,23 +483,6 @@ def expected_outcomes(scenarios: dict[str, int]) -> Counter[str]:
 # -- measuring ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Stats:
-    n: int
-    p50: float
-    p99: float
-    mean: float
-    max: float
-
-    @classmethod
-    def of(cls, samples_s: Sequence[float]) -> Stats:
-        if len(samples_s) < 2:
-            return cls(len(samples_s), 0.0, 0.0, 0.0, 0.0)
-        ms = [s * 1e3 for s in samples_s]
-        cuts = statistics.quantiles(ms, n=100, method="inclusive")
-        return cls(len(ms), cuts[49], cuts[98], statistics.fmean(ms), max(ms))
-
-
 async def wait_for(check: Callable[[], bool], within: float) -> bool:
     deadline = time.monotonic() + within
     while not check():
@@ -635,7 +618,7 @@ async def measure(args: argparse.Namespace, db: Database, settings: Settings) ->
             offered_end=offered_end,
             finished_at=finished_at,
             drained_at=drained_at,
-            latency=Stats.of(listener.latencies),
+            latency=Stats.of([round(s * 1e9) for s in listener.latencies]),
             # Paced, the first call lengths are a ramp: calls start, few have ended yet.
             steady=sampler.per_second(
                 2.0 if args.pace == "max" else min(30.0, offered_end / 2), offered_end
@@ -734,14 +717,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    temp_dir: Path | None = None
-    settings = Settings()
-    if settings.database_url is None:
-        pgdata = args.pgdata
-        if pgdata is None:
-            temp_dir = Path(tempfile.mkdtemp(prefix="tamas-bench-"))
-            pgdata = temp_dir / "pgdata"
-        settings = Settings(pgdata=pgdata)
+    settings, temp_dir = bench_settings(args.pgdata)
     db = Database(settings)
     seeded = False
     try:
@@ -927,30 +903,14 @@ def report(f: dict[str, Any], m: Measured, db: dict[str, Any]) -> None:
     print("  checks: " + ("; ".join(problems) if problems else "all passed"))
 
 
-def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed, as uvicorn picks it for the service (``--loop auto``)."""
-    if choice == "asyncio":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        if choice == "uvloop":
-            raise
-        return None
-    return uvloop.new_event_loop
-
-
 def main() -> None:
     args = parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    factory = _loop_factory(args.loop)
-    with asyncio.Runner(loop_factory=factory) as runner:
-        try:
-            figures = runner.run(run(args))
-        except asyncio.CancelledError:
-            sys.exit("terminated; the simulator and the database were stopped")
-    figures["event_loop"] = "asyncio" if factory is None else "uvloop"
-    print(json.dumps(figures, ensure_ascii=False))
+    run_and_print(
+        lambda: run(args),
+        args.loop,
+        terminated="terminated; the simulator and the database were stopped",
+    )
 
 
 if __name__ == "__main__":

@@ -13,24 +13,21 @@ Human-readable figures first; the last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 import random
 import resource
 import shutil
-import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from common import Driver, PreparedStatement, Stats, bench_settings, driver_of, run_and_print
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
 from app.customers.repository import CustomerRepository
@@ -150,27 +147,6 @@ ORDER BY g, slot
 """
 
 BARE_LOOKUP = "SELECT customer_id FROM customer_phones WHERE e164 = $1"
-
-
-class PreparedStatement(Protocol):
-    async def fetch(self, *args: object) -> list[Any]: ...
-
-
-class Driver(Protocol):
-    """The few methods of an asyncpg connection this script uses."""
-
-    async def execute(self, query: str, *args: object) -> str: ...
-    async def fetch(self, query: str, *args: object) -> list[Any]: ...
-    async def fetchrow(self, query: str, *args: object) -> Any: ...
-    async def fetchval(self, query: str, *args: object) -> Any: ...
-    async def prepare(self, query: str) -> PreparedStatement: ...
-
-
-async def driver_of(conn: AsyncConnection) -> Driver:
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    return driver  # type: ignore[no-any-return]
 
 
 # -- seeding -----------------------------------------------------------------------------------
@@ -301,23 +277,11 @@ def build_queries(rng: random.Random, numbers: Sequence[str], count: int) -> lis
 # -- measuring ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Stats:
-    n: int
-    p50: float
-    p99: float
-    mean: float
-    max: float
+COLUMNS = ("p50", "p99", "mean", "max")  # the figures of a latency row
 
-    @classmethod
-    def of(cls, samples_ns: Sequence[int]) -> Stats:
-        ms = [s / 1e6 for s in samples_ns]
-        cuts = statistics.quantiles(ms, n=100, method="inclusive")
-        return cls(len(ms), cuts[49], cuts[98], statistics.fmean(ms), max(ms))
 
-    def row(self, label: str) -> str:
-        figures = f"{self.p50:8.3f} {self.p99:8.3f} {self.mean:8.3f} {self.max:8.3f}"
-        return f"  {label:<38} {figures} {self.n:>7,}"
+def row(stats: Stats, label: str) -> str:
+    return stats.row(label, 38, columns=COLUMNS, decimals=3)
 
 
 @dataclass
@@ -495,14 +459,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    temp_dir: Path | None = None
-    settings = Settings()
-    if settings.database_url is None:
-        pgdata = args.pgdata
-        if pgdata is None:
-            temp_dir = Path(tempfile.mkdtemp(prefix="tamas-bench-"))
-            pgdata = temp_dir / "pgdata"
-        settings = Settings(pgdata=pgdata)
+    settings, temp_dir = bench_settings(args.pgdata)
     db = Database(settings)
     seeded: Seeded | None = None
     try:
@@ -582,14 +539,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def report(results: Results) -> None:
-    print(f"\n  {'latency in ms':<38} {'p50':>8} {'p99':>8} {'mean':>8} {'max':>8} {'n':>7}")
-    print(results.service.row("CustomerService.lookup()"))
-    print(results.bare.row("bare SELECT (asyncpg, prepared)"))
+    print("\n" + Stats.header("latency in ms", 38, columns=COLUMNS))
+    print(row(results.service, "CustomerService.lookup()"))
+    print(row(results.bare, "bare SELECT (asyncpg, prepared)"))
     print("  where lookup() spends its time:")
-    print(results.parse.row("  parsing the typed number"))
-    print(results.repo.row("  repo.by_number() in a held session"))
-    print(results.ping.row("  lookup(), pool pre-ping on  (A/B)"))
-    print(results.no_ping.row("  lookup(), pool pre-ping off (A/B)"))
+    print(row(results.parse, "  parsing the typed number"))
+    print(row(results.repo, "  repo.by_number() in a held session"))
+    print(row(results.ping, "  lookup(), pool pre-ping on  (A/B)"))
+    print(row(results.no_ping, "  lookup(), pool pre-ping off (A/B)"))
     c = results.checks
     print(
         f"\n  checks: {c.lookup_misses} lookup misses, {c.bare_misses} bare misses, "
@@ -598,26 +555,9 @@ def report(results: Results) -> None:
     )
 
 
-def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed, as uvicorn picks it for the service (``--loop auto``)."""
-    if choice == "asyncio":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        if choice == "uvloop":
-            raise
-        return None
-    return uvloop.new_event_loop
-
-
 def main() -> None:
     args = parse_args()
-    factory = loop_factory(args.loop)
-    with asyncio.Runner(loop_factory=factory) as runner:
-        figures = runner.run(run(args))
-    figures["event_loop"] = "asyncio" if factory is None else "uvloop"
-    print(json.dumps(figures, ensure_ascii=False))
+    run_and_print(lambda: run(args), args.loop)
 
 
 if __name__ == "__main__":

@@ -57,17 +57,18 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote, unquote
 
-from common import BadAnswer, Child, free_port, read_answer, start_tamas
-from common import tamas_env as common_env
-from lookup import (
-    ABSENT_BLOCKS,
-    NOT_NUMBERS,
+from common import (
+    BadAnswer,
+    Child,
     Driver,
     driver_of,
+    free_port,
     loop_factory,
-    sample_numbers,
-    seed,
+    read_answer,
+    start_tamas,
 )
+from common import tamas_env as common_env
+from lookup import ABSENT_BLOCKS, NOT_NUMBERS, sample_numbers, seed
 from pop_latency import cpu_seconds, postgres_pids, rss_bytes
 from sqlalchemy import event
 

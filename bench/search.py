@@ -22,7 +22,6 @@ import resource
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -33,8 +32,9 @@ from functools import lru_cache
 from itertools import accumulate, pairwise
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from common import Driver, Stats, bench_settings, run_and_print
 from sqlalchemy import event
 
 from app.config import Settings
@@ -135,18 +135,6 @@ def unique_surname(index: int) -> str:
         index, digit = divmod(index, len(UNIQUE_LETTERS))
         code += UNIQUE_LETTERS[digit]
     return f"نیک{code}یان"
-
-
-class Driver(Protocol):
-    """The few methods of an asyncpg connection this script uses."""
-
-    async def execute(self, query: str, *args: object) -> str: ...
-    async def fetch(self, query: str, *args: object) -> list[Any]: ...
-    async def fetchval(self, query: str, *args: object) -> Any: ...
-    def transaction(self) -> Any: ...
-    async def copy_to_table(
-        self, table_name: str, *, source: Any, columns: Sequence[str], format: str
-    ) -> str: ...
 
 
 @asynccontextmanager
@@ -653,25 +641,11 @@ def check_page(
 # -- measuring ---------------------------------------------------------------------------------
 
 LIMIT = 20  # a typeahead's page
+COLUMNS = ("p50", "p99", "mean", "max")  # the figures of a latency row
 
 
-@dataclass(frozen=True)
-class Stats:
-    n: int
-    p50: float
-    p99: float
-    mean: float
-    max: float
-
-    @classmethod
-    def of(cls, samples_ns: Sequence[int]) -> Stats:
-        ms = [s / 1e6 for s in samples_ns]
-        cuts = statistics.quantiles(ms, n=100, method="inclusive")
-        return cls(len(ms), cuts[49], cuts[98], statistics.fmean(ms), max(ms))
-
-    def row(self, label: str) -> str:
-        figures = f"{self.p50:8.3f} {self.p99:8.3f} {self.mean:8.3f} {self.max:8.3f}"
-        return f"  {label:<12} {figures} {self.n:>6,}"
+def row(stats: Stats, label: str) -> str:
+    return stats.row(label, 12, columns=COLUMNS, decimals=3, n_width=6)
 
 
 @asynccontextmanager
@@ -1006,14 +980,7 @@ class Results:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    temp_dir: Path | None = None
-    settings = Settings()
-    if settings.database_url is None:
-        pgdata = args.pgdata
-        if pgdata is None:
-            temp_dir = Path(tempfile.mkdtemp(prefix="tamas-bench-"))
-            pgdata = temp_dir / "pgdata"
-        settings = Settings(pgdata=pgdata)
+    settings, temp_dir = bench_settings(args.pgdata)
     db = Database(settings)
     try:
         print("starting the database and migrating ...", flush=True)
@@ -1154,8 +1121,8 @@ def report(results: Results) -> None:
           f"  {'rows':>5} {'full':>5}  query class")  # fmt: skip
     for kind, stats in results.per_class.items():
         extra = f"  {results.rows[kind]:5.1f} {results.full[kind]:5.0%}  {CLASS_NOTES[kind]}"
-        print(stats.row(kind) + extra)
-    print(results.overall.row("all"))
+        print(row(stats, kind) + extra)
+    print(row(results.overall, "all"))
 
     print(
         "\n  plans of each class's median and slowest query (EXPLAIN ANALYZE, run again after"
@@ -1204,26 +1171,9 @@ def report(results: Results) -> None:
     )
 
 
-def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed, as uvicorn picks it for the service (``--loop auto``)."""
-    if choice == "asyncio":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        if choice == "uvloop":
-            raise
-        return None
-    return uvloop.new_event_loop
-
-
 def main() -> None:
     args = parse_args()
-    factory = loop_factory(args.loop)
-    with asyncio.Runner(loop_factory=factory) as runner:
-        figures = runner.run(run(args))
-    figures["event_loop"] = "asyncio" if factory is None else "uvloop"
-    print(json.dumps(figures, ensure_ascii=False))
+    run_and_print(lambda: run(args), args.loop)
 
 
 if __name__ == "__main__":
