@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import delete
 
 from app.db import Database, unit_of_work
-from app.models import Call, PopEvent
+from app.models import Call, PopEvent, Role, User
 from telephony.simulator import AmiSimulator
 from tests.faults.support import FIGURES, SECRET, USER, OwnPostgres
+from tests.fixtures.factories import make_user
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,6 +40,19 @@ async def db(scratch_db: Database) -> AsyncIterator[Database]:
     async with unit_of_work(scratch_db.sessionmaker) as session:
         await session.execute(delete(PopEvent))
         await session.execute(delete(Call))
+
+
+@pytest.fixture
+async def agents(db: Database, sim: AmiSimulator) -> AsyncIterator[None]:
+    """Users on the simulated agents' phones, so that calls cause pops."""
+    assert db.sessionmaker is not None
+    async with unit_of_work(db.sessionmaker) as session:
+        for agent in sim.agents:
+            await make_user(session, Role.agent, devices=[f"PJSIP/{agent.extension}"])
+    yield
+    async with unit_of_work(db.sessionmaker) as session:
+        await session.execute(delete(PopEvent))
+        await session.execute(delete(User))
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from app.db import Database
-from app.models import Call
+from app.models import Call, PopEvent
 from telephony.handlers import BOARD_GAP, MEMBER_GAP, CallRecorder
 from telephony.listener import AmiListener, Backoff, PbxConfig
 from telephony.simulator import AmiSimulator
@@ -138,6 +139,18 @@ async def calls_of(db: Database, pbx: str) -> list[Call]:
     async with db.sessionmaker() as session:
         rows = await session.execute(select(Call).where(Call.pbx == pbx).order_by(Call.id))
         return list(rows.scalars())
+
+
+async def popped_since(db: Database, pbx: str, since: float) -> set[str]:
+    """The calls (linkedids) that caused pops written from ``since`` (unix time) on."""
+    assert db.sessionmaker is not None
+    async with db.sessionmaker() as session:
+        rows = await session.execute(
+            select(PopEvent.linkedid).where(
+                PopEvent.pbx == pbx, PopEvent.created_at >= datetime.fromtimestamp(since, UTC)
+            )
+        )
+        return set(rows.scalars())
 
 
 async def connected(listener: AmiListener) -> bool:
