@@ -5,8 +5,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, or_, select, true, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, Table, and_, bindparam, or_, select, text, true, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Call, CallLeg, Recording, RecordingAudit
@@ -26,22 +26,19 @@ class RecordingRepository:
         self, pairs: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], int]:
         """The call of each (pbx, channel uniqueid)."""
+        return {key: call_id for key, (call_id, _) in (await self.channel_calls(pairs)).items()}
+
+    async def channel_calls(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """The call of each (pbx, channel uniqueid), with the position its next recording
+        takes (one past its recordings', 0 for none)."""
         if not pairs:
             return {}
-        stmt = select(CallLeg.pbx, CallLeg.uniqueid, CallLeg.call_id).where(
-            or_(*(and_(CallLeg.pbx == p, CallLeg.uniqueid == u) for p, u in set(pairs)))
-        )
-        return {(p, u): c for p, u, c in (await self.session.execute(stmt)).all()}
-
-    async def next_positions(self, call_ids: Sequence[int]) -> dict[int, int]:
-        if not call_ids:
-            return {}
-        stmt = (
-            select(Recording.call_id, func.max(Recording.position))
-            .where(Recording.call_id.in_(sorted(set(call_ids))))
-            .group_by(Recording.call_id)
-        )
-        return {c: int(p) + 1 for c, p in (await self.session.execute(stmt)).all()}
+        wanted = sorted(set(pairs))
+        params = {"pbxes": [p for p, _ in wanted], "uniqueids": [u for _, u in wanted]}
+        rows = (await self.session.execute(_CHANNEL_CALLS, params)).all()
+        return {(p, u): (c, int(n)) for p, u, c, n in rows}
 
     async def claim_due(self, now: datetime, limit: int) -> list[tuple[Recording, Call]]:
         """Pending recordings whose check is due, locked for this transaction (another
@@ -196,6 +193,21 @@ class RecordingRepository:
             .where(Recording.id.in_(list(ids)))
             .values(state="pending", attempts=0, next_check_at=now)
         )
+
+
+# A statement of its own before: the legs by (pbx, uniqueid), then their calls' positions.
+_CHANNEL_CALLS = text(
+    """
+SELECT l.pbx, l.uniqueid, l.call_id,
+       COALESCE((SELECT max(r.position) + 1 FROM recordings r WHERE r.call_id = l.call_id), 0)
+FROM call_legs l
+JOIN unnest(:pbxes, :uniqueids) AS w (pbx, uniqueid)
+    ON l.pbx = w.pbx AND l.uniqueid = w.uniqueid
+"""
+).bindparams(
+    bindparam("pbxes", type_=ARRAY(String)),
+    bindparam("uniqueids", type_=ARRAY(String)),
+)
 
 
 @cache

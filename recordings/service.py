@@ -136,10 +136,11 @@ class RecordingService:
                 # Nothing named: look for it by the configured file-name patterns.
                 rows.append(_row(call_id, call.pbx, "", "pattern", 0))
         if notes:
-            found = await self.repo.calls_of_channels([(n.pbx, n.uniqueid) for n in notes])
-            positions = await self.repo.next_positions(list(found.values()))
+            # The channels' calls and where each call's next recording goes: one statement.
+            found = await self.repo.channel_calls([(n.pbx, n.uniqueid) for n in notes])
+            positions = {call_id: position for call_id, position in found.values()}
             for note in notes:
-                call_id = found.get((note.pbx, note.uniqueid))
+                call_id = found.get((note.pbx, note.uniqueid), (None, 0))[0]
                 if call_id is None:
                     logger.info("PBX %s: a CDR names a recording of an unknown channel", note.pbx)
                     continue
