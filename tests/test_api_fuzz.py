@@ -35,7 +35,7 @@ from app.models import Role
 from tests.conftest import TEST_SECRET
 from tests.fixtures.factories import make_customer, make_token, make_user
 
-EXAMPLES = int(os.environ.get("TAMAS_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("TAMAS_FUZZ_EXAMPLES", "10"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     derandomize=os.environ.get("TAMAS_FUZZ_RANDOM") != "1",
