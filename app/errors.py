@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -196,6 +196,16 @@ async def _data_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # SQLAlchemy's asyncpg dialect raises PostgreSQL's data exceptions (class 22: a NUL in
+    # text, a value out of range, a string too long) as a plain DBAPIError, not DataError:
+    # told apart by their SQLSTATE. Anything else is a server error, as before.
+    assert isinstance(exc, DBAPIError)
+    if str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
+        return await _data_error(request, exc)
+    raise exc
+
+
 async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     # Checks run before writes; this is the race they cannot see (two requests at once).
     logger.info("integrity error: %s", str(getattr(exc, "orig", exc)).splitlines()[0])
@@ -217,5 +227,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(Exception, _unexpected)

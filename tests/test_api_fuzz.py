@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -27,9 +28,11 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.errors import install_error_handlers
 from app.main import create_app
 from app.models import Role
 from tests.conftest import TEST_SECRET
@@ -217,3 +220,27 @@ def test_every_operation_documents_its_errors_in_the_one_shape() -> None:
         assert "422" not in responses or "HTTPValidationError" not in json.dumps(
             responses["422"]
         ), label
+
+
+async def test_a_value_postgresql_refuses_is_a_422_even_past_validation(app: FastAPI) -> None:
+    """The safety net under the validation: asyncpg's data exceptions (SQLSTATE class 22)
+    reach SQLAlchemy as a plain DBAPIError; they are still the client's input, so a 422."""
+    probe = FastAPI()
+    install_error_handlers(probe)
+    engine = app.state.database.engine
+
+    @probe.get("/probe")
+    async def run(sql: str) -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+
+    transport = httpx.ASGITransport(app=probe, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://probe") as c:
+        for sql in ("SELECT 100000::smallint", "SELECT 'abc'::varchar(2)::char(1)::int"):
+            r = await c.get("/probe", params={"sql": sql})
+            assert r.status_code == 422, (sql, r.text)
+            assert r.json()["error"]["code"] == "invalid"
+        # Not a data exception (an undefined table): still a server error.
+        r = await c.get("/probe", params={"sql": "SELECT * FROM no_such_table"})
+        assert r.status_code == 500
+        assert r.json()["error"]["code"] == "internal"
