@@ -13,7 +13,9 @@ reading and tracking, and the calls' events pile up here, coalesced per call:
   stay;
 * a phone ringing (or dialling) again for the same call replaces its earlier such event;
 * queue members keep only their newest state; a member snapshot (after a resync) replaces
-  everything held about members before it.
+  everything held about members before it;
+* the calls live after a resync (to close those stored as up that ended unobserved): only
+  the newest is kept.
 
 So the bound (``most``) counts calls and other held items, not events: a call holds a
 handful of events whatever its length. Events are handed over in their tracker order
@@ -57,7 +59,7 @@ class Unit:
             return f"a recording note ({extra.source}) of channel {extra.uniqueid}"
         if isinstance(extra, MemberState):
             return f"queue member {extra.interface} of {extra.queue}"
-        return "a queue-member snapshot"
+        return "a resync snapshot (queue members, live calls)"
 
 
 def merged(units: Sequence[Unit]) -> tuple[list[CallEvent], Extras]:
@@ -74,7 +76,8 @@ def merged(units: Sequence[Unit]) -> tuple[list[CallEvent], Extras]:
         elif isinstance(extra, MemberState):
             extras.members.append(extra)
         elif isinstance(extra, Extras):
-            extras.member_snapshot = extra.member_snapshot
+            extras.member_snapshot = extra.member_snapshot or extras.member_snapshot
+            extras.live_calls = extra.live_calls or extras.live_calls
     return events, extras
 
 
@@ -130,10 +133,17 @@ class HeldEvents:
                     ]
             held.append(event)
         if extras:
-            if extras.member_snapshot is not None:
-                self._members.clear()
-                self._member_at.clear()
-                self._snapshot = Extras(member_snapshot=extras.member_snapshot)
+            if extras.member_snapshot is not None or extras.live_calls is not None:
+                # A new object, not the held one changed: a batch that took the held one
+                # releases only what it stored.
+                before = self._snapshot or Extras()
+                if extras.member_snapshot is not None:
+                    self._members.clear()
+                    self._member_at.clear()
+                self._snapshot = Extras(
+                    member_snapshot=extras.member_snapshot or before.member_snapshot,
+                    live_calls=extras.live_calls or before.live_calls,
+                )
             self._originates += extras.originates
             self._recordings += extras.recordings
             for m in extras.members:

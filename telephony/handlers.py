@@ -156,6 +156,9 @@ class CallRecorder:
             latest[(event.pbx, event.call.linkedid)] = event.call
         async with unit_of_work(self.sessionmaker) as session:
             service = CallLogService(session)
+            if extras.live_calls is not None:
+                # First: a call of this batch closed here is then stored as it really is.
+                await service.close_unseen(extras.live_calls)
             stored = await service.record_many(latest.values()) if latest else {}
             ids = {key: stored[(call.pbx, call.linkedid)] for key, call in latest.items()}
             pops = PopService(session, self.region, self.settings.contract_expiring_days)

@@ -40,7 +40,7 @@ from telephony import members
 from telephony.events import event_from_message
 from telephony.framing import Message
 from telephony.mixmonitor import MixMonitorFiles, recording_of_cdr
-from telephony.model import CallEvent, Extras, OriginateOutcome
+from telephony.model import CallEvent, Extras, LiveCalls, OriginateOutcome
 from telephony.pbx_health import PbxHealth
 from telephony.protocol import TamasAMIProtocol
 from telephony.storing import BATCH, Handler, Storer
@@ -435,6 +435,9 @@ class AmiListener:
         self.mixmonitors.keep({c.uniqueid for c in channels})
         now = time.time()
         await self._deliver(self.tracker.resync(channels, now))
+        # Calls stored as up that the PBX no longer has ended while nobody listened: closed.
+        live = LiveCalls(self.config.id, frozenset(self.tracker.calls), now)
+        await self._deliver([], Extras(live_calls=live))
         try:
             reply = await asyncio.wait_for(
                 manager.send_action({"Action": "QueueStatus"}, as_list=True), timeout=10

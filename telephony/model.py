@@ -154,6 +154,17 @@ class RecordingNote:
     at: float
 
 
+@dataclass(frozen=True)
+class LiveCalls:
+    """After a resync: every call the tracker follows on one PBX now (the PBX's channels
+    included). A call stored as still up that is not among them ended while nobody listened
+    (Tamas was down, or another instance that followed this PBX died)."""
+
+    pbx: str
+    linkedids: frozenset[str]
+    at: float
+
+
 @dataclass
 class Extras:
     """What a batch of the PBX's events says besides calls: answers to Tamas's Originates and
@@ -163,6 +174,13 @@ class Extras:
     members: list[MemberState] = field(default_factory=list)
     member_snapshot: MemberSnapshot | None = None
     recordings: list[RecordingNote] = field(default_factory=list)
+    live_calls: LiveCalls | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.originates or self.members or self.member_snapshot or self.recordings)
+        return bool(
+            self.originates
+            or self.members
+            or self.member_snapshot
+            or self.recordings
+            or self.live_calls
+        )

@@ -5,7 +5,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, String, Table, bindparam, func, literal_column, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    String,
+    Table,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -102,6 +113,51 @@ class CallRepository:
             return
         rows = [{"call_id": c, "customer_id": k} for c, k in dict.fromkeys(pairs)]
         await self.session.execute(_link(), rows)
+
+    async def close_unseen(
+        self, pbx: str, live: frozenset[str], at: datetime, reason: str
+    ) -> list[int]:
+        """End this PBX's calls stored as still up whose linkedid is not in ``live`` (and
+        their open legs) at ``at``: answered ones as answered with the talk time up to then,
+        others as missed (inbound) or failed. The ids of the calls closed."""
+        calls = _table(Call)
+        legs = _table(CallLeg)
+        answered = calls.c.answered_at.is_not(None)
+        stmt = (
+            calls.update()
+            .where(
+                calls.c.pbx == pbx,
+                calls.c.outcome == "live",
+                calls.c.linkedid.not_in(list(live)) if live else literal_column("true"),
+            )
+            .values(
+                ended_at=func.greatest(at, calls.c.started_at),
+                outcome=case(
+                    (answered, "answered"),
+                    (calls.c.direction == "inbound", "missed"),
+                    else_="failed",
+                ),
+                talk_seconds=case(
+                    (
+                        answered,
+                        func.greatest(0.0, func.extract("epoch", at - calls.c.answered_at)).cast(
+                            Float
+                        ),
+                    ),
+                    else_=calls.c.talk_seconds,
+                ),
+                end_reason=reason,
+            )
+            .returning(calls.c.id)
+        )
+        ids = [int(i) for i in (await self.session.execute(stmt)).scalars()]
+        if ids:
+            await self.session.execute(
+                legs.update()
+                .where(legs.c.call_id.in_(ids), legs.c.ended_at.is_(None))
+                .values(ended_at=func.greatest(at, legs.c.created_at))
+            )
+        return ids
 
     async def get(self, call_id: int) -> Call | None:
         stmt = select(Call).where(Call.id == call_id).options(selectinload(Call.legs))

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.calls.repository import CallRepository
 from app.errors import NotFound
 from app.models import Call
-from telephony.model import CallSnapshot, Leg
+from telephony.model import CallSnapshot, Leg, LiveCalls
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -128,6 +128,16 @@ class CallLogService:
             ]
         )
         return ids
+
+    async def close_unseen(self, live: LiveCalls) -> list[int]:
+        """After a resync: the PBX's calls stored as up that it no longer has (they ended
+        while no Tamas instance was following it) are closed, with a reason saying so."""
+        return await self.repo.close_unseen(
+            live.pbx,
+            live.linkedids,
+            datetime.fromtimestamp(live.at, tz=UTC),
+            "end not observed: the call was gone when Tamas reconnected",
+        )
 
     async def get(self, call_id: int) -> Call:
         call = await self.repo.get(call_id)

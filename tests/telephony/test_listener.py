@@ -18,6 +18,7 @@ from app.models import Call, CallLeg
 from telephony.handlers import CallRecorder
 from telephony.listener import AmiListener, Backoff, PbxConfig
 from telephony.simulator import AmiSimulator
+from tests.telephony.replay import replay
 from tests.telephony.traces import (
     AMI_DIR,
     call_trace_names,
@@ -254,3 +255,46 @@ def _time_into(name: str, fraction: float) -> float:
     rows = (AMI_DIR / f"{name}.ami.idx").read_text().splitlines()
     first, last = float(rows[0].split("\t")[2]), float(rows[-1].split("\t")[2])
     return first + (last - first) * fraction
+
+
+async def test_calls_that_ended_while_nobody_listened_are_closed_at_the_first_resync(
+    db: Database,
+) -> None:
+    """Tamas was down (or the instance that followed the PBX died) while calls ended: the
+    calls stored as up that the PBX no longer has are closed when a listener connects, and
+    nothing of another PBX is touched."""
+    assert db.sessionmaker is not None
+    recorder = CallRecorder(db.sessionmaker)
+    pbx = "unseen-end"
+    for trace, up_to, on in (
+        ("01_direct_answered", "answered", pbx),
+        ("05_queue_abandoned", "ringing", pbx),
+        ("01_direct_answered", "answered", "another-pbx"),
+    ):
+        _, events = replay(trace, pbx=on)
+        cut = next(i for i, e in enumerate(events) if e.kind == up_to)
+        await recorder(events[: cut + 1])
+    await recorder.stop()
+    assert [c.outcome for c in await calls_of(db, pbx)] == ["live", "live"]
+    async with AmiSimulator(username=USER, secret=SECRET) as sim:
+        listener = listener_for(sim, pbx, db)
+        await listener.start()
+        try:
+            await eventually(lambda: _connected(listener))
+
+            async def closed() -> bool:
+                return all(c.ended_at for c in await calls_of(db, pbx))
+
+            await eventually(closed)
+        finally:
+            await listener.stop()
+    answered, abandoned = await calls_of(db, pbx)
+    assert (answered.outcome, abandoned.outcome) == ("answered", "missed")
+    for call in (answered, abandoned):
+        assert call.end_reason.startswith("end not observed")
+        assert call.ended_at is not None and call.ended_at >= call.started_at
+    assert answered.answered_at is not None and answered.talk_seconds > 0
+    assert all(leg.ended_at for leg in await legs_of(db, pbx))
+    assert [c.outcome for c in await calls_of(db, "another-pbx")] == ["live"]
+    async with unit_of_work(db.sessionmaker) as session:
+        await session.execute(delete(Call).where(Call.pbx == "another-pbx"))
