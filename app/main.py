@@ -18,6 +18,7 @@ from app import admin, headers, health, logs, metrics, shutdown
 from app.agents import endpoints as agent_endpoints
 from app.agents.wrapup import WrapUp
 from app.audit import endpoints as audit_endpoints
+from app.audit.service import AuditService, setting_digests
 from app.auth import endpoints as auth_endpoints
 from app.callbacks import endpoints as callback_endpoints
 from app.calls import endpoints as call_endpoints
@@ -82,6 +83,17 @@ async def _first_admin(database: Database, settings: Settings) -> None:
         )
 
 
+async def _audit_settings(database: Database, settings: Settings) -> None:
+    """Settings come from the environment: a start with other values than the last start's
+    is written to the audit log as a settings change (the keys, never the values)."""
+    assert database.sessionmaker is not None
+    digests = setting_digests(settings, settings.secret_key.get_secret_value().encode())
+    async with unit_of_work(database.sessionmaker) as session:
+        changed = await AuditService(session).settings_at_start(digests)
+    if changed:
+        logger.info("settings changed since the last start: %s", ", ".join(changed))
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -111,6 +123,7 @@ def create_app(
             app.state.sessionmaker = database.sessionmaker
             if settings.environment == "development":
                 await _first_admin(database, settings)
+            await _audit_settings(database, settings)
             for hook in on_startup:
                 await hook(database)
             assert database.sessionmaker is not None

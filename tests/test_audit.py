@@ -23,7 +23,8 @@ from app.audit.service import AuditService
 from app.cli import cli
 from app.config import PbxSettings, Settings
 from app.db import Database
-from app.models import AuditEvent, Recording, Role
+from app.main import _audit_settings
+from app.models import AuditEvent, Recording, Role, SettingDigest
 from tests.fixtures.factories import PASSWORD, make_customer, make_token, make_user
 from tests.recordings.support import PBX, TRACE_FILE, UPLOAD_TOKEN, check, record, team, tone
 
@@ -311,3 +312,34 @@ async def test_admins_read_the_log_with_filters_and_pages(
     assert await audit.purge(0) == 0
     assert await audit.purge(30) == 1
     assert len(await events(session, "customer_deleted")) == 4
+
+
+async def test_a_start_with_other_settings_is_audited_by_key(
+    settings: Settings, scratch_url: str, scratch_db: Database
+) -> None:
+    """Settings come from the environment: each start compares them with the last start's
+    (keyed digests, never values) and audits the keys that changed."""
+    pbx = PbxSettings(id="pbx1", host="127.0.0.1", port=1, username="u", secret=SecretStr("a1"))
+    base = settings.model_copy(
+        update={"database_url": SecretStr(scratch_url), "pbxes": [pbx], "wrapup_seconds": 0}
+    )
+    other_secret = pbx.model_copy(update={"secret": SecretStr("changed-ami-secret-77")})
+    starts = [
+        base,  # the first start: stored, nothing to compare with
+        base,  # the same again: nothing changed
+        base.model_copy(update={"wrapup_seconds": 30, "pbxes": [other_secret]}),
+        base.model_copy(update={"wrapup_seconds": 30, "pbxes": [other_secret]}),
+    ]
+    seen: list[list[Any]] = []
+    assert scratch_db.sessionmaker is not None
+    for conf in starts:
+        await _audit_settings(scratch_db, conf)  # what the lifespan runs at each start
+        async with scratch_db.sessionmaker() as s:
+            seen.append([e.details["keys"] for e in await events(s, "settings_changed")])
+    assert seen == [[], [], [["pbxes", "wrapup_seconds"]], [["pbxes", "wrapup_seconds"]]]
+    async with scratch_db.sessionmaker() as s:
+        (event,) = await events(s, "settings_changed")
+        stored = (await s.execute(select(SettingDigest.digest))).scalars().all()
+    assert event.actor_name == "start-up" and event.actor_user_id is None
+    text_of_all = json.dumps(event.details) + " ".join(stored)
+    assert "changed-ami-secret-77" not in text_of_all and "30" not in json.dumps(event.details)

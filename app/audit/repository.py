@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import AuditEvent
+from app.models import AuditEvent, SettingDigest
 
 
 class AuditRepository:
@@ -49,3 +50,25 @@ class AuditRepository:
     async def delete_before(self, cutoff: datetime) -> int:
         result = await self.session.execute(delete(AuditEvent).where(AuditEvent.at < cutoff))
         return int(getattr(result, "rowcount", 0) or 0)
+
+    async def setting_digests(self) -> dict[str, str]:
+        """The settings' digests as the last instance started stored them; this
+        transaction holds a lock until it ends, so that instances starting together compare
+        one after the other."""
+        await self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('tamas:settings'))"))
+        rows = await self.session.execute(select(SettingDigest.key, SettingDigest.digest))
+        return {key: digest for key, digest in rows}
+
+    async def store_setting_digests(self, digests: dict[str, str], gone: Sequence[str]) -> None:
+        if gone:
+            await self.session.execute(delete(SettingDigest).where(SettingDigest.key.in_(gone)))
+        if digests:
+            stmt = insert(SettingDigest).values(
+                [{"key": k, "digest": d} for k, d in digests.items()]
+            )
+            await self.session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["key"],
+                    set_={"digest": stmt.excluded.digest, "changed_at": func.now()},
+                )
+            )

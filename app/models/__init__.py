@@ -1,7 +1,7 @@
 """Every model, imported here so that Alembic and ``Base.metadata`` see them all."""
 
 from app.models.agents import Origination, QueueMember
-from app.models.audit import AuditEvent
+from app.models.audit import AuditEvent, SettingDigest
 from app.models.base import Base
 from app.models.calls import Call, CallCustomer, CallLeg
 from app.models.cases import (
@@ -39,6 +39,7 @@ __all__ = [
     "Recording",
     "RecordingAudit",
     "Role",
+    "SettingDigest",
     "TrackingCode",
     "TrackingCodeCall",
     "User",

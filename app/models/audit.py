@@ -34,3 +34,15 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     target: Mapped[str] = mapped_column(String(200), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class SettingDigest(Base):
+    """What each setting was when an instance last started, as a keyed digest (never the
+    value): a start with other settings is audited as a settings change naming the keys.
+    Settings come from the environment, so a change happens at a (re)start."""
+
+    __tablename__ = "setting_digests"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(server_default=func.now())
