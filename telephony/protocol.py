@@ -38,6 +38,35 @@ def to_panoramisk(msg: Message) -> PanoramiskMessage:
     return result
 
 
+class LogBudget:
+    """At most ``most`` log lines a ``window`` of seconds for one kind of trouble; what is
+    held back is counted and said once the next line may be written. A PBX sending garbage
+    (a wrong port, a broken module) must not fill the disk with the same warning; the
+    counter in /health and /metrics still counts every bad frame."""
+
+    def __init__(self, most: int = 10, window: float = 60.0) -> None:
+        self.most, self.window = most, window
+        self._start = 0.0
+        self._used = 0
+        self.held_back = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        if now - self._start >= self.window:
+            if self.held_back:
+                logger.warning(
+                    "%d more bad AMI frames were not logged in the last %.0f s",
+                    self.held_back,
+                    self.window,
+                )
+            self._start, self._used, self.held_back = now, 0, 0
+        if self._used < self.most:
+            self._used += 1
+            return True
+        self.held_back += 1
+        return False
+
+
 class TamasAMIProtocol(AMIProtocol):  # type: ignore[misc]
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -45,6 +74,7 @@ class TamasAMIProtocol(AMIProtocol):  # type: ignore[misc]
         self.last_received = time.monotonic()
         self.received_at = time.time()
         self.malformed = 0
+        self.log_budget = LogBudget()
 
     def data_received(self, data: bytes) -> None:
         self.last_received = time.monotonic()
@@ -60,7 +90,8 @@ class TamasAMIProtocol(AMIProtocol):  # type: ignore[misc]
                 # cannot be handled (panoramisk expects one ActionID, one Event: a repeated
                 # one is a list it cannot hash) is malformed: counted, and the stream goes on.
                 self.malformed += 1
-                logger.exception("skipped an AMI message that could not be handled")
+                if self.log_budget.allow():
+                    logger.exception("skipped an AMI message that could not be handled")
 
     def _frame_received(
         self, frame: Banner | Message | FrameError, on_event: Any, received_at: float
@@ -70,9 +101,10 @@ class TamasAMIProtocol(AMIProtocol):  # type: ignore[misc]
             logger.info("AMI banner: Asterisk Call Manager/%s", frame.version)
         elif isinstance(frame, FrameError):
             self.malformed += 1
-            logger.warning("skipped a malformed AMI frame: %s", frame.reason)
+            if self.log_budget.allow():
+                logger.warning("skipped a malformed AMI frame: %s", frame.reason)
         else:
-            if frame.bad_utf8:
+            if frame.bad_utf8 and self.log_budget.allow():
                 logger.warning("an AMI message was not valid UTF-8; decoded with U+FFFD")
             name = frame.event
             if on_event is not None and name and not frame.action_id and name not in _VIA:
@@ -86,6 +118,7 @@ class TamasAMIProtocol(AMIProtocol):  # type: ignore[misc]
             message.received_at = received_at
             if "Event" not in message and "Response" not in message:
                 self.malformed += 1
-                logger.warning("skipped an AMI message with neither Event nor Response")
+                if self.log_budget.allow():
+                    logger.warning("skipped an AMI message with neither Event nor Response")
                 return
             self.handle_message(message)
