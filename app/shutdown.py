@@ -29,9 +29,12 @@ SOCKETS_CLOSE_WITHIN = 2.0
 
 
 async def going_away(state: Any, within: float = SOCKETS_CLOSE_WITHIN) -> int:
-    """Mark the instance as shutting down and close every panel socket with 1001; wait (at
-    most ``within`` s) until their writers have sent the close. Returns how many there were."""
+    """Mark the instance as shutting down and close every panel and wallboard socket with
+    1001; wait (at most ``within`` s) until their writers have sent the close. Returns how
+    many panel sockets there were."""
     state.shutting_down = True
+    board = getattr(state, "wallboard", None)
+    screens = board.going_away() if board is not None else 0
     hub = getattr(state, "hub", None)
     if hub is None:
         return 0
@@ -41,10 +44,16 @@ async def going_away(state: Any, within: float = SOCKETS_CLOSE_WITHIN) -> int:
     deadline = time.monotonic() + within
     # Each socket leaves the hub once its writer has sent the close: poll, as the hub has
     # no event for that (its hot path stays as it is).
-    while hub.connections() and time.monotonic() < deadline:  # noqa: ASYNC110
+    while (hub.connections() or (board is not None and board.clients)) and (  # noqa: ASYNC110
+        time.monotonic() < deadline
+    ):
         await asyncio.sleep(0.02)
-    if conns:
-        logger.info("shutting down: %d panel sockets told to reconnect elsewhere", len(conns))
+    if conns or screens:
+        logger.info(
+            "shutting down: %d panel sockets and %d wallboards told to reconnect elsewhere",
+            len(conns),
+            screens,
+        )
     return len(conns)
 
 

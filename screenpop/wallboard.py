@@ -33,6 +33,8 @@ NOTIFY_CHANNEL = "tamas_wallboard"
 MIN_GAP = 0.3
 REFRESH = 5.0
 PING = 20.0
+# Put on a screen's queue at shutdown: its socket closes with 1001 ("going away").
+GOING_AWAY: dict[str, Any] = {"type": "going_away"}
 
 
 class Wallboard:
@@ -52,6 +54,16 @@ class Wallboard:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+    def going_away(self) -> int:
+        """Tell every wallboard screen this instance is going (the socket closes with
+        1001: reconnect elsewhere). How many there were."""
+        for queue in list(self.clients):
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(GOING_AWAY)
+        return len(self.clients)
 
     def changed(self, *_: Any) -> None:
         """A NOTIFY listener callback, or called directly."""
@@ -117,6 +129,9 @@ async def wallboard_socket(websocket: WebSocket) -> None:
                     message = await asyncio.wait_for(queue.get(), PING)
                 except TimeoutError:
                     message = {"type": "ping"}
+                if message is GOING_AWAY:
+                    await websocket.close(code=1001, reason="server shutting down: reconnect")
+                    return
                 await websocket.send_json(message)
 
         async def receive() -> None:

@@ -6,19 +6,25 @@ process exits 0."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+import websockets
 
 from app.config import Settings
-from app.db import Database
+from app.db import Database, unit_of_work
+from app.models import Role
 from telephony.leader import LOCK_CLASS, lock_key
 from telephony.simulator import AmiSimulator
+from tests.fixtures.factories import make_token, make_user
 from tests.screenpop.support import SECRET, USER, Agent, eventually, team
 from tests.test_ops import free_port, start_tamas, stop_tamas, tamas_env, wait_ready
 
@@ -50,6 +56,15 @@ async def test_sigterm_mid_burst_stores_what_was_received_and_sends_panels_away(
         agents = [Agent(port, token) for token in tokens.values()]
         for agent in agents:
             await agent.connect()
+        assert scratch_db.sessionmaker is not None
+        async with unit_of_work(scratch_db.sessionmaker) as session:
+            boss = await make_user(session, Role.supervisor)
+            screen = await websockets.connect(f"ws://127.0.0.1:{port}/ws/wallboard")
+            await screen.send(
+                json.dumps({"type": "auth", "token": await make_token(session, settings, boss)})
+            )
+        assert json.loads(await screen.recv())["type"] == "board"
+        board_closed = asyncio.create_task(_close_code(screen))
         traffic = sim.generate(rate=25, speed=4.0)
 
         async def busy() -> bool:
@@ -72,6 +87,7 @@ async def test_sigterm_mid_burst_stores_what_was_received_and_sends_panels_away(
     for agent in agents:
         await eventually(lambda a=agent: _closed(a))  # type: ignore[misc]
         assert agent.closed is not None and agent.closed[0] == 1001, agent.closed
+    assert await asyncio.wait_for(board_closed, 10) == 1001  # the wallboard screen too
 
     linkedids = {m.decode() for m in _LINKEDID.findall(sent)}
     hung_up = {m.decode() for m in _HANGUP.findall(sent)}
@@ -103,6 +119,14 @@ async def test_sigterm_mid_burst_stores_what_was_received_and_sends_panels_away(
     )
     assert held == 0  # the PBX's lock went with the process
     assert "every event received was stored" in output
+
+
+async def _close_code(ws: Any) -> int:
+    """Read a wallboard socket until it closes; its close code."""
+    with contextlib.suppress(websockets.ConnectionClosed):
+        async for _ in ws:
+            pass
+    return int(ws.close_code or 0)
 
 
 async def _closed(agent: Agent) -> bool:
