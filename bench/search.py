@@ -18,15 +18,16 @@ import asyncio
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate, pairwise
@@ -38,6 +39,7 @@ from common import Driver, Stats, bench_settings, run_and_print
 from sqlalchemy import event
 
 from app.config import Settings
+from app.customers import repository as customer_repository
 from app.customers.repository import SearchVector, tsvector_text
 from app.customers.service import (
     CustomerService,
@@ -710,12 +712,32 @@ async def measure(
             ns, rows, next_cursor = await service_search(db.sessionmaker, settings, query, cursor)
             if i < len(warmup):
                 continue
-            # sent[0]: the pool's pre-ping goes through the DBAPI cursor, not this event.
-            statement, params = sent[0]
+            # The customers statement that gave the page: the last one sent (the search runs
+            # a bounded walk in name order first, and the GIN matches sorted only when the
+            # walk did not fill a page; each is followed by the page's numbers).
+            statement, params = last_customers_statement(sent)
             ids = [c.id for c in rows]
             timed.append(Timed(query, ns, ids, next_cursor is not None, cursor, statement, params))
             check_page(query, rows, checks, first)
     return timed
+
+
+@contextmanager
+def _walk_of(customers: int) -> Iterator[None]:
+    """The search's first step bounded to this many customers, while the block runs."""
+    saved = customer_repository.WALK
+    customer_repository.WALK = customers
+    try:
+        yield
+    finally:
+        customer_repository.WALK = saved
+
+
+def last_customers_statement(sent: Sequence[tuple[str, Any]]) -> tuple[str, Any]:
+    # The pool's pre-ping goes through the DBAPI cursor, not the captured event.
+    return next(
+        (st, params) for st, params in reversed(sent) if st.startswith("SELECT customers.id")
+    )
 
 
 async def plan_cache_use(db: Database) -> tuple[int, int]:
@@ -782,11 +804,18 @@ async def walk(
                 break
         if cursor is not None:
             continue  # not paged to the end: no total to compare
-        # The same condition without ORDER BY ... LIMIT (the last parameter).
-        condition = t.statement[: t.statement.rindex("ORDER BY")]
+        # The query's whole condition: the service's unbounded statement (its second step,
+        # which a walk of 0 customers always reaches), without ORDER BY ... LIMIT (the last
+        # parameter).
+        with _walk_of(0):
+            async with capture_statements(db) as sent:
+                await service_search(db.sessionmaker, settings, t.query)
+        statement, params = last_customers_statement(sent)
+        condition = statement[: statement.rindex("ORDER BY")]
+        used = max((int(n) for n in re.findall(r"\$(\d+)", condition)), default=0)
         async with raw_connection(db) as conn:
             expected = await conn.fetchval(
-                f"SELECT count(*) FROM ({condition}) AS q", *t.params[:-1]
+                f"SELECT count(*) FROM ({condition}) AS q", *params[:used]
             )
         checks.walks += 1
         checks.walk_count_diffs += expected != total
