@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -72,29 +73,49 @@ def token_checker(sessionmaker: SessionMaker, settings: Settings) -> TokenCheck:
     return live_tokens
 
 
-@router.websocket("/ws/pops")
-async def pops_socket(websocket: WebSocket) -> None:
+@dataclass
+class SignedIn:
+    """Who opened a socket, from its first message."""
+
+    user: User
+    digest: str
+    first: dict[str, Any]
+
+
+async def signed_in(websocket: WebSocket) -> SignedIn | None:
+    """Accept the socket and read its first message, ``{type: auth, token, ...}``: who is
+    asking. Otherwise it is closed with the reason (4408 not in time, 4400 malformed, 4401
+    an invalid or revoked token) and None comes back. The panel's and the wallboard's
+    sockets sign in the same way."""
     await websocket.accept()
     try:
         first = await asyncio.wait_for(websocket.receive_json(), timeout=AUTH_TIMEOUT)
     except TimeoutError:
         await websocket.close(code=4408, reason="send {type: auth, token} first")
-        return
+        return None
     except (WebSocketDisconnect, RuntimeError):
-        return
+        return None
     except ValueError:
         await websocket.close(code=4400, reason="the first message must be JSON")
-        return
+        return None
     token = first.get("token") if isinstance(first, dict) else None
     if not isinstance(first, dict) or first.get("type") != "auth" or not isinstance(token, str):
         await websocket.close(code=4400, reason="the first message must be {type: auth, token}")
-        return
+        return None
     found = await _user_for(websocket, token)
     if found is None:
         await websocket.close(code=4401, reason="not signed in: the token is invalid or revoked")
+        return None
+    return SignedIn(found[0], found[1], first)
+
+
+@router.websocket("/ws/pops")
+async def pops_socket(websocket: WebSocket) -> None:
+    who = await signed_in(websocket)
+    if who is None:
         return
-    user, digest = found
-    last_seq = first.get("last_seq")
+    user, digest = who.user, who.digest
+    last_seq = who.first.get("last_seq")
     after = last_seq if isinstance(last_seq, int) and last_seq >= 0 else None
 
     hub: Hub = websocket.app.state.hub
@@ -106,7 +127,7 @@ async def pops_socket(websocket: WebSocket) -> None:
         await _hello(websocket, user, conn, after)
         # Only the connection is needed from here on, for hours: the user loaded at sign-in
         # and the token would otherwise stay in memory with every open socket.
-        del user, first, token, found
+        del user, who
         await _serve(websocket, conn)
     finally:
         hub.remove(conn)

@@ -98,25 +98,15 @@ class Wallboard:
 
 @router.websocket("/ws/wallboard")
 async def wallboard_socket(websocket: WebSocket) -> None:
-    from screenpop.endpoints import AUTH_TIMEOUT, _user_for
+    from screenpop.endpoints import signed_in
 
-    await websocket.accept()
-    try:
-        first = await asyncio.wait_for(websocket.receive_json(), timeout=AUTH_TIMEOUT)
-    except TimeoutError:
-        await websocket.close(code=4408, reason="send {type: auth, token} first")
+    who = await signed_in(websocket)
+    if who is None:
         return
-    except (WebSocketDisconnect, RuntimeError, ValueError):
-        return
-    token = first.get("token") if isinstance(first, dict) else None
-    found = await _user_for(websocket, token) if isinstance(token, str) else None
-    if found is None:
-        await websocket.close(code=4401, reason="not signed in: the token is invalid or revoked")
-        return
-    user, _digest = found
-    if not has_role(user, Role.supervisor):
+    if not has_role(who.user, Role.supervisor):
         await websocket.close(code=4403, reason="the wallboard is for supervisors")
         return
+    del who
     board: Wallboard = websocket.app.state.wallboard
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1)
     board.clients.add(queue)
