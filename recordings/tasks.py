@@ -5,13 +5,13 @@ of a bucket's recordings) once an hour."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
 from app.db import SessionMaker, unit_of_work
+from app.tasks import cancelled
 from recordings.service import RecordingService, storage_for
 from recordings.storage import StorageUnavailable
 
@@ -35,11 +35,8 @@ class RecordingTasks:
         self._task = asyncio.create_task(self._run(), name="recordings")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
 
     async def check_once(self) -> None:
         while True:

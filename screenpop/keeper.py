@@ -11,13 +11,13 @@ query a second, not a thousand transactions in a burst that holds the pops up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection
 
+from app.tasks import cancelled
 from screenpop.hub import PING, Connection, Hub
 
 logger = logging.getLogger(__name__)
@@ -46,11 +46,8 @@ class Keeper:
         self._task = asyncio.create_task(self._run(), name="screenpop-keeper")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

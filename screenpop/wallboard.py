@@ -24,6 +24,7 @@ from app.db import SessionMaker, unit_of_work
 from app.deps import has_role
 from app.models import Role
 from app.reports.live import LiveBoard
+from app.tasks import cancelled
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -50,10 +51,8 @@ class Wallboard:
         self._task = asyncio.create_task(self._run(), name="wallboard")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancelled(self._task)
+        self._task = None
 
     def going_away(self) -> int:
         """Tell every wallboard screen this instance is going (the socket closes with

@@ -11,7 +11,6 @@ is left as they chose.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from app.agents.service import AgentService
 from app.config import Settings
 from app.db import SessionMaker, unit_of_work
+from app.tasks import cancelled
 from telephony.actions import ActionFailed, PbxActions, PbxUnavailable
 from telephony.model import CallEvent
 
@@ -48,11 +48,8 @@ class WrapUp:
             self._task = asyncio.create_task(self._run(), name="wrapup")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
 
     async def on_calls(self, events: list[CallEvent]) -> None:
         """A publisher of the call recorder: called after the batch is committed."""
