@@ -12,15 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import PbxSettings, Settings
+from app.config import Settings
 from app.customers.endpoints import MAX_REPORTED_ERRORS
 from app.customers.importer import MAX_COLUMNS, MAX_HEADER_CHARS
 from app.models import Customer, Role
 from tests.fixtures.factories import auth_headers
+from tests.fixtures.pbx import pbx_calling_with
 
 JSON_LIMIT = 4096
 IMPORT_LIMIT = 64 * 1024
@@ -30,14 +30,7 @@ PBX, PBX_TOKEN = "lim", "pbx-token-for-the-limit-tests"
 @pytest.fixture
 def small(app: FastAPI, settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     """The running app with small limits (it reads its settings per request)."""
-    pbx = PbxSettings(
-        id=PBX,
-        host="127.0.0.1",
-        port=1,
-        username="u",
-        secret=SecretStr("s"),
-        token=SecretStr(PBX_TOKEN),
-    )
+    pbx = pbx_calling_with(PBX, PBX_TOKEN)
     conf = settings.model_copy(
         update={
             "max_request_bytes": JSON_LIMIT,

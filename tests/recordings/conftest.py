@@ -8,22 +8,15 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 
-from app.config import PbxSettings, Settings
+from app.config import Settings
+from tests.fixtures.pbx import pbx_calling_with
 from tests.recordings.support import PBX, UPLOAD_TOKEN
 
 
 @pytest.fixture
 def conf(settings: Settings, tmp_path: Path) -> Settings:
-    pbx = PbxSettings(
-        id=PBX,
-        host="127.0.0.1",
-        port=1,
-        username="u",
-        secret=SecretStr("s"),
-        token=SecretStr(UPLOAD_TOKEN),
-    )
+    pbx = pbx_calling_with(PBX, UPLOAD_TOKEN)
     return settings.model_copy(
         update={"pbxes": [pbx], "recordings_root": tmp_path / "spool", "data_dir": tmp_path}
     )
