@@ -2,7 +2,8 @@
 instance.
 
 1. The instance says it is going (``/healthz`` and ``/readyz`` answer 503) and tells every
-   panel socket to reconnect elsewhere: close code 1001, "going away". ``tamas serve`` does
+   panel and wallboard socket to reconnect elsewhere: close code 1001, "going away".
+   ``tamas serve`` does
    this before uvicorn closes the remaining connections itself (with 1012).
 2. Each PBX listener stops reading and stores the events it already received (at most
    ``TAMAS_SHUTDOWN_DRAIN_SECONDS``), then the PBX's advisory lock is released, so another
