@@ -83,3 +83,30 @@ def clean_display(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     text = _STRAY_MARKS.sub("", text)
     return " ".join(text.split())
+
+
+# The Persian alphabet in dictionary order. Unicode's order differs (پ چ ژ ک گ ی sit after
+# the Arabic letters, and ه before و), so ordering normalised text by code point lists
+# "پرویز" after "یاسر". ``normalize`` has already folded آ/أ/إ into ا, Arabic ي/ى/ئ into ی,
+# ك into ک and ة/ۀ into ه, so each of those sorts as the letter it is read as.
+PERSIAN_ALPHABET = "ابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهی"
+# Letters are moved to the Private Use Area, Persian first, then the Latin letters, keeping
+# everything else (spaces, digits, punctuation) below them: a shorter name sorts before the
+# longer one it begins ("علی" < "علی اکبر" < "علیرضا") and digits before letters.
+_ORDER_TABLE = str.maketrans(
+    {
+        **{ch: chr(0xF000 + i) for i, ch in enumerate(PERSIAN_ALPHABET)},
+        **{ch: chr(0xF100 + i) for i, ch in enumerate("abcdefghijklmnopqrstuvwxyz")},
+    }
+)
+
+
+def order_key(text: str) -> str:
+    """A key whose code-point (byte) order is the phonebook's order of ``text``: Persian
+    alphabetical order, Arabic and Persian forms of a letter equal, then Latin letters.
+
+    It is compared by code point, so it must be stored in a column with the "C" collation
+    (the same order on every server, whatever its locale). One character in, one out, so its
+    length is that of ``normalize(text)``, and two texts have equal keys exactly when their
+    normalised forms are equal."""
+    return normalize(text).translate(_ORDER_TABLE)

@@ -31,10 +31,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
 from app.customers.repository import CustomerRepository
-from app.customers.service import CustomerService, LookupOutcome
+from app.customers.service import CustomerService, LookupOutcome, sort_key_of
 from app.db import Database, SessionMaker, async_url, create_sessionmaker, unit_of_work
 from app.phones import try_parse_phone
-from app.textnorm import normalize
 
 # -- the data ----------------------------------------------------------------------------------
 
@@ -164,7 +163,7 @@ class Seeded:
 
 def _name_arrays() -> tuple[list[str], list[str]]:
     names = [f"{first} {last}" for first, last in product(FIRST_NAMES, LAST_NAMES)]
-    return names, [normalize(name) for name in names]
+    return names, [sort_key_of(name) for name in names]
 
 
 async def seed(db: Driver, customers: int, batch: int) -> Seeded:
@@ -177,7 +176,7 @@ async def seed(db: Driver, customers: int, batch: int) -> Seeded:
     base = int(await db.fetchval("SELECT nextval(pg_get_serial_sequence('customers', 'id'))"))
     names, name_keys = _name_arrays()
     companies = list(COMPANIES)
-    company_keys = [normalize(c) for c in companies]
+    company_keys = [sort_key_of(c) for c in companies]
     await db.execute("SET synchronous_commit = off")  # this session only; a crash loses a seed
 
     started = time.perf_counter()

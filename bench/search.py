@@ -46,6 +46,7 @@ from app.customers.service import (
     build_tsquery,
     name_lexemes,
     number_lexemes,
+    sort_key_of,
 )
 from app.db import Database, SessionMaker, unit_of_work
 from app.models import Customer
@@ -282,6 +283,7 @@ class Generator:
 # What the service computes for a customer (CustomerService.create and _reindex), with the
 # app's own functions. Names and companies repeat: their results are cached (pure functions).
 cached_normalize = lru_cache(maxsize=100_000)(normalize)
+cached_sort_key = lru_cache(maxsize=100_000)(sort_key_of)
 cached_name_lexemes = lru_cache(maxsize=100_000)(name_lexemes)
 
 
@@ -340,7 +342,7 @@ def make_chunk(seed: int, base: int, lo: int, hi: int, keep_every: int) -> Chunk
         row, person = gen.customer(index, base + index)
         fields = (
             str(row.id), row.kind, row.name, row.company, row.address, row.email, row.notes,
-            array_literal(row.tags), row.priority, row.external_id, cached_normalize(row.name),
+            array_literal(row.tags), row.priority, row.external_id, cached_sort_key(row.name),
             search_vector_of(row),
         )  # fmt: skip
         customers.append("\t".join(copy_text(f) for f in fields) + "\n")
@@ -627,7 +629,7 @@ def check_page(
     checks.mismatches += sum(not matches(query, c) for c in rows)
     keys = [(c.sort_key, c.id) for c in rows]
     in_order = not checks.codepoint_order or all(a < b for a, b in pairwise(keys))
-    checks.misordered += not in_order or any(c.sort_key != normalize(c.name) for c in rows)
+    checks.misordered += not in_order or any(c.sort_key != sort_key_of(c.name) for c in rows)
     if previous:
         seen = {c.id for c in previous}
         last = (previous[-1].sort_key, previous[-1].id)

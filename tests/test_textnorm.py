@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.models import Customer, Role
-from app.textnorm import clean_display, normalize, to_latin_digits, tokens
+from app.textnorm import clean_display, normalize, order_key, to_latin_digits, tokens
 from tests.fixtures.factories import auth_headers, make_customer
 
 ZWNJ = "\u200c"
@@ -315,8 +315,8 @@ async def test_keyset_pagination_walks_everything_in_name_order(
         created.append(
             await make_customer(session, settings, name, (f"0912{i:07d}",), tags=["صفحه"])
         )
-    # The phonebook order: the search key of the name, then the id.
-    expected = [c.id for c in sorted(created, key=lambda c: (normalize(c.name), c.id))]
+    # The phonebook order: the name's order key (Persian alphabetical order), then the id.
+    expected = [c.id for c in sorted(created, key=lambda c: (order_key(c.name), c.id))]
 
     for limit in (1, 2, 3, 4, 10, 11, 50):
         seen: list[int] = []
@@ -426,3 +426,22 @@ async def test_search_needs_a_sign_in(client: httpx.AsyncClient) -> None:
     r = await client.get("/api/customers", params={"q": "علی"})
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "not_authenticated"
+
+
+def test_order_key_orders_the_persian_alphabet() -> None:
+    from app.textnorm import PERSIAN_ALPHABET, order_key
+
+    letters = list(PERSIAN_ALPHABET)
+    assert sorted(letters, key=order_key) == letters
+    assert len(set(letters)) == 32
+    # Forms read as the same letter have the same key; the key keeps normalize's length.
+    assert order_key("كريم") == order_key("کریم")
+    assert order_key("آب") == order_key("اب")
+    assert len(order_key("علی اکبر ۱۲")) == len("علی اکبر 12")
+    assert sorted(["هادی", "وحید", "پرویز", "یاسر", "بابک"], key=order_key) == [
+        "بابک",
+        "پرویز",
+        "وحید",
+        "هادی",
+        "یاسر",
+    ]

@@ -20,7 +20,7 @@ from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.models import Customer, CustomerPhone, Role, User
 from app.phones import InvalidPhoneNumber, PhoneNumber, digits_of, parse_phone, try_parse_phone
 from app.schemas import MAX_BIGINT
-from app.textnorm import normalize, tokens
+from app.textnorm import normalize, order_key, tokens
 
 # Digit runs shorter than this are not indexed as number fragments.
 MIN_NUMBER_FRAGMENT = 3
@@ -54,9 +54,10 @@ def number_lexemes(e164: str, national: str) -> list[str]:
 
 
 def sort_key_of(name: str) -> str:
-    """The name's place in the phonebook order. Normalising can lengthen text (ﷲ becomes
-    four letters): cut to the column's length."""
-    return normalize(name)[:200]
+    """The name's place in the phonebook order (Persian alphabetical order, see
+    ``app.textnorm.order_key``). Normalising can lengthen text (ﷲ becomes four letters): cut
+    to the column's length."""
+    return order_key(name)[:200]
 
 
 def encode_cursor(sort_key: str, customer_id: int) -> str:

@@ -55,8 +55,9 @@ class Customer(TimestampMixin, Base):
     )
     # An id from another system (the CSV a customer list came from); re-imports match on it.
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
-    # Normalised name, the order of the phonebook and its keyset cursor.
-    sort_key: Mapped[str] = mapped_column(String(200), default="")
+    # The name's order key (Persian alphabetical order, app.textnorm.order_key), the order of
+    # the phonebook and its keyset cursor. Compared by code point on every server: "C".
+    sort_key: Mapped[str] = mapped_column(String(200, collation="C"), default="")
     # Normalised words of name, company, email and every number's digit suffixes.
     # Weights: A name, B company, C numbers, D email and tags (filters pick one weight).
     search_vector: Mapped[str] = mapped_column(
