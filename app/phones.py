@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -233,12 +234,17 @@ def parse_phone(
     raise InvalidPhoneNumber(_why_invalid(shown, text, digits, region, default_area_code))
 
 
+@functools.lru_cache(maxsize=16384)
 def try_parse_phone(
     raw: str, region: str = "IR", *, default_area_code: str | None = None
 ) -> PhoneNumber | None:
     """:func:`parse_phone` for lookups: ``None`` instead of an error, and a number after
     ``00`` read as dialled (abroad) even where it could be a home number with one 0 too many:
-    a lookup stores nothing, and caller IDs of calls from abroad arrive that way."""
+    a lookup stores nothing, and caller IDs of calls from abroad arrive that way.
+
+    Remembered (the answer depends on nothing else, and ``PhoneNumber`` is immutable): a
+    call's number is read by the tracker, the screen-pop and the PBX's lookup, and the same
+    callers call again; parsing costs more than the database lookup it leads to."""
     try:
         return parse_phone(raw, region, default_area_code=default_area_code, refuse_ambiguous=False)
     except InvalidPhoneNumber:

@@ -25,8 +25,8 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from common import Driver, PreparedStatement, Stats, bench_settings, driver_of, run_and_print
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
@@ -352,6 +352,7 @@ async def measure(
             b_ns, ids = 0, None
             if i % 2 and q.e164 is not None:
                 b_ns, ids = await bare_lookup(statement, q.e164)
+            try_parse_phone.cache_clear()  # every measured lookup parses its number
             s_ns, outcome = await service_lookup(db.sessionmaker, settings, q.typed)
             if not i % 2 and q.e164 is not None:
                 b_ns, ids = await bare_lookup(statement, q.e164)
@@ -369,14 +370,14 @@ async def breakdown(
 ) -> tuple[Stats, Stats, Stats, Stats]:
     """Where lookup()'s time goes: parsing alone; the repository query alone, in one session
     held open (no pool checkout, BEGIN or COMMIT); and lookup() on the service's engine
-    against an engine without the pool's pre-ping, alternating between the two."""
+    against an engine with SQLAlchemy's pre-ping (what the service used to run), alternating
+    between the two."""
     assert db.sessionmaker is not None
     parse_ns = []
+    parse = try_parse_phone.__wrapped__  # the parsing itself, not the service's memo of it
     for q in queries:
         started = time.perf_counter_ns()
-        try_parse_phone(
-            q.typed, settings.default_region, default_area_code=settings.default_area_code
-        )
+        parse(q.typed, settings.default_region, default_area_code=settings.default_area_code)
         parse_ns.append(time.perf_counter_ns() - started)
 
     repo_ns = []
@@ -391,10 +392,13 @@ async def breakdown(
 
     ping_ns: list[int] = []
     no_ping_ns: list[int] = []
-    engine = create_async_engine(async_url(db.url), pool_size=settings.db_pool_size)
+    engine = create_async_engine(
+        async_url(db.url), pool_size=settings.db_pool_size, pool_pre_ping=True
+    )
     try:
-        both = [(db.sessionmaker, ping_ns), (create_sessionmaker(engine), no_ping_ns)]
+        both = [(create_sessionmaker(engine), ping_ns), (db.sessionmaker, no_ping_ns)]
         for i, q in enumerate([*warmup, *queries]):
+            try_parse_phone.cache_clear()  # each pass parses, as the measured one did
             for sessions, samples in both if i % 2 else both[::-1]:
                 ns, _ = await service_lookup(sessions, settings, q.typed)
                 if i >= len(warmup):
@@ -405,29 +409,42 @@ async def breakdown(
 
 
 async def explain_lookup(db: Database, settings: Settings, e164: str) -> list[str]:
-    """The statements one lookup() sends, and the plan of the first (the number lookup)."""
+    """What one lookup() sends to the server, every message counted at asyncpg (SQLAlchemy's
+    statements, its BEGIN and COMMIT, a pre-ping, and what goes to asyncpg directly), and the
+    plan of the number lookup."""
     assert db.engine is not None and db.sessionmaker is not None
-    sent: list[tuple[str, Any]] = []
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    simple, extended = asyncpg.Connection.execute, asyncpg.Connection._do_execute
 
-    def capture(_c: object, _cur: object, statement: str, params: Any, *_: object) -> None:
-        sent.append((statement, params))
+    async def spy_simple(self: Any, query: str, *args: Any, **kw: Any) -> Any:
+        if not args:  # with arguments it goes on to _do_execute, counted there
+            sent.append((query, ()))
+        return await simple(self, query, *args, **kw)
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
+    async def spy_extended(self: Any, query: str, executor: Any, *args: Any, **kw: Any) -> Any:
+        sent.append((query, ()))
+        return await extended(self, query, executor, *args, **kw)
+
+    # Warm: a connection new to the pool reads the types' codecs once (and the first lookup
+    # of a run may open one).
+    for _ in range(settings.db_pool_size * 2):
+        await service_lookup(db.sessionmaker, settings, e164)
+    asyncpg.Connection.execute = spy_simple  # type: ignore[method-assign]
+    asyncpg.Connection._do_execute = spy_extended  # type: ignore[method-assign]
     try:
+        try_parse_phone.cache_clear()
         await service_lookup(db.sessionmaker, settings, e164)
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", capture)
-    lines = [
-        f"  statements per lookup(): {len(sent)}, plus BEGIN and COMMIT,"
-        " plus the pool's pre-ping (BEGIN, ';', ROLLBACK)"
-    ]
+        asyncpg.Connection.execute = simple  # type: ignore[method-assign]
+        asyncpg.Connection._do_execute = extended  # type: ignore[method-assign]
+    lines = [f"  messages to the server per lookup(): {len(sent)}"]
     lines += ["    " + " ".join(stmt.split())[:150] for stmt, _ in sent]
-    if sent:
-        statement, params = sent[0]
+    lookup = next((stmt for stmt, _ in sent if "customer_phones.e164" in stmt), None)
+    if lookup is not None:
         async with db.engine.connect() as conn:
             driver = await driver_of(conn)
             plan = await driver.fetch(
-                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + statement, *params
+                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + lookup, e164
             )
         lines += ["    | " + row[0] for row in plan]
     return lines
@@ -544,8 +561,8 @@ def report(results: Results) -> None:
     print("  where lookup() spends its time:")
     print(row(results.parse, "  parsing the typed number"))
     print(row(results.repo, "  repo.by_number() in a held session"))
-    print(row(results.ping, "  lookup(), pool pre-ping on  (A/B)"))
-    print(row(results.no_ping, "  lookup(), pool pre-ping off (A/B)"))
+    print(row(results.ping, "  lookup(), SQLAlchemy pre-ping (A/B)"))
+    print(row(results.no_ping, "  lookup(), as the service runs (A/B)"))
     c = results.checks
     print(
         f"\n  checks: {c.lookup_misses} lookup misses, {c.bare_misses} bare misses, "

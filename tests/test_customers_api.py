@@ -4,6 +4,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -397,3 +399,50 @@ async def test_the_migration_translates_stored_keys_as_the_service_computes_them
             {"old": old, "src": migration._FROM, "dst": migration._TO},
         )
         assert new == sort_key_of(name), name
+
+
+async def test_a_lookup_outside_a_transaction_sends_one_statement(
+    app: FastAPI, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that only looks a number up (the screen-pop's and the dialplan's question)
+    costs one message to the server: no BEGIN/COMMIT, no pre-ping, the holders and all their
+    numbers in one statement."""
+    import asyncpg
+
+    from app.customers.service import CustomerService
+    from app.db import unit_of_work
+
+    maker = app.state.database.sessionmaker  # on the engine, not a test's rolled-back one
+    async with unit_of_work(maker) as s:
+        office = await make_customer(s, settings, "دفتر مشترک", ("02188776601", "09129990001"))
+        other = await make_customer(s, settings, "همکار", ("021-8877-6601",))
+    sent: list[str] = []
+    simple, extended = asyncpg.Connection.execute, asyncpg.Connection._do_execute
+
+    async def spy_simple(self: Any, query: str, *args: Any, **kw: Any) -> Any:
+        if not args:
+            sent.append(query)
+        return await simple(self, query, *args, **kw)
+
+    async def spy_extended(self: Any, query: str, *args: Any, **kw: Any) -> Any:
+        sent.append(query)
+        return await extended(self, query, *args, **kw)
+
+    try:
+        async with unit_of_work(maker) as s:  # warm: a new connection introspects types once
+            await CustomerService(s, settings).lookup("02188776601")
+        monkeypatch.setattr(asyncpg.Connection, "execute", spy_simple)
+        monkeypatch.setattr(asyncpg.Connection, "_do_execute", spy_extended)
+        async with unit_of_work(maker) as s:
+            outcome = await CustomerService(s, settings).lookup("+98 21 8877 6601")
+        monkeypatch.undo()
+        assert len(sent) == 1, sent
+        assert [c.id for c in outcome.customers] == [office.id, other.id]
+        assert [p.e164 for p in outcome.customers[0].phones] == ["+982188776601", "+989129990001"]
+        assert outcome.customers[1].phones[0].raw == "021-8877-6601"
+    finally:
+        monkeypatch.undo()
+        async with unit_of_work(maker) as s:
+            await s.execute(
+                text("DELETE FROM customers WHERE id IN (:a, :b)"), {"a": office.id, "b": other.id}
+            )

@@ -2,12 +2,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, cast, delete, select, text, tuple_, update
+from sqlalchemy import (
+    Select,
+    bindparam,
+    cast,
+    delete,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.util import greenlet_spawn
 
 from app.models import Customer, CustomerPhone, User
 
@@ -31,6 +43,88 @@ class SearchFilter:
     priority: str | None = None
     after: tuple[str, int] | None = None
     limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class HolderPhone:
+    id: int
+    raw: str
+    e164: str
+    extension: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """A customer holding a number, as a lookup reads it: plain values from one row, not an
+    ORM object (nothing to track, refresh or load later). Same attribute names as
+    ``Customer``, so ``CustomerRead`` reads either."""
+
+    id: int
+    kind: str
+    name: str
+    company: str
+    address: str
+    email: str | None
+    notes: str
+    tags: list[str]
+    priority: str | None
+    owner_id: int | None
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    phones: tuple[HolderPhone, ...]
+
+
+_CUSTOMER_FIELDS = [f for f in Holder.__slots__ if f != "phones"]
+_PHONE_FIELDS = ["id", "raw", "e164", "extension", "label"]
+
+
+def _holders_statement() -> Select[Any]:
+    """One row per number of every customer holding the number: the customers' columns,
+    then the phone's (``phone_id``, ...). A join, not an aggregate: rows are cheaper to
+    build on the server and to read here than JSON."""
+    # Core columns, not ORM attributes: the rows are read as plain values.
+    c, p = Customer.__table__.c, CustomerPhone.__table__.c
+    holding = select(p.customer_id).where(p.e164 == bindparam("e164"))
+    phone = [p.id.label("phone_id"), *(p[f] for f in _PHONE_FIELDS[1:])]
+    return (
+        select(*(c[f] for f in _CUSTOMER_FIELDS), *phone)
+        .join_from(Customer.__table__, CustomerPhone.__table__, p.customer_id == c.id)
+        .where(c.id.in_(holding))
+        .order_by(c.id, p.id)
+    )
+
+
+# Built once: every lookup by number sends this one statement. Outside a transaction it
+# goes straight to asyncpg as SQL text compiled once (asyncpg prepares it once per
+# connection): SQLAlchemy's execution layer would cost more than the query itself.
+_HOLDERS = _holders_statement()
+_HOLDERS_SQL = str(_HOLDERS.compile(dialect=asyncpg_dialect()))  # type: ignore[no-untyped-call]
+
+
+def _holders(rows: Sequence[Any]) -> list[Holder]:
+    """Rows of ``_HOLDERS`` (asyncpg records or SQLAlchemy rows), grouped by customer."""
+    holders: list[Holder] = []
+    current: list[Any] = []
+
+    def close() -> None:
+        first = current[0]
+        phones = tuple(
+            HolderPhone(r["phone_id"], r["raw"], r["e164"], r["extension"], r["label"])
+            for r in current
+        )
+        holders.append(Holder(**{f: first[f] for f in _CUSTOMER_FIELDS}, phones=phones))
+
+    for row in rows:
+        record = row._mapping if hasattr(row, "_mapping") else row
+        if current and current[0]["id"] != record["id"]:
+            close()
+            current = []
+        current.append(record)
+    if current:
+        close()
+    return holders
 
 
 # How many customers, in name order, a search tests before it asks the GIN index instead.
@@ -98,13 +192,31 @@ class CustomerRepository:
         stmt = select(CustomerPhone.customer_id).where(CustomerPhone.e164.in_(e164s)).distinct()
         return list((await self.session.execute(stmt)).scalars())
 
-    async def by_number(self, e164: str) -> Sequence[Customer]:
-        """Every customer holding ``e164`` (an index lookup on customer_phones.e164)."""
-        holders = select(CustomerPhone.customer_id).where(CustomerPhone.e164 == e164)
-        stmt = (
-            select(Customer).where(Customer.id.in_(holders)).options(_PHONES).order_by(Customer.id)
-        )
-        return (await self.session.execute(stmt)).scalars().all()
+    async def by_number(self, e164: str) -> list[Holder]:
+        """Every customer holding ``e164``, with all their numbers, in one statement (index
+        lookups on customer_phones.e164 and the customers' keys).
+
+        Every caller lookup asks this, so it costs one round trip: when the session has not
+        begun a transaction (a request that only looks up), the statement runs on a pooled
+        connection of its own, outside any transaction, with no BEGIN and COMMIT around it
+        (a single SELECT sees one snapshot either way). Inside a unit of
+        work that has already read or written, it joins that transaction and sees its
+        writes."""
+        bind = self.session.bind
+        if isinstance(bind, AsyncEngine) and not self.session.in_transaction():
+            raw = await bind.raw_connection()
+            try:
+                driver = raw.driver_connection
+                assert driver is not None
+                # No transaction was begun on it: asyncpg runs the statement in autocommit.
+                rows: Sequence[Any] = await driver.fetch(_HOLDERS_SQL, e164)
+            finally:
+                # Back to the pool (its reset may need the database: in SQLAlchemy's
+                # greenlet, as every pool operation of the async engine).
+                await greenlet_spawn(raw.close)
+        else:
+            rows = (await self.session.execute(_HOLDERS, {"e164": e164})).all()
+        return _holders(rows)
 
     async def find_for_import(
         self, sort_key: str, company: str, e164s: Sequence[str]

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.customers.importer import ImportRow, RowError
-from app.customers.repository import CustomerRepository, SearchFilter, SearchVector
+from app.customers.repository import CustomerRepository, Holder, SearchFilter, SearchVector
 from app.customers.schemas import CustomerCreate, CustomerUpdate, PhoneIn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.models import Customer, CustomerPhone, Role, User
@@ -31,7 +31,7 @@ _NUMBERISH = re.compile(r"^[\d\s+()\-./]+$")
 class LookupOutcome:
     number: str
     parsed: PhoneNumber | None
-    customers: Sequence[Customer]
+    customers: Sequence[Holder]
 
 
 @dataclass
