@@ -3,12 +3,11 @@ of a pre-ping (app.db.create_engine)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import FastAPI
 from sqlalchemy import event, text
 
 from app.db import create_engine
+from tests.screenpop.support import eventually
 
 
 async def test_a_connection_the_server_closed_is_replaced_at_checkout(app: FastAPI) -> None:
@@ -26,10 +25,10 @@ async def test_a_connection_the_server_closed_is_replaced_at_checkout(app: FastA
         async with app.state.database.engine.connect() as admin:
             await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
         # The server's end of the socket reaches asyncpg through the event loop.
-        deadline = asyncio.get_running_loop().time() + 10
-        while not driver.is_closed() and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.02)
-        assert driver.is_closed()
+        async def closed() -> bool:
+            return bool(driver.is_closed())
+
+        await eventually(closed, within=10)
         sent.clear()
         async with engine.connect() as conn:
             second = await conn.scalar(text("SELECT pg_backend_pid()"))
