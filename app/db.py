@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import Select, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import greenlet_spawn
 
 from app.config import Settings
 from app.embedded_db import EmbeddedPostgres, start_embedded
@@ -172,3 +173,65 @@ class Database:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class HotRead:
+    """A read-only ``SELECT`` asked on a hot path (every call's caller lookup), sent in one
+    round trip.
+
+    When the session has begun no transaction (a request that only reads this), the
+    statement goes to asyncpg on a pooled connection of its own, outside any transaction,
+    as SQL compiled once (asyncpg prepares it once per connection): no BEGIN and COMMIT
+    around it, and none of SQLAlchemy's execution layer, which costs more than such a query
+    itself. A single statement sees one snapshot either way. Inside a transaction it is
+    executed in it as usual (and sees that transaction's writes). Rows come back as dicts
+    in both cases, with SQLAlchemy's bind and result processing applied."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+
+    async def rows(self, session: AsyncSession, params: dict[str, Any]) -> list[dict[str, Any]]:
+        bind = session.bind
+        if not isinstance(bind, AsyncEngine) or session.in_transaction():
+            return [dict(r._mapping) for r in await session.execute(self.statement, params)]
+        compiled = self._compiled.get(bind.dialect.name)
+        if compiled is None:
+            compiled = self._compiled[bind.dialect.name] = _Compiled(self.statement, bind)
+        raw = await bind.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            records = await driver.fetch(compiled.sql, *compiled.arguments(params))
+        finally:
+            # Back to the pool; its reset runs in SQLAlchemy's greenlet, as every pool
+            # operation of the async engine does.
+            await greenlet_spawn(raw.close)
+        return [compiled.row(record) for record in records]
+
+
+class _Compiled:
+    def __init__(self, statement: Select[Any], bind: AsyncEngine) -> None:
+        dialect = bind.dialect
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self._names = list(compiled.positiontup or ())
+        self._defaults = dict(compiled.params)
+        self._binds = {n: p for n, p in compiled._bind_processors.items() if callable(p)}
+        self._results = [
+            (c.keyname, c.type.result_processor(dialect, None)) for c in compiled._result_columns
+        ]
+
+    def arguments(self, params: dict[str, Any]) -> list[Any]:
+        values = []
+        for name in self._names:
+            value = params[name] if name in params else self._defaults[name]
+            process = self._binds.get(name)
+            values.append(process(value) if process is not None else value)
+        return values
+
+    def row(self, record: Any) -> dict[str, Any]:
+        return {
+            key: process(value) if process is not None else value
+            for (key, process), value in zip(self._results, record, strict=True)
+        }

@@ -16,11 +16,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
-from sqlalchemy.util import greenlet_spawn
 
+from app.db import HotRead
 from app.models import Customer, CustomerPhone, User
 
 
@@ -96,15 +95,12 @@ def _holders_statement() -> Select[Any]:
     )
 
 
-# Built once: every lookup by number sends this one statement. Outside a transaction it
-# goes straight to asyncpg as SQL text compiled once (asyncpg prepares it once per
-# connection): SQLAlchemy's execution layer would cost more than the query itself.
-_HOLDERS = _holders_statement()
-_HOLDERS_SQL = str(_HOLDERS.compile(dialect=asyncpg_dialect()))  # type: ignore[no-untyped-call]
+# Built once: every lookup by number sends this one statement (see HotRead).
+_HOLDERS = HotRead(_holders_statement())
 
 
-def _holders(rows: Sequence[Any]) -> list[Holder]:
-    """Rows of ``_HOLDERS`` (asyncpg records or SQLAlchemy rows), grouped by customer."""
+def _holders(rows: Sequence[dict[str, Any]]) -> list[Holder]:
+    """Rows of ``_HOLDERS``, grouped by customer."""
     holders: list[Holder] = []
     current: list[Any] = []
 
@@ -117,11 +113,10 @@ def _holders(rows: Sequence[Any]) -> list[Holder]:
         holders.append(Holder(**{f: first[f] for f in _CUSTOMER_FIELDS}, phones=phones))
 
     for row in rows:
-        record = row._mapping if hasattr(row, "_mapping") else row
-        if current and current[0]["id"] != record["id"]:
+        if current and current[0]["id"] != row["id"]:
             close()
             current = []
-        current.append(record)
+        current.append(row)
     if current:
         close()
     return holders
@@ -196,26 +191,8 @@ class CustomerRepository:
         """Every customer holding ``e164``, with all their numbers, in one statement (index
         lookups on customer_phones.e164 and the customers' keys).
 
-        Every caller lookup asks this, so it costs one round trip: when the session has not
-        begun a transaction (a request that only looks up), the statement runs on a pooled
-        connection of its own, outside any transaction, with no BEGIN and COMMIT around it
-        (a single SELECT sees one snapshot either way). Inside a unit of
-        work that has already read or written, it joins that transaction and sees its
-        writes."""
-        bind = self.session.bind
-        if isinstance(bind, AsyncEngine) and not self.session.in_transaction():
-            raw = await bind.raw_connection()
-            try:
-                driver = raw.driver_connection
-                assert driver is not None
-                # No transaction was begun on it: asyncpg runs the statement in autocommit.
-                rows: Sequence[Any] = await driver.fetch(_HOLDERS_SQL, e164)
-            finally:
-                # Back to the pool (its reset may need the database: in SQLAlchemy's
-                # greenlet, as every pool operation of the async engine).
-                await greenlet_spawn(raw.close)
-        else:
-            rows = (await self.session.execute(_HOLDERS, {"e164": e164})).all()
+        Every caller lookup asks this: one round trip (``app.db.HotRead``)."""
+        rows = await _HOLDERS.rows(self.session, {"e164": e164})
         return _holders(rows)
 
     async def find_for_import(

@@ -5,6 +5,7 @@ timeout, so a slow CRM never holds a call (see asterisk-dev/)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.contracts.status import ContractStatus, contract_status
+from app.db import HotRead
 from app.models import Contract, Customer, CustomerPhone, UserDevice
 from app.phones import try_parse_phone
 from telephony.events import extension_of
@@ -101,7 +103,8 @@ def _lookup_statement() -> Select[Any]:
     )
 
 
-_LOOKUP = _lookup_statement()
+# Every call the dialplan asks about sends this one statement (see HotRead).
+_LOOKUP = HotRead(_lookup_statement())
 
 
 class PbxLookupService:
@@ -115,22 +118,26 @@ class PbxLookupService:
         )
         if parsed is None:
             return CallerInfo(found=False, number=number)
-        rows = (await self.session.execute(_LOOKUP, {"e164": parsed.e164})).all()
+        rows = await _LOOKUP.rows(self.session, {"e164": parsed.e164})
         if not rows:
             return CallerInfo(found=False, number=number, e164=parsed.e164)
         best = rows[0]
-        spans = [_Span(level, _day(s), _day(e)) for level, s, e in best.contracts]
+        contracts = best["contracts"]
+        if isinstance(contracts, str):
+            contracts = json.loads(contracts)
+        spans = [_Span(level, _day(s), _day(e)) for level, s, e in contracts]
+        device = best["owner_device"]
         return CallerInfo(
             found=True,
             number=number,
             e164=parsed.e164,
-            customer_id=best.id,
-            name=best.name,
-            company=best.company,
-            priority=(best.priority or "").lower(),
-            vip=best.priority == "VIP",
+            customer_id=best["id"],
+            name=best["name"],
+            company=best["company"],
+            priority=(best["priority"] or "").lower(),
+            vip=best["priority"] == "VIP",
             contract=contract_status(spans, today, self.settings.contract_expiring_days),
-            agent_extension=extension_of(best.owner_device) if best.owner_device else "",
+            agent_extension=extension_of(device) if device else "",
             holders=len(rows),
         )
 
