@@ -19,7 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -316,3 +316,31 @@ class KeepAlive:
             with contextlib.suppress(ConnectionError):
                 await self.writer.wait_closed()
         self.reader = self.writer = None
+
+
+@contextlib.contextmanager
+def messages_to_server() -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
+    """Every statement asyncpg sends while the block runs, with its arguments: SQLAlchemy's
+    (their BEGIN, COMMIT and a pre-ping included) and what goes to asyncpg directly
+    (``app.db.HotRead``), which SQLAlchemy's cursor events do not see."""
+    import asyncpg
+
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    simple, extended = asyncpg.Connection.execute, asyncpg.Connection._do_execute
+
+    async def spy_simple(self: Any, query: str, *args: Any, **kw: Any) -> Any:
+        if not args:  # with arguments it goes on to _do_execute, counted there
+            sent.append((query, ()))
+        return await simple(self, query, *args, **kw)
+
+    async def spy_extended(self: Any, query: str, *args: Any, **kw: Any) -> Any:
+        sent.append((query, ()))
+        return await extended(self, query, *args, **kw)
+
+    asyncpg.Connection.execute = spy_simple  # type: ignore[method-assign]
+    asyncpg.Connection._do_execute = spy_extended  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        asyncpg.Connection.execute = simple  # type: ignore[method-assign]
+        asyncpg.Connection._do_execute = extended  # type: ignore[method-assign]

@@ -25,8 +25,15 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from common import Driver, PreparedStatement, Stats, bench_settings, driver_of, run_and_print
+from common import (
+    Driver,
+    PreparedStatement,
+    Stats,
+    bench_settings,
+    driver_of,
+    messages_to_server,
+    run_and_print,
+)
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
@@ -413,30 +420,13 @@ async def explain_lookup(db: Database, settings: Settings, e164: str) -> list[st
     statements, its BEGIN and COMMIT, a pre-ping, and what goes to asyncpg directly), and the
     plan of the number lookup."""
     assert db.engine is not None and db.sessionmaker is not None
-    sent: list[tuple[str, tuple[Any, ...]]] = []
-    simple, extended = asyncpg.Connection.execute, asyncpg.Connection._do_execute
-
-    async def spy_simple(self: Any, query: str, *args: Any, **kw: Any) -> Any:
-        if not args:  # with arguments it goes on to _do_execute, counted there
-            sent.append((query, ()))
-        return await simple(self, query, *args, **kw)
-
-    async def spy_extended(self: Any, query: str, executor: Any, *args: Any, **kw: Any) -> Any:
-        sent.append((query, ()))
-        return await extended(self, query, executor, *args, **kw)
-
     # Warm: a connection new to the pool reads the types' codecs once (and the first lookup
     # of a run may open one).
     for _ in range(settings.db_pool_size * 2):
         await service_lookup(db.sessionmaker, settings, e164)
-    asyncpg.Connection.execute = spy_simple  # type: ignore[method-assign]
-    asyncpg.Connection._do_execute = spy_extended  # type: ignore[method-assign]
-    try:
+    with messages_to_server() as sent:
         try_parse_phone.cache_clear()
         await service_lookup(db.sessionmaker, settings, e164)
-    finally:
-        asyncpg.Connection.execute = simple  # type: ignore[method-assign]
-        asyncpg.Connection._do_execute = extended  # type: ignore[method-assign]
     lines = [f"  messages to the server per lookup(): {len(sent)}"]
     lines += ["    " + " ".join(stmt.split())[:150] for stmt, _ in sent]
     lookup = next((stmt for stmt, _ in sent if "customer_phones.e164" in stmt), None)

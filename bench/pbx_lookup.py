@@ -64,17 +64,18 @@ from common import (
     driver_of,
     free_port,
     loop_factory,
+    messages_to_server,
     read_answer,
     start_tamas,
 )
 from common import tamas_env as common_env
 from lookup import ABSENT_BLOCKS, NOT_NUMBERS, sample_numbers, seed
 from pop_latency import cpu_seconds, postgres_pids, rss_bytes
-from sqlalchemy import event
 
 from app.config import Settings
 from app.db import Database, unit_of_work
-from app.pbx.service import PbxLookupService
+from app.pbx.service import _LOOKUP, PbxLookupService
+from app.phones import try_parse_phone
 from app.security import new_token
 
 PBX = "bench-lookup"
@@ -516,25 +517,27 @@ async def in_process(
 async def explain(db: Database, settings: Settings, number: str) -> list[str]:
     """The statements one lookup sends, and the plan of the lookup query."""
     assert db.engine is not None and db.sessionmaker is not None
-    sent: list[tuple[str, Any]] = []
-
-    def capture(_c: object, _cur: object, statement: str, params: Any, *_: object) -> None:
-        sent.append((statement, params))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
-    try:
+    today = datetime.now(UTC).date()
+    for _ in range(settings.db_pool_size * 2):  # new connections read the codecs once
         async with unit_of_work(db.sessionmaker) as session:
-            await PbxLookupService(session, settings).caller(number, datetime.now(UTC).date())
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", capture)
-    lines = [f"  statements per lookup: {len(sent)}, plus BEGIN and COMMIT"]
-    if sent:
-        statement, params = sent[0]
-        lines.append("    " + " ".join(statement.split()))
+            await PbxLookupService(session, settings).caller(number, today)
+    with messages_to_server() as sent:
+        async with unit_of_work(db.sessionmaker) as session:
+            await PbxLookupService(session, settings).caller(number, today)
+    lines = [f"  messages to the server per lookup: {len(sent)}"]
+    lines += ["    " + " ".join(q.split())[:150] for q, _ in sent]
+    parsed = try_parse_phone(number, settings.default_region)
+    if parsed is not None:
+        # The plan of the lookup with this number written in (the statement takes several
+        # parameters besides the number).
+        statement = _LOOKUP.statement.params(e164=parsed.e164)
+        sql = str(
+            statement.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
+        )
         async with db.engine.connect() as conn:
             driver = await driver_of(conn)
-            await driver.fetch(statement, *params)  # once, so the plan is a warm one
-            plan = await driver.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *params)
+            await driver.fetch(sql)  # once, so the plan is a warm one
+            plan = await driver.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql)
         lines += ["    | " + row[0] for row in plan]
     return lines
 
