@@ -19,14 +19,22 @@ _bearer = HTTPBearer(auto_error=False, description="The token from POST /api/aut
 ROLE_RANK = {Role.agent: 1, Role.supervisor: 2, Role.admin: 3}
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Every dependency is ``async def``: FastAPI runs a plain ``def`` one in a worker thread,
+# a thread hop per request (most of a hot endpoint's own time, see BENCHMARKS.md).
+
+
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_sessionmaker(request: Request) -> SessionMaker:
+def _sessionmaker_of(request: Request) -> SessionMaker:
     sessionmaker: SessionMaker = request.app.state.sessionmaker
     return sessionmaker
+
+
+async def get_sessionmaker(request: Request) -> SessionMaker:
+    return _sessionmaker_of(request)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -35,7 +43,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     A :class:`DomainError` marked ``keep_changes`` (a failed sign-in that must still be
     counted) commits what was written before it; any other error rolls back.
     """
-    async with get_sessionmaker(request)() as session:
+    async with _sessionmaker_of(request)() as session:
         try:
             yield session
         except DomainError as exc:
@@ -58,7 +66,7 @@ SessionmakerDep = Annotated[SessionMaker, Depends(get_sessionmaker)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The caller's address as the server sees it. Behind a reverse proxy uvicorn puts the
     forwarded address here only when the proxy is listed in ``--forwarded-allow-ips``
     (``TAMAS_FORWARDED_ALLOW_IPS``): a client cannot pick its own by sending

@@ -226,6 +226,9 @@ def create_app(
     app.add_middleware(metrics.HttpMetrics)
     app.add_middleware(logs.RequestId)
     headers.install(app, settings)
+    # Routes are matched in the order they are included: the dialplan's lookups first, as a
+    # call waits on them (their /pbx/ paths overlap no other router's).
+    app.include_router(pbx_endpoints.router)
     app.include_router(auth_endpoints.router)
     app.include_router(user_endpoints.router)
     app.include_router(customer_endpoints.router)
@@ -238,7 +241,6 @@ def create_app(
     app.include_router(callback_endpoints.router)
     app.include_router(history_endpoints.router)
     app.include_router(report_endpoints.router)
-    app.include_router(pbx_endpoints.router)
     app.include_router(admin.router)
     app.include_router(audit_endpoints.router)
     app.include_router(pop_endpoints.router)

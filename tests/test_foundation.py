@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -81,3 +82,45 @@ async def test_a_database_that_fails_to_open_is_released() -> None:
     with pytest.raises(OSError):
         await db.open()
     assert db.engine is None and db.sessionmaker is None
+
+
+def test_no_route_depends_on_a_plain_function(settings: Settings) -> None:
+    """FastAPI runs a plain ``def`` dependency (or a class) in a worker thread: a thread hop
+    on every request that uses it. Every dependency of every route is a coroutine (or an
+    object whose ``__call__`` is one, as FastAPI's security schemes)."""
+    import inspect
+
+    from fastapi.dependencies.models import Dependant
+    from fastapi.routing import APIRoute
+
+    from app.main import create_app
+
+    def plain(dependant: Dependant, seen: list[str]) -> None:
+        for sub in dependant.dependencies:
+            call = sub.call
+            target = call if inspect.isroutine(call) else type(call).__call__
+            if inspect.isclass(call) or not (
+                inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)
+            ):
+                seen.append(getattr(call, "__qualname__", repr(call)))
+            plain(sub, seen)
+
+    def api_routes(routes: list[Any]) -> list[APIRoute]:
+        # FastAPI keeps an included router's routes behind the router (``original_router``).
+        out: list[APIRoute] = []
+        for route in routes:
+            if isinstance(route, APIRoute):
+                out.append(route)
+            elif hasattr(route, "original_router"):
+                out.extend(api_routes(route.original_router.routes))
+        return out
+
+    routes = api_routes(create_app(settings).routes)
+    assert len(routes) > 50
+    found: dict[str, list[str]] = {}
+    for route in routes:
+        seen: list[str] = []
+        plain(route.dependant, seen)
+        if seen:
+            found[route.path] = sorted(set(seen))
+    assert found == {}

@@ -4,6 +4,7 @@ supervisors' reviews of calls."""
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -133,7 +134,16 @@ class HistoryParams:
         )
 
 
-Params = Annotated[HistoryParams, Depends()]
+async def _history_params(**filters: Any) -> HistoryParams:
+    return HistoryParams(**filters)
+
+
+# The query parameters are HistoryParams.__init__'s; a coroutine rather than the class as
+# the dependency, which FastAPI would call in a worker thread.
+_history_params.__signature__ = inspect.signature(HistoryParams).replace(  # type: ignore[attr-defined]
+    return_annotation="HistoryParams"
+)
+Params = Annotated[HistoryParams, Depends(_history_params)]
 
 
 @router.get("/api/history", response_model=CallPage)
