@@ -191,10 +191,19 @@ class HotRead:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
-    async def rows(self, session: AsyncSession, params: dict[str, Any]) -> list[dict[str, Any]]:
-        bind = session.bind
-        if not isinstance(bind, AsyncEngine) or session.in_transaction():
-            return [dict(r._mapping) for r in await session.execute(self.statement, params)]
+    async def rows(
+        self, source: AsyncSession | AsyncEngine, params: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The rows, asked on ``source``: a session (in its transaction when it has begun
+        one), or the engine itself for an edge that opens no session at all (a session
+        per request costs more CPU than the query: the dialplan's lookup)."""
+        if isinstance(source, AsyncEngine):
+            bind = source
+        else:
+            session_bind = source.bind
+            if not isinstance(session_bind, AsyncEngine) or source.in_transaction():
+                return [dict(r._mapping) for r in await source.execute(self.statement, params)]
+            bind = session_bind
         compiled = self._compiled.get(bind.dialect.name)
         if compiled is None:
             compiled = self._compiled[bind.dialect.name] = _Compiled(self.statement, bind)

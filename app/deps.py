@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import PbxSettings, Settings
 from app.db import SessionMaker
@@ -60,6 +60,23 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_reader(request: Request) -> AsyncIterator[AsyncSession | AsyncEngine]:
+    """For an edge that only reads through :class:`app.db.HotRead`: the engine itself, no
+    session (whose making, commit and closing cost more CPU than such a query). When the
+    sessions are bound to something else (a test's connection, inside its transaction), a
+    session as ``get_session`` gives."""
+    sessionmaker = _sessionmaker_of(request)
+    bind = sessionmaker.kw.get("bind")
+    if isinstance(bind, AsyncEngine):
+        yield bind
+        return
+    async for session in get_session(request):
+        yield session
+
+
+ReaderDep = Annotated[AsyncSession | AsyncEngine, Depends(get_reader, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # For an edge that needs more than one transaction (commit, act on the PBX, record the result).
 SessionmakerDep = Annotated[SessionMaker, Depends(get_sessionmaker)]

@@ -20,7 +20,7 @@ request is written to when its whole answer has been read.
 Also measured, to say where the time goes: the same client against a bare asyncio server
 answering at once (the client's and loopback's own share); the same lookups with a new
 connection each, as a CURL() from a new call's thread makes them; each lookup through
-``PbxLookupService.caller()`` in this process, in its own session and transaction, as the
+``PbxLookupService.caller()`` in this process, on the engine, as the
 endpoint does it (the server-side figure, without HTTP); and the plan of the lookup query.
 Every HTTP answer is compared with the in-process answer for the same number, and the
 latency of each second of the run is printed (p50/max), so that stalls show.
@@ -499,16 +499,15 @@ class Checks:
 async def in_process(
     db: Database, settings: Settings, lookups: Sequence[Lookup]
 ) -> tuple[Stats, list[dict[str, str]]]:
-    """Each lookup as the endpoint does it, without HTTP: its own session and transaction,
-    ``PbxLookupService.caller()``, commit. The answers, for comparing with HTTP's."""
-    assert db.sessionmaker is not None
+    """Each lookup as the endpoint does it, without HTTP: ``PbxLookupService.caller()`` on
+    the engine (no session). The answers, for comparing with HTTP's."""
+    assert db.engine is not None
     today = datetime.now(UTC).date()
     samples: list[int] = []
     answers: list[dict[str, str]] = []
     for lookup in lookups:
         started = time.perf_counter_ns()
-        async with unit_of_work(db.sessionmaker) as session:
-            info = await PbxLookupService(session, settings).caller(lookup.number, today)
+        info = await PbxLookupService(db.engine, settings).caller(lookup.number, today)
         samples.append(time.perf_counter_ns() - started)
         answers.append(dict(info.pairs()))
     return Stats.of(samples), answers

@@ -99,3 +99,47 @@ async def test_a_hot_read_outside_a_transaction_is_one_message_with_the_same_ans
             await s.execute(
                 text("DELETE FROM customers WHERE id IN (:a, :b)"), {"a": plain.id, "b": vip.id}
             )
+
+
+async def test_the_dialplan_lookup_opens_no_session(
+    app: FastAPI, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``GET /pbx/lookup`` on the service's own sessions (bound to the engine) reads through
+    the engine: no session is made for it (making, committing and closing one costs more CPU
+    than the query), and its answer is the one a session gives."""
+    import httpx
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.db import unit_of_work
+    from tests.fixtures.factories import make_customer
+    from tests.fixtures.pbx import calling_pbx
+
+    maker = app.state.database.sessionmaker
+    async with unit_of_work(maker) as s:
+        known = await make_customer(s, settings, "خانم رضایی", ("09121110099",), priority="VIP")
+    made: list[object] = []
+    original = AsyncSession.__init__
+
+    def counting(self: AsyncSession, *args: Any, **kw: Any) -> None:
+        made.append(self)
+        original(self, *args, **kw)
+
+    transport = httpx.ASGITransport(app=app)
+    try:
+        with calling_pbx(app, settings, "main", "round-trip-token"):
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                monkeypatch.setattr(AsyncSession, "__init__", counting)
+                r = await c.get(
+                    "/pbx/lookup?number=09121110099&format=json",
+                    headers={"Authorization": "Bearer round-trip-token"},
+                )
+                monkeypatch.undo()
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["found"] == "1" and body["customer_id"] == str(known.id)
+        assert body["vip"] == "1" and body["name"] == "خانم رضایی"
+        assert made == []
+    finally:
+        monkeypatch.undo()
+        async with unit_of_work(maker) as s:
+            await s.execute(text("DELETE FROM customers WHERE id = :a"), {"a": known.id})

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from app.deps import PbxCaller, SessionDep, SettingsDep
+from app.deps import PbxCaller, ReaderDep, SessionDep, SettingsDep
 from app.pbx.service import PbxLookupService
 from app.tracking.codes import BadCode, parse
 from app.tracking.repository import TrackingRepository
@@ -36,7 +36,7 @@ def _answer(pairs: list[tuple[str, str]], fmt: Format) -> Response:
 
 @router.get("/lookup", response_class=PlainTextResponse)
 async def lookup(
-    session: SessionDep,
+    reader: ReaderDep,
     settings: SettingsDep,
     _pbx: PbxCaller,
     number: Annotated[str, Query(max_length=64, description="the caller id, as the PBX has it")],
@@ -48,7 +48,7 @@ async def lookup(
     `contract_level`, `agent_extension` (the customer's assigned agent), `holders` (how many
     customers share the number). An unknown or unparsable number is `found=0`, never an
     error: the call goes on. Keep the dialplan's timeout short (see asterisk-dev/)."""
-    info = await PbxLookupService(session, settings).caller(number, datetime.now(UTC).date())
+    info = await PbxLookupService(reader, settings).caller(number, datetime.now(UTC).date())
     return _answer(info.pairs(), format)
 
 

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, literal_column, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.contracts.status import ContractStatus, contract_status
@@ -108,8 +108,9 @@ _LOOKUP = HotRead(_lookup_statement())
 
 
 class PbxLookupService:
-    def __init__(self, session: AsyncSession, settings: Settings) -> None:
-        self.session = session
+    def __init__(self, source: AsyncSession | AsyncEngine, settings: Settings) -> None:
+        # A session, or the engine for an edge that opens none (see HotRead).
+        self.source = source
         self.settings = settings
 
     async def caller(self, number: str, today: date) -> CallerInfo:
@@ -118,7 +119,7 @@ class PbxLookupService:
         )
         if parsed is None:
             return CallerInfo(found=False, number=number)
-        rows = await _LOOKUP.rows(self.session, {"e164": parsed.e164})
+        rows = await _LOOKUP.rows(self.source, {"e164": parsed.e164})
         if not rows:
             return CallerInfo(found=False, number=number, e164=parsed.e164)
         best = rows[0]
