@@ -95,6 +95,7 @@ def serve(
         log_config=log_config,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        ws_per_message_deflate=settings.ws_compression,
     )
     Server(config, app.state).run()
 

@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     # --forwarded-allow-ips: addresses or networks, comma-separated; "*" trusts everyone, which
     # lets any client pick the address its failed sign-ins are counted under).
     forwarded_allow_ips: str = "127.0.0.1"
+    # permessage-deflate on the panels' websockets. Off by default: a pop is a few hundred
+    # bytes, and each compressed socket keeps its compressor's state (about 40 KiB of the 78
+    # KiB an idle panel cost, see BENCHMARKS.md) and spends CPU on every message.
+    ws_compression: bool = False
     # The service is reached over HTTPS (directly or through the proxy): responses carry
     # Strict-Transport-Security so browsers never fall back to plain HTTP.
     https: bool = False

@@ -66,13 +66,21 @@ def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+async def commit(session: AsyncSession) -> None:
+    """Commit, when there is something to: a session that began no transaction and holds
+    no pending change (a request that only read through :class:`HotRead`, or nothing) has
+    none, and committing it would still cost a trip through SQLAlchemy's greenlet."""
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        await session.commit()
+
+
 @asynccontextmanager
 async def unit_of_work(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
     """One transaction: committed when the block ends, rolled back if it raises."""
     async with sessionmaker() as session:
         try:
             yield session
-            await session.commit()
+            await commit(session)
         except BaseException:
             await session.rollback()
             raise

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import PbxSettings, Settings
-from app.db import SessionMaker
+from app.db import SessionMaker, commit
 from app.errors import DomainError, NotAuthenticated, PermissionDenied
 from app.models import Role, User
 
@@ -56,7 +56,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         else:
-            await session.commit()
+            await commit(session)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

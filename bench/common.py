@@ -19,7 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -210,6 +210,11 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def ws_compression(env: Mapping[str, str]) -> bool:
+    """Whether ``tamas serve`` offers permessage-deflate with this environment."""
+    return env.get("TAMAS_WS_COMPRESSION", "false").strip().lower() in ("1", "true", "yes", "on")
+
+
 async def start_tamas(
     env: dict[str, str], log: Path, *, access_log: bool = True, factory: str = "app.main:create_app"
 ) -> Child:
@@ -221,6 +226,8 @@ async def start_tamas(
         "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
         "--port", str(port), "--log-level", "info", "--proxy-headers",
     ]  # fmt: skip
+    if not ws_compression(env):
+        argv += ["--ws-per-message-deflate", "false"]  # as tamas serve (TAMAS_WS_COMPRESSION)
     if not access_log:
         argv.append("--no-access-log")
     out = log.open("wb")

@@ -212,6 +212,9 @@ def serve(kind: str) -> None:
         port=0,
         log_level="warning",
         lifespan="on" if kind == "tamas" else "off",
+        # As tamas serve runs it (TAMAS_WS_COMPRESSION); the echo likewise, to be comparable.
+        ws_per_message_deflate=os.environ.get("TAMAS_WS_COMPRESSION", "false").strip().lower()
+        in ("1", "true", "yes", "on"),
     )
     _Announcing(config).run()
 

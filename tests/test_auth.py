@@ -49,8 +49,17 @@ async def test_wrong_password_and_unknown_user_look_the_same(
     assert wrong.json()["error"]["code"] == "sign_in_failed"
 
 
+@pytest.fixture
+def frozen_now(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """Sign-in's clock stopped: on a loaded machine the password hashing of the attempts
+    can outlast a 1 s wait, which would then be over before the attempt meant to meet it."""
+    now = datetime.now(UTC)
+    monkeypatch.setattr("app.auth.service._now", lambda: now)
+    return now
+
+
 async def test_repeated_failures_are_slowed_down(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, frozen_now: datetime
 ) -> None:
     user = await make_user(session)
     for _ in range(settings.login_free_failures):
@@ -64,7 +73,7 @@ async def test_repeated_failures_are_slowed_down(
     # Once the wait is over (moved into the past instead of sleeping), the right password
     # works and the counter is cleared.
     await session.execute(
-        update(LoginThrottle).values(blocked_until=datetime.now(UTC) - timedelta(seconds=1))
+        update(LoginThrottle).values(blocked_until=frozen_now - timedelta(seconds=1))
     )
     ok = await sign_in(client, user.username, PASSWORD)
     assert ok.status_code == 200, ok.text
@@ -157,7 +166,7 @@ async def test_password_change_needs_the_current_one_and_signs_out(
 
 
 async def test_one_address_guessing_many_usernames_is_slowed_down(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, frozen_now: datetime
 ) -> None:
     for i in range(settings.login_free_failures_per_address):
         assert (await sign_in(client, f"someone{i}", "guess")).status_code == 401

@@ -287,5 +287,28 @@ async def test_json_logs_parse_and_carry_request_ids(scratch_db: Database, tmp_p
     assert any(line["logger"].startswith("app.") for line in lines)
 
 
+async def test_panel_sockets_are_compressed_only_when_configured(
+    scratch_db: Database, tmp_path: Path
+) -> None:
+    """``tamas serve`` leaves permessage-deflate off unless TAMAS_WS_COMPRESSION is on: a
+    browser offering it gets a plain socket (no compressor state kept per panel)."""
+    import websockets
+
+    negotiated = {}
+    for setting in ("", "true"):
+        port = free_port()
+        extra = {"TAMAS_WS_COMPRESSION": setting} if setting else {}
+        proc = await start_tamas(port, tamas_env(scratch_db, **extra), tmp_path / "t.log")
+        try:
+            await wait_ready(port, proc)
+            async with websockets.connect(
+                f"ws://127.0.0.1:{port}/ws/pops", compression="deflate"
+            ) as ws:
+                negotiated[setting] = [type(e).__name__ for e in ws.protocol.extensions]
+        finally:
+            await stop_tamas(proc)
+    assert negotiated == {"": [], "true": ["PerMessageDeflate"]}
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))
