@@ -13,7 +13,10 @@ reports in its log at load time, or not at all:
   updatecdr are gone), a valid strategy, every member and state interface a PJSIP endpoint;
 - the dialplan (extensions.conf and its #include files): every include => lands on a context,
   every Queue() and every queue name [tamas-settings] sets is in queues.conf, every
-  Dial(PJSIP/name) an endpoint;
+  Dial(PJSIP/name) an endpoint; and, following the dialplan as a channel runs it
+  (DialplanRun, a small emulator): a value used after what it was built from is assigned
+  again, a CURL() to Tamas without the PBX's token, the token where AMI clients see it (a
+  channel variable or global: VarSet; a step's substituted text: Newexten);
 - manager.conf: AMI on, each user with a secret, deny and permit, and known read/write classes;
 - rtp.conf: a port range.
 
@@ -160,6 +163,11 @@ class Step:
     exten: str
     app: str
     args: str
+    label: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
 
 
 @dataclass
@@ -167,12 +175,17 @@ class Dialplan:
     extens: dict[str, list[str]] = field(default_factory=dict)  # context -> patterns
     includes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # -> (ctx, where)
     steps: dict[str, list[Step]] = field(default_factory=dict)
+    globals: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> value, where
 
     @classmethod
     def read(cls, path: Path) -> Dialplan:
         plan = cls()
         for section in read_conf(path):
-            if section.name in ("general", "globals"):
+            if section.name == "globals":
+                for key, value, line in section.options:
+                    plan.globals[key] = (value, f"{section.file}:{line}")
+                continue
+            if section.name == "general":
                 continue
             ctx = section.name
             plan.extens.setdefault(ctx, [])
@@ -189,13 +202,17 @@ class Dialplan:
                     exten = exten.strip()
                     if exten not in plan.extens[ctx]:
                         plan.extens[ctx].append(exten)
-                    body = body.partition(",")[2]
                 elif key == "same":
-                    body = value.partition(",")[2]
+                    body = value
                 else:
                     continue
+                priority, _, body = body.partition(",")
+                label = re.fullmatch(r"\s*\w+\((\w+)\)\s*", priority)
                 if m := re.fullmatch(r"\s*([A-Za-z]\w*)(?:\((.*)\))?\s*", body):
-                    plan.steps[ctx].append(Step(section.file, line, exten, m[1], m[2] or ""))
+                    step = Step(
+                        section.file, line, exten, m[1], m[2] or "", label[1] if label else ""
+                    )
+                    plan.steps[ctx].append(step)
         return plan
 
 
@@ -247,6 +264,398 @@ def find_extension(plan: Dialplan, context: str, exten: str) -> str | None:
     return look(context)
 
 
+# -- the dialplan run: what a channel's variables hold, step by step --------------------------
+#
+# A small emulator of Asterisk's dialplan, enough to follow the Tamas contexts the way a
+# channel runs them: ${...} substituted as pbx_variables.c does (innermost first, one pass;
+# Exec() substitutes its argument a second time), Set() assigning, Goto/GotoIf/Gosub/Return
+# followed, and a condition whose value is not known taking both ways. It finds what only
+# shows at run time:
+#   - a value built from a variable that is assigned again later (an option set once per
+#     channel from a placeholder the real value replaces afterwards): what uses it gets the
+#     old value;
+#   - a CURL() to Tamas that sends no token (Tamas answers 401: every lookup fails);
+#   - a secret (the PBX's token) where an AMI client sees it: a channel variable or global
+#     (VarSet events), or the text of a step once substituted (Newexten's AppData).
+
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW", re.I)
+_UNKNOWN = "\x02"  # marks a value the emulator cannot know (a CURL() answer, the time...)
+_CONDITION = re.compile(r'\$\[\s*"\$\{(\w+)\}"\s*(=|!=)\s*"([^"$]*)"\s*\]')
+_ARG = re.compile(r"ARG\d+")
+MAX_STEPS = 200_000
+
+
+def secret_of(name: str) -> str:
+    """What the emulator puts in a secret environment variable: found again wherever it
+    travels."""
+    return f"\x01secret:{name}\x01"
+
+
+def split_top(text: str, sep: str) -> list[str]:
+    """Split at ``sep`` outside (), [] and {}."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        if ch == sep and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        current += ch
+    return [*parts, current]
+
+
+def sample_of(pattern: str) -> str:
+    """An extension a pattern takes (_X. -> 123), to follow a Goto(ctx,${EXTEN},1)."""
+    if not pattern.startswith("_"):
+        return pattern
+    out, chars = "", iter(pattern[1:])
+    for ch in chars:
+        if ch in "XZ":
+            out += "1"
+        elif ch == "N":
+            out += "2"
+        elif ch == ".":
+            out += "23"
+        elif ch == "[":
+            body = "".join(iter(lambda: next(chars, "]"), "]"))
+            out += body[:1]
+        elif ch != "!":
+            out += ch
+    return out
+
+
+@dataclass
+class Published:
+    """Something of a step an AMI client with dialplan/call read sees."""
+
+    step: Step
+    kind: str  # Newexten (the substituted AppData) or VarSet
+    text: str
+
+
+@dataclass
+class _Run:
+    ctx: str
+    exten: str
+    index: int
+    values: dict[str, str]  # known values; _UNKNOWN inside: not known
+    built: dict[str, tuple[frozenset[str], Step, str]] = field(default_factory=dict)
+    stale: dict[str, tuple[str, Step, Step]] = field(default_factory=dict)
+    stack: list[tuple[str, str, int, dict[str, str]]] = field(default_factory=list)
+    visits: dict[tuple[str, str, int, tuple[tuple[str, str, int], ...]], int] = field(
+        default_factory=dict
+    )
+
+    def fork(self, ctx: str, exten: str, index: int) -> _Run:
+        return _Run(
+            ctx, exten, index, dict(self.values), dict(self.built), dict(self.stale),
+            [(c, e, i, dict(a)) for c, e, i, a in self.stack], dict(self.visits),
+        )  # fmt: skip
+
+
+class DialplanRun:
+    """Every way a channel can run through the dialplan from each extension, with what it
+    publishes and the problems found on the way."""
+
+    def __init__(self, plan: Dialplan, env: dict[str, str] | None = None) -> None:
+        self.plan = plan
+        self.env = env or {}
+        self.problems: dict[str, None] = {}  # in order found, once each
+        self.published: list[Published] = []
+        self.steps = 0
+        self.globals = {
+            name: self.substitute(value, {})[0] for name, (value, _) in plan.globals.items()
+        }
+        self.by_exten: dict[tuple[str, str], list[Step]] = {}
+        for ctx, steps in plan.steps.items():
+            for step in steps:
+                self.by_exten.setdefault((ctx, step.exten), []).append(step)
+
+    def env_value(self, name: str) -> str:
+        if name in self.env:
+            return self.env[name]
+        return secret_of(name) if SECRET_NAME.search(name) else f"<{name}>"
+
+    # -- substitution, as pbx_variables.c ---------------------------------------------------
+
+    def substitute(self, text: str, values: dict[str, str]) -> tuple[str, set[str]]:
+        """``text`` with its ${...} and $[...] replaced, and the variables it read."""
+        out, used, i = "", set(), 0
+        while i < len(text):
+            j = text.find("$", i)
+            if j < 0 or j + 1 >= len(text) or text[j + 1] not in "{[":
+                end = len(text) if j < 0 else j + 1
+                out += text[i:end]
+                i = end
+                continue
+            out += text[i:j]
+            opening, closing = text[j + 1], "}" if text[j + 1] == "{" else "]"
+            depth, k = 1, j + 2
+            while k < len(text) and depth:
+                if text[k] == opening:
+                    depth += 1
+                elif text[k] == closing:
+                    depth -= 1
+                k += 1
+            inner, inner_used = self.substitute(text[j + 2 : k - 1], values)
+            used |= inner_used
+            if opening == "[":
+                out += _UNKNOWN + inner + _UNKNOWN  # an expression: kept, not computed
+            else:
+                value, name = self._value(inner, values)
+                out += value
+                if name:
+                    used.add(name)
+            i = k
+        return out, used
+
+    def _value(self, inner: str, values: dict[str, str]) -> tuple[str, str]:
+        m = re.fullmatch(r"([A-Za-z_][\w.]*)\((.*)\)(?::.*)?", inner, re.S)
+        if m is None:
+            name = inner.split(":")[0]
+            if name in values:
+                return values[name], name
+            if name in self.globals:
+                return self.globals[name], name
+            return (_UNKNOWN if name in ("UNIQUEID", "EPOCH", "CHANNEL") else ""), name
+        func, args = m[1].upper(), m[2]
+        if func == "ENV":
+            return self.env_value(args.strip()), ""
+        if func == "SPRINTF":
+            fmt, *rest = split_top(args, ",")
+            if fmt == "%c" and len(rest) == 1 and rest[0].strip().isdigit():
+                return chr(int(rest[0])), ""
+        if func == "IF":
+            cond, _, branches = args.partition("?")
+            true, _, false = branches.partition(":")
+            if _UNKNOWN not in cond:
+                c = cond.strip()
+                return (true if c and c != "0" and not re.fullmatch(r"0+(\.0*)?", c) else false), ""
+        if func == "CURL":
+            return _UNKNOWN, ""  # the answer: what went into the request is not shown
+        if func == "HASH" and (key := f"HASH({args})") in values:
+            return values[key], key
+        # Any other function: not known, and whatever went in may come out (URIENCODE...).
+        return _UNKNOWN + args + _UNKNOWN, ""
+
+    # -- running ----------------------------------------------------------------------------
+
+    def run_all(self) -> DialplanRun:
+        for ctx, exten in self.by_exten:
+            self._run(_Run(ctx, exten, 0, {"EXTEN": sample_of(exten)}))
+        return self
+
+    def _problem(self, text: str) -> None:
+        self.problems.setdefault(text, None)
+
+    def _run(self, first: _Run) -> None:
+        pending = [first]
+        while pending:
+            run = pending.pop()
+            while run is not None:
+                self.steps += 1
+                if self.steps > MAX_STEPS:
+                    raise ValueError("the dialplan run did not end: too many paths")
+                run, forks = self._step(run)
+                pending += forks
+
+    def _jump(self, run: _Run, target: str) -> _Run | None:
+        """``run`` moved to a Goto target (label | exten,prio | ctx,exten,prio)."""
+        parts = [p.strip() for p in split_top(target, ",")]
+        if len(parts) > 3 or not parts[0]:
+            return None
+        ctx, exten, prio = {1: [run.ctx, run.exten, *parts], 2: [run.ctx, *parts], 3: parts}[
+            len(parts)
+        ]
+        if _UNKNOWN in ctx + exten + prio:
+            return None
+        found = find_extension(self.plan, ctx, exten) if len(parts) > 1 else ctx
+        if found is None:
+            return None
+        if len(parts) > 1:
+            key = next((p for p in self.plan.extens[found] if pattern_matches(p, exten)), None)
+            if key is None:
+                return None
+            if key != run.exten or found != run.ctx:
+                run.values["EXTEN"] = exten
+            ctx, exten = found, key
+        steps = self.by_exten.get((ctx, exten), [])
+        if prio.isdigit():
+            index = int(prio) - 1
+        else:
+            index = next((i for i, s in enumerate(steps) if s.label == prio), -1)
+        if not 0 <= index < len(steps):
+            return None
+        run.ctx, run.exten, run.index = ctx, exten, index
+        return run
+
+    def _condition(self, text: str, values: dict[str, str]) -> bool | None:
+        m = _CONDITION.fullmatch(text.strip())
+        if m is None:
+            return None
+        value, _ = self._value(m[1], values)
+        if _UNKNOWN in value:
+            return None
+        return (value == m[3]) == (m[2] == "=")
+
+    def _branches(self, run: _Run, cond: str, targets: list[str]) -> list[str | None]:
+        """The targets a condition can lead to (None: the next step)."""
+        true, false = [*targets, ""][:2]
+        value = self._condition(cond, run.values)
+        ways = [true] if value is True else [false] if value is False else [true, false]
+        return [w or None for w in ways]
+
+    def _step(self, run: _Run) -> tuple[_Run | None, list[_Run]]:
+        steps = self.by_exten.get((run.ctx, run.exten), [])
+        if run.index >= len(steps):
+            return None, []
+        # A loop (the IVR's tries) is followed twice round; a subroutine once per caller.
+        key = (run.ctx, run.exten, run.index, tuple((c, e, i) for c, e, i, _ in run.stack))
+        run.visits[key] = run.visits.get(key, 0) + 1
+        if run.visits[key] > 2:
+            return None, []
+        step = steps[run.index]
+        data, used = self.substitute(step.args, run.values)
+        self.published.append(Published(step, "Newexten", data))
+        self._uses(run, step, used)
+        run.index += 1
+        app = step.app
+        if app in ("Set", "MSet"):
+            self._set(run, step, step.args, data, published=True)
+        elif app == "Exec":
+            inner_app, _, inner = data.partition("(")
+            inner = inner.rpartition(")")[0]
+            again, again_used = self.substitute(inner, run.values)  # not published: same priority
+            self._uses(run, step, again_used)
+            if inner_app.strip() == "Set":
+                self._set(run, step, inner, again, published=False)
+        elif app == "ExecIf":
+            # The condition is read as written; the application runs as substituted.
+            cond, _, rest = step.args.partition("?")
+            for chosen in self._branches(run, cond, split_top(rest, ":")):
+                if chosen and chosen.split("(")[0].strip() == "Set":
+                    raw = chosen.partition("(")[2].rpartition(")")[0]
+                    value, used = self.substitute(raw, run.values)
+                    self._set(run, step, raw, value, published=False)
+        elif app in ("Goto", "GotoIf"):
+            if app == "Goto":
+                ways: list[str | None] = [step.args]
+            else:
+                cond, _, rest = step.args.partition("?")
+                ways = self._branches(run, cond, split_top(rest, ":"))
+            out = [
+                run
+                if way is None
+                else self._jump(
+                    run.fork(run.ctx, run.exten, run.index),
+                    self.substitute(way, run.values)[0],
+                )
+                for way in ways
+            ]
+            live = [r for r in out if r is not None]
+            return (live[0] if live else None), live[1:]
+        elif app == "Gosub":
+            target, _, args = data.partition("(")
+            frame = {k: v for k, v in run.values.items() if _ARG.fullmatch(k)}
+            run.stack.append((run.ctx, run.exten, run.index, frame))
+            for k in frame:
+                del run.values[k]
+            for n, arg in enumerate(split_top(args.rpartition(")")[0], ","), 1):
+                run.values[f"ARG{n}"] = arg
+            return self._jump(run, target), []
+        elif app == "Return":
+            if not run.stack:
+                return None, []
+            run.ctx, run.exten, run.index, frame = run.stack.pop()
+            for k in [k for k in run.values if _ARG.fullmatch(k)]:
+                del run.values[k]
+            run.values.update(frame)
+        elif app == "Hangup":
+            return None, []
+        if "CURL(" in step.args and "TAMAS_URL" in step.args:
+            self._curl(run, step, data)
+        return run, []
+
+    def _set(self, run: _Run, step: Step, raw: str, data: str, *, published: bool) -> None:
+        value_raw = raw.partition("=")[2]
+        name, _, value = data.partition("=")
+        name = name.strip()
+        _, deps = self.substitute(value_raw, run.values)
+        deps = {d for d in deps if not _ARG.fullmatch(d) and d != name}
+        if published and not re.fullmatch(r"CURLOPT\(.*\)", name):
+            self.published.append(Published(step, "VarSet", value))
+            if SECRET_NAME.search(name.split("(")[0]) or any(
+                v in value for v in self.secret_values()
+            ):
+                self._problem(
+                    f"{step.where}: Set({name}=...) puts the PBX's token in a channel "
+                    "variable: every VarSet event shows it to AMI users with dialplan read"
+                )
+        run.values[name] = value
+        run.built[name] = (frozenset(deps), step, value)
+        run.stale.pop(name, None)
+        for other, (other_deps, built_at, _) in run.built.items():
+            if name in other_deps and other != name and built_at is not step:
+                run.stale.setdefault(other, (name, built_at, step))
+
+    def secret_values(self) -> list[str]:
+        """What the secrets the dialplan reads from the environment hold in this run."""
+        return [self.env_value(name) for name in self._secrets()]
+
+    def _secrets(self) -> list[str]:
+        names = re.findall(
+            r"ENV\((\w+)\)", "\n".join(s.args for ss in self.plan.steps.values() for s in ss)
+        )
+        names += [v for v, _ in self.plan.globals.values() for v in re.findall(r"ENV\((\w+)\)", v)]
+        return [n for n in dict.fromkeys(names) if SECRET_NAME.search(n)]
+
+    def _uses(self, run: _Run, step: Step, used: set[str]) -> None:
+        names = set(used)
+        if "CURL(" in step.args:
+            names |= {n for n in run.built if n.startswith("CURLOPT(")}
+        for name in sorted(names):
+            if name in run.stale:
+                dep, built_at, assigned_at = run.stale[name]
+                self._problem(
+                    f"{step.where}: {name} is used here as built at {built_at.where} from "
+                    f"${{{dep}}}, which {assigned_at.where} assigns only later: it still holds "
+                    "the value from before"
+                )
+
+    def _curl(self, run: _Run, step: Step, data: str) -> None:
+        secrets = self.secret_values()
+        header = run.values.get("CURLOPT(httpheader)", "")
+        if not any(s in header or s in data for s in secrets) and secrets:
+            sent = header.replace(_UNKNOWN, "") or "no Authorization header"
+            self._problem(
+                f"{step.where}: this CURL() reaches Tamas without the PBX's token ({sent}): "
+                "Tamas answers 401 and every lookup fails"
+            )
+
+
+def _check_secrets(plan: Dialplan, run: DialplanRun) -> list[str]:
+    out: list[str] = []
+    for name, (value, where) in plan.globals.items():
+        if SECRET_NAME.search(name) or any(
+            SECRET_NAME.search(n) for n in re.findall(r"ENV\((\w+)\)", value)
+        ):
+            out.append(
+                f"{where}: [globals] {name}: a global holding a secret is shown by every "
+                "VarSet at a dialplan reload and by 'dialplan show globals'"
+            )
+    for p in run.published:
+        if p.kind == "Newexten" and any(v in p.text for v in run.secret_values()):
+            out.append(
+                f"{p.step.where}: {p.step.app}(): the PBX's token is in this step's text once "
+                "substituted (Newexten AppData, the console): read it inside the function "
+                "that uses it, or where Exec() substitutes a second time"
+            )
+    return list(dict.fromkeys(out))
+
+
 # -- the checks ------------------------------------------------------------------------------
 
 
@@ -265,6 +674,9 @@ def check(conf_dir: Path = HERE) -> list[str]:
     problems += _check_pjsip(pjsip, by_type, plan)
     problems += _check_queues(queues, endpoints)
     problems += _check_dialplan(plan, queue_names, endpoints)
+    run = DialplanRun(plan).run_all()
+    problems += list(run.problems)
+    problems += _check_secrets(plan, run)
     problems += _check_manager(sections_of(conf_dir / "manager.conf"))
     for s in sections_of(conf_dir / "rtp.conf"):
         start, end = s.get("rtpstart", "5000"), s.get("rtpend", "31000")

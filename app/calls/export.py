@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from app.calls.repository import CallRepository
 from app.calls.schemas import CallRead
 from app.db import SessionMaker
+from recordings.repository import RecordingRepository
+from recordings.schemas import RecordingBrief
 
 Format = Literal["jsonl", "csv"]
 FIELDS = list(CallRead.model_fields)
@@ -23,9 +25,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def call_row(call: Any) -> dict[str, Any]:
-    data = CallRead.model_validate(call).model_dump()
-    return {k: _plain(v) for k, v in data.items()}
+def call_row(call: Any, recordings: Sequence[Any] = ()) -> dict[str, Any]:
+    """A call as exported: what ``GET /api/calls/{id}`` says of it, its recording files
+    included (``recordings``: its rows, as ``RecordingRepository.of_calls`` gives them)."""
+    item = CallRead.model_validate(call)
+    item.recording_files = [RecordingBrief.model_validate(r) for r in recordings]
+    return {k: _plain(v) for k, v in item.model_dump().items()}
 
 
 def format_rows(rows: list[dict[str, Any]], fmt: Format, *, header: bool) -> str:
@@ -57,10 +62,13 @@ async def export_calls(
             calls = list(
                 await CallRepository(session).export(since=since, after_id=after, limit=batch)
             )
+            # The same rows the call's API lists (an export is an administrator's: all).
+            files = await RecordingRepository(session).of_calls([c.id for c in calls])
         if not calls:
             if first and fmt == "csv":
                 yield format_rows([], fmt, header=True)
             return
-        yield format_rows([call_row(c) for c in calls], fmt, header=first)
+        rows = [call_row(c, files.get(c.id, [])) for c in calls]
+        yield format_rows(rows, fmt, header=first)
         first = False
         after = calls[-1].id

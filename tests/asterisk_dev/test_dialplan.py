@@ -24,7 +24,7 @@ from tests.asterisk_dev.support import (
 def test_the_dialplan_reads_cleanly(plan: Dialplan) -> None:
     assert plan.problems == []
     assert set(plan.contexts) == {
-        "tamas-settings", "tamas-inbound", "tamas-lookup", "tamas-destinations",
+        "tamas-settings", "tamas-auth", "tamas-inbound", "tamas-lookup", "tamas-destinations",
         "tamas-tracking", "tamas-tracking-lookup",
     }  # fmt: skip
     # Includable from extensions.conf or extensions_custom.conf: only its own contexts.
@@ -42,7 +42,7 @@ def test_every_goto_and_gosub_lands(plan: Dialplan) -> None:
                     checked += 1
     assert checked > 20
     # A subroutine returns on each of its paths: the CURL() one ends before the AGI one.
-    for name in ("tamas-settings", "tamas-lookup", "tamas-tracking-lookup"):
+    for name in ("tamas-settings", "tamas-auth", "tamas-lookup", "tamas-tracking-lookup"):
         steps = plan.contexts[name]["s"]
         assert steps[-1].app == "Return"
         assert all(steps[i - 1].app == "Return" for i, s in enumerate(steps) if s.label == "agi")
@@ -95,7 +95,8 @@ def test_curl_never_holds_a_call(plan: Dialplan) -> None:
     assert float(conf["CURLOPT(conntimeout)"]) <= 1
     assert float(conf["CURLOPT(httptimeout)"]) <= 2
     assert conf["CURLOPT(hashcompat)"] == "yes"
-    assert conf["CURLOPT(httpheader)"] == "Authorization: Bearer ${TAMAS_TOKEN}"
+    # The token is not a setting (a channel variable): [tamas-auth] adds the header.
+    assert "CURLOPT(httpheader)" not in conf and not any("TOKEN" in k for k in conf)
     curls = 0
     for context, extens in plan.contexts.items():
         for exten, steps in extens.items():
@@ -106,6 +107,8 @@ def test_curl_never_holds_a_call(plan: Dialplan) -> None:
                 # The options are set on the channel first, and a failure is told apart.
                 before = [s.args for s in steps[:i] if s.app == "Gosub"]
                 assert any(a.startswith("tamas-settings,") for a in before), (context, exten)
+                # The token header is added right before the request, not with the settings.
+                assert steps[i - 1].app == "Gosub" and steps[i - 1].args == "tamas-auth,s,1"
                 assert step.args.startswith("HASH(") and "format=hash" in step.args
                 assert "TAMAS_LOOKUP" in steps[i + 1].args or "TAMAS_TRACKING" in steps[i + 1].args
     assert curls == 2

@@ -4,22 +4,24 @@ run against a live Tamas with the AGI conversation played on its stdin and stdou
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
 from tests.asterisk_dev.support import (
     AGI,
-    CONF,
+    ETC,
     LOOKUP_KEYS,
     TOKEN,
     Dialplan,
     People,
-    settings_of,
+    check,
     split_top,
 )
 
@@ -40,13 +42,28 @@ def curl_url(plan: Dialplan, context: str, values: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)\}", lambda m: values[m[1]], template)
 
 
+def auth_header(token: str) -> tuple[str, str]:
+    """The header [tamas-auth] adds, with Asterisk's environment holding ``token``: its
+    Exec() substituted as Asterisk does it, twice (check.py's dialplan emulator)."""
+    run = check.DialplanRun(
+        check.Dialplan.read(ETC / "extensions.conf"), {"TAMAS_PBX_TOKEN": token}
+    )
+    (step,) = [s for s in run.plan.steps["tamas-auth"] if s.app == "Exec"]
+    first, _ = run.substitute(step.args, {})
+    assert token not in first  # what Newexten shows
+    app, _, inner = first.partition("(")
+    name, _, header = run.substitute(inner.rpartition(")")[0], {})[0].partition("=")
+    assert (app, name) == ("Set", "CURLOPT(httpheader)")
+    key, _, value = header.partition(": ")
+    return key, value
+
+
 async def test_tamas_answers_the_urls_the_dialplan_builds(
     plan: Dialplan, people: People, client: httpx.AsyncClient
 ) -> None:
-    conf = settings_of(plan)
-    values = {"TAMAS_URL": "http://tamas.test", "TAMAS_AUTH": conf["TAMAS_AUTH"]}
-    header = conf["CURLOPT(httpheader)"].replace("${TAMAS_TOKEN}", TOKEN)
-    name, _, value = header.partition(": ")
+    values = {"TAMAS_URL": "http://tamas.test"}
+    name, value = auth_header(TOKEN)
+    assert (name, value) == ("Authorization", f"Bearer {TOKEN}")
 
     for number in ("09121234567", "+989121234567", "989121234567"):
         url = curl_url(plan, "tamas-lookup", values | {"ARG1": number, "ARG2": "02191001000"})
@@ -67,15 +84,9 @@ async def test_tamas_answers_the_urls_the_dialplan_builds(
     url = curl_url(plan, "tamas-tracking-lookup", values | {"ARG1": mistyped})
     assert hashcompat((await client.get(url, headers={name: value})).text)["valid"] == "0"
 
-    # Without CURLOPT(httpheader): the commented-out alternative, the token in the URL.
-    (alternative,) = re.findall(r"^\s*;same => n,Set\(TAMAS_AUTH=(.*)\)$", CONF.read_text(), re.M)
-    values["TAMAS_AUTH"] = alternative.replace("${TAMAS_TOKEN}", TOKEN)
+    # What a refused token leaves in HASH(): no "found", so TAMAS_LOOKUP=failed.
     url = curl_url(plan, "tamas-lookup", values | {"ARG1": "09121234567", "ARG2": ""})
-    assert hashcompat((await client.get(url)).text)["found"] == "1"
-    # And what a refused token leaves in HASH(): no "found", so TAMAS_LOOKUP=failed.
-    values["TAMAS_AUTH"] = "&token=wrong"
-    url = curl_url(plan, "tamas-lookup", values | {"ARG1": "09121234567", "ARG2": ""})
-    r = await client.get(url)
+    r = await client.get(url, headers=dict([auth_header("wrong")]))
     assert r.status_code == 401 and "found" not in hashcompat(r.text)
 
 
@@ -93,15 +104,28 @@ def agi_unquote(arg: str) -> str:
     return re.sub(r"\\(.)", r"\1", arg[1:-1])
 
 
-async def run_agi(args: list[str], channel: dict[str, str]) -> AgiRun:
-    """Play Asterisk: the AGI environment on stdin, then an answer to each command."""
+async def run_agi(
+    args: list[str],
+    channel: dict[str, str],
+    *,
+    token: str | None = TOKEN,
+    conf: Path | None = None,
+) -> AgiRun:
+    """Play Asterisk: the AGI environment on stdin, then an answer to each command. The
+    script inherits Asterisk's environment: TAMAS_PBX_TOKEN=``token`` in it (unless None),
+    and ``conf`` as the file it reads otherwise."""
     started = time.monotonic()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TAMAS_")}
+    if token is not None:
+        environ["TAMAS_PBX_TOKEN"] = token
+    environ["TAMAS_UPLOAD_CONF"] = str(conf or "/nonexistent/tamas-upload.conf")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(AGI),
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
+        env=environ,
     )
     assert proc.stdin is not None and proc.stdout is not None
     env = {
@@ -144,7 +168,7 @@ async def run_agi(args: list[str], channel: dict[str, str]) -> AgiRun:
 async def test_the_agi_script_sets_what_the_dialplan_reads(
     plan: Dialplan, people: People, live: str
 ) -> None:
-    channel = {"TAMAS_URL": live, "TAMAS_TOKEN": TOKEN}
+    channel = {"TAMAS_URL": live}
     run = await run_agi(["caller", "+989121234567", "02191001000"], channel)
     assert run.returncode == 0 and run.verbose == []
     assert run.sets.pop("TAMAS_LOOKUP") == "ok"
@@ -171,15 +195,21 @@ async def test_the_agi_script_sets_what_the_dialplan_reads(
 
 
 async def test_the_agi_script_gives_up_quickly_and_says_why(people: People, live: str) -> None:
-    wrong = await run_agi(["caller", "09121234567"], {"TAMAS_URL": live, "TAMAS_TOKEN": "nope"})
+    wrong = await run_agi(["caller", "09121234567"], {"TAMAS_URL": live}, token="nope")
     assert wrong.sets == {"TAMAS_LOOKUP": "failed"} and "401" in wrong.verbose[0]
 
     unset = await run_agi(["caller", "09121234567"], {})
     assert unset.sets == {"TAMAS_LOOKUP": "failed"} and "TAMAS_URL" in unset.verbose[0]
+    # The channel's variables never carry the token: the script does not even ask.
+    asked = [c for c in wrong.commands + unset.commands if c.startswith("GET VARIABLE")]
+    assert asked and not any("TOKEN" in c for c in asked)
+    no_token = await run_agi(["caller", "09121234567"], {"TAMAS_URL": live}, token=None)
+    assert no_token.sets == {"TAMAS_LOOKUP": "failed"}
+    assert "TAMAS_PBX_TOKEN" in no_token.verbose[0]
 
     # Nothing listening.
     closed = urlsplit(live)._replace(netloc="127.0.0.1:1").geturl()
-    refused = await run_agi(["tracking", people.code], {"TAMAS_URL": closed, "TAMAS_TOKEN": TOKEN})
+    refused = await run_agi(["tracking", people.code], {"TAMAS_URL": closed})
     assert refused.sets == {"TAMAS_TRACKING": "failed"} and refused.seconds < 2
 
     # A Tamas that accepts the connection and never answers: 2 s, then the call goes on.
@@ -190,9 +220,7 @@ async def test_the_agi_script_gives_up_quickly_and_says_why(people: People, live
     server = await asyncio.start_server(hold, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        slow = await run_agi(
-            ["caller", "09121234567"], {"TAMAS_URL": f"http://127.0.0.1:{port}", "TAMAS_TOKEN": "x"}
-        )
+        slow = await run_agi(["caller", "09121234567"], {"TAMAS_URL": f"http://127.0.0.1:{port}"})
     finally:
         server.close()
     assert slow.sets == {"TAMAS_LOOKUP": "failed"} and 1.9 < slow.seconds < 4
@@ -200,3 +228,13 @@ async def test_the_agi_script_gives_up_quickly_and_says_why(people: People, live
 
     usage = await run_agi([], {})
     assert usage.sets == {} and "usage" in usage.verbose[0]
+
+
+async def test_the_agi_script_reads_the_token_from_the_shared_file(
+    people: People, live: str, tmp_path: Path
+) -> None:
+    """Without TAMAS_PBX_TOKEN in Asterisk's environment: the file bin/tamas-upload reads."""
+    conf = tmp_path / "tamas-upload.conf"
+    conf.write_text(f"TAMAS_URL={live}\nTAMAS_PBX_TOKEN='{TOKEN}'\n")
+    run = await run_agi(["caller", "09121234567"], {"TAMAS_URL": live}, token=None, conf=conf)
+    assert run.sets["TAMAS_LOOKUP"] == "ok" and run.sets["HASH(tamas,found)"] == "1"
