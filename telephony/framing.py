@@ -43,18 +43,18 @@ class Banner:
 
 
 # What a key is searched for in a message's lowered bytes: a line starting with it and a
-# colon (None: a key no line can have, or one not plain ASCII). Bounded like _LOWER.
+# colon; b"" for a key no line can have (empty, a space or a colon in it), None for one
+# that is not plain ASCII (looked up in a table of the pairs). Bounded like _LOWER.
 _NEEDLES: dict[str, bytes | None] = {}
 
 
 def _needle(key: str) -> bytes | None:
-    try:
+    if key in _NEEDLES:
         return _NEEDLES[key]
-    except KeyError:
-        pass
     needle: bytes | None = None
-    if key.isascii() and key and " " not in key and ":" not in key:
-        needle = b"\r\n" + key.lower().encode("ascii") + b":"
+    if key.isascii():
+        usable = key and " " not in key and ":" not in key
+        needle = b"\r\n" + key.lower().encode("ascii") + b":" if usable else b""
     if len(_NEEDLES) < _LOWER_MAX:
         _NEEDLES[key] = needle
     return needle
@@ -73,7 +73,7 @@ class Message:
     and a line-by-line parse with a tuple per line was most of the listener's parsing and
     of its garbage collector's work. Immutable once made."""
 
-    __slots__ = ("_index", "_low", "_pairs", "_raw", "_stray", "bad_utf8")
+    __slots__ = ("_event", "_index", "_low", "_pairs", "_raw", "_stray", "bad_utf8")
 
     _raw: bytes | None  # CRLF and the message's bytes (every line then follows a CRLF)
     _low: bytes | None  # the same, ASCII letters lowered
@@ -81,6 +81,7 @@ class Message:
     _stray: tuple[str, ...] | None
     bad_utf8: bool  # the bytes were not valid UTF-8 (decoded with U+FFFD in their place)
     _index: dict[str, str] | None
+    _event: str | None  # the Event, when the first line says it
 
     def __init__(
         self,
@@ -94,15 +95,18 @@ class Message:
         self._stray = tuple(stray_lines)
         self.bad_utf8 = bad_utf8
         self._index = None
+        self._event = None
 
     @classmethod
-    def _of_bytes(cls, raw: bytes) -> Message:
-        """A message of valid UTF-8 ``raw``, CRLF lines, read when asked."""
+    def _of_bytes(cls, raw: bytes, event: str | None) -> Message:
+        """A message of valid UTF-8 ``raw``, CRLF lines, read when asked; ``event`` its
+        Event when its first line is one (the first value of the key)."""
         self = cls.__new__(cls)
-        self._raw = b"\r\n" + raw
-        self._low = self._raw.lower()
+        self._raw = raw = b"\r\n" + raw
+        self._low = raw.lower()
         self._pairs = self._stray = self._index = None
         self.bad_utf8 = False
+        self._event = event
         return self
 
     def _split(self) -> None:
@@ -124,18 +128,15 @@ class Message:
         assert self._stray is not None
         return self._stray
 
-    def _find(self, key: str) -> tuple[int, int] | None:
-        """Where the first value of ``key`` is in ``_raw`` (start, end), if it is there."""
+    def _find(self, needle: bytes) -> tuple[int, int] | None:
+        """Where the first value of the key of ``needle`` is in ``_raw`` (start, end)."""
         raw, low = self._raw, self._low
         assert raw is not None and low is not None
-        needle = _needle(key)
-        if needle is None:
-            return None
-        at = low.find(needle)
+        at = low.find(needle) if needle else -1
         if at < 0:
             return None
         start = at + len(needle)
-        if raw[start : start + 1] == b" ":
+        if raw.startswith(b" ", start):
             start += 1
         end = raw.find(b"\r\n", start)
         return start, end if end >= 0 else len(raw)
@@ -150,16 +151,26 @@ class Message:
         return index
 
     def get(self, key: str, default: str = "") -> str:
-        if self._raw is not None and key.isascii():
-            found = self._find(key)
-            if found is None:
-                return default
-            return self._raw[found[0] : found[1]].decode("utf-8")
+        low = self._low
+        if low is not None:
+            # The hot path (see _find, written out).
+            needle = _NEEDLES.get(key) or _needle(key)
+            if needle is not None:
+                at = low.find(needle) if needle else -1
+                if at < 0:
+                    return default
+                raw = self._raw
+                assert raw is not None
+                start = at + len(needle)
+                if raw.startswith(b" ", start):
+                    start += 1
+                end = raw.find(b"\r\n", start)
+                return (raw[start:end] if end >= 0 else raw[start:]).decode("utf-8")
         index = self._index
         if index is None:
             index = self._table()
-        low = _LOWER.get(key)
-        return index.get(low if low is not None else _lower(key), default)
+        known = _LOWER.get(key)
+        return index.get(known if known is not None else _lower(key), default)
 
     def getall(self, key: str) -> list[str]:
         wanted = key.lower()
@@ -168,8 +179,10 @@ class Message:
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        if self._raw is not None and key.isascii():
-            return self._find(key) is not None
+        if self._raw is not None:
+            needle = _needle(key)
+            if needle is not None:
+                return self._find(needle) is not None
         index = self._index
         if index is None:
             index = self._table()
@@ -195,7 +208,8 @@ class Message:
 
     @property
     def event(self) -> str:
-        return self.get("Event")
+        event = self._event
+        return event if event is not None else self.get("Event")
 
     @property
     def response(self) -> str:
@@ -247,9 +261,10 @@ def parse_message(raw: bytes) -> Message | FrameError:
         # now, and the first line almost always is one.
         end = text.find("\r\n")
         if end > 0:
-            key, colon, _value = text[:end].partition(":")
+            key, colon, value = text[:end].partition(":")
             if key and colon and " " not in key:
-                return Message._of_bytes(raw)
+                event = value.removeprefix(" ") if key.lower() == "event" else None
+                return Message._of_bytes(raw, event)
     pairs, stray = _split_lines(text)
     if not pairs:
         return FrameError(f"no 'Key: Value' line in {len(raw)} bytes", len(raw))

@@ -246,9 +246,11 @@ def test_lines_that_are_not_key_value_are_kept_aside(
     ),
     at=st.integers(0, 8),
     eol=st.sampled_from(["\r\n", "\n"]),
-    asked=st.lists(key, max_size=4),
+    asked=st.lists(key | st.sampled_from(["Event", "EVENT", "Uniqueid"]), max_size=4),
+    lead=st.none() | st.tuples(st.sampled_from(["Event", "event", "EvEnT"]), value),
 )
 def test_look_ups_answer_as_the_pairs_say(
+    lead: tuple[str, str] | None,
     good: list[tuple[str, str]],
     stray: list[str],
     at: int,
@@ -257,6 +259,7 @@ def test_look_ups_answer_as_the_pairs_say(
 ) -> None:
     """Whatever way a message is read (its bytes searched when asked, or a table of its
     pairs), a key gives the first value of a pair with that key, case aside."""
+    good = [lead, *good] if lead is not None else good
     lines = [f"{k}: {v}" for k, v in good]
     position = min(at, len(lines))
     lines[position:position] = [s for s in stray if s.strip(" ")]
@@ -268,6 +271,7 @@ def test_look_ups_answer_as_the_pairs_say(
         assert message.get(query, "<none>") == (first if first is not None else "<none>")
         assert (query in message) == (first is not None)
         assert message.getall(query)[:1] == ([first] if first is not None else [])
+    assert message.event == message.get("Event")
     assert message == Message(message.pairs, message.stray_lines)
 
 
