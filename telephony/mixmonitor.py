@@ -20,6 +20,9 @@ def recording_of_cdr(event: AmiEvent) -> RecordingNote | None:
     return None
 
 
+_NOTED = frozenset({"VarSet", "Hangup", "MixMonitorStop", "MixMonitorStart"})
+
+
 class MixMonitorFiles:
     """Which file each channel's MixMonitor writes, to tell what a ``MixMonitorStart`` or
     ``MixMonitorStop`` is about: those events name the channel, not the file, and
@@ -36,6 +39,8 @@ class MixMonitorFiles:
         self._stopped: set[str] = set()
 
     def note(self, event: AmiEvent) -> RecordingNote | None:
+        if event.name not in _NOTED:
+            return None  # every event passes here: most are none of these
         uniqueid = event.uniqueid
         if not uniqueid:
             return None

@@ -37,6 +37,13 @@ _EXTENSION = re.compile(r"^\d{1,6}$")
 # Hangup causes (Q.850) that mean the called phone declined.
 _REJECT_CAUSES = {"17", "21"}
 _NO_ANSWER_CAUSES = {"18", "19"}
+# An OriginateResponse that names no channel (a failure: ``Uniqueid: <unknown>``) belongs to
+# the originated channel of its device that hangs up at the same moment: Asterisk sends the
+# failure and hangs the unanswered channel up together (before or after it). Seconds.
+RESPONSE_WINDOW = 2.0
+# Tags of ended click-to-calls remembered, so that a late answer to one is never taken for
+# another call's.
+_ENDED_TAGS = 4096
 
 
 def default_is_internal(device: str) -> bool:
@@ -115,6 +122,10 @@ class _Call:
     originate_failed: bool = False
     origination: str = ""  # Tamas's click-to-call reference (TAMAS_ORIGINATION)
     originate_reason: str = ""
+    # Its first leg was dialled by an Originate (a DialBegin with no calling channel), and
+    # whether the OriginateResponse for it came.
+    originated: bool = False
+    responded: bool = False
     transfers: list[Transfer] = field(default_factory=list)
     hold_seconds: float = 0.0
     recordings: list[str] = field(default_factory=list)
@@ -141,6 +152,14 @@ class CallTracker:
         self.channel_call: dict[str, str] = {}  # uniqueid -> linkedid of its call
         self.unknown_events = 0
         self._pending: list[CallEvent] = []  # calls ended by a channel moving away
+        # OriginateResponse correlation (see _originateresponse): click-to-call tags of the
+        # calls up (tag -> linkedid) and of recent ended ones; per device, the failures that
+        # named no channel and wait for theirs to hang up, and the originated channels that
+        # hung up unanswered with no answer yet.
+        self._tags: dict[str, str] = {}
+        self._ended_tags: dict[str, None] = {}
+        self._unclaimed: dict[str, list[AmiEvent]] = {}
+        self._unanswered: dict[str, list[tuple[float, str]]] = {}
         self._handlers: dict[str, Callable[[AmiEvent], list[CallEvent]]] = {
             "Newchannel": self._newchannel,
             "Newstate": self._newstate,
@@ -231,6 +250,8 @@ class CallTracker:
             call.live.clear()
             call.end_reason = reason
             out += self._finish(call, at)
+        self._unclaimed.clear()
+        self._unanswered.clear()
         return out
 
     def snapshot(self, linkedid: str) -> CallSnapshot | None:
@@ -427,6 +448,9 @@ class CallTracker:
         if dest is None:
             return []
         call, channel = dest
+        if not event.uniqueid and channel.uniqueid == call.origin:
+            # No calling channel: an Originate is ringing the device (the agent's phone).
+            call.originated = True
         source = self._channel(event.uniqueid) if event.uniqueid else None
         out: list[CallEvent] = []
         if source is not None and not channel.internal and not channel.local:
@@ -475,6 +499,13 @@ class CallTracker:
         if channel.hold_since is not None:
             call.hold_seconds += event.at - channel.hold_since
             channel.hold_since = None
+        if (
+            call.originated
+            and not call.responded
+            and channel.uniqueid == call.origin
+            and channel.answered_at is None
+        ):
+            self._unanswered_hangup(call, channel, event.at)
         call.live.discard(channel.uniqueid)
         self.channel_call.pop(channel.uniqueid, None)
         if call.live:
@@ -487,6 +518,10 @@ class CallTracker:
         call.ended_at = at
         out = self._emit("ended", call)
         del self.calls[call.linkedid]
+        if call.origination and self._tags.pop(call.origination, None) is not None:
+            self._ended_tags[call.origination] = None
+            if len(self._ended_tags) > _ENDED_TAGS:
+                del self._ended_tags[next(iter(self._ended_tags))]
         for uid in call.channels:
             if self.channel_call.get(uid) == call.linkedid:
                 del self.channel_call[uid]
@@ -583,38 +618,76 @@ class CallTracker:
             value = event.get("Value")
             if call is not None and channel is not None and value and not call.origination:
                 call.origination = value
+                self._tags[value] = call.linkedid
                 return self._emit("originating", call, device=channel.device)
         return []
 
     def _originateresponse(self, event: AmiEvent) -> list[CallEvent]:
-        # The answer to an Originate (click-to-call): the call Tamas tagged with this
-        # ActionID, else the one of the Uniqueid (absent on failure), else the newest one
-        # the named device started (an Originate sent by another program).
+        call = self._responding_call(event)
+        if call is not None:
+            self._take_response(call, event)
+        return []
+
+    def _responding_call(self, event: AmiEvent) -> _Call | None:
+        """The call an OriginateResponse answers for, or None (not known yet, or none).
+
+        By the click-to-call tag Tamas's Originate set to its ActionID, else by the channel
+        the response names (its Uniqueid). A failure names no channel (``Uniqueid:
+        <unknown>``, ``Channel:`` the dial string) although one may have rung: it is the
+        device's originated channel that hangs up unanswered at the same moment, and never
+        a call of the device merely because it is the newest: one already hung up is taken
+        now, else the response waits (``_unanswered_hangup``) and is dropped if none does.
+        """
         action_id = event.get("ActionID")
-        tagged = [c for c in self.calls.values() if action_id and c.origination == action_id]
-        found = self._channel(event.uniqueid) if event.uniqueid else None
-        call: _Call | None
-        if tagged:
-            call = tagged[0]
-        elif found is not None:
-            call = found[0]
-        else:
-            device = device_of(event.channel)
-            candidates = [
-                c
-                for c in self.calls.values()
-                if c.origin in c.channels and c.channels[c.origin].device == device
-            ]
-            call = max(candidates, key=lambda c: c.started_at, default=None)
-        if call is None:
-            return []
+        if action_id:
+            linkedid = self._tags.get(action_id)
+            if linkedid is not None:
+                return self.calls.get(linkedid)
+            if action_id in self._ended_tags:
+                return None  # the answer to a click-to-call that has ended already
+        uniqueid = event.uniqueid
+        if uniqueid and uniqueid != "<null>":  # <null>: how older versions said none
+            found = self._channel(uniqueid)
+            return found[0] if found is not None else None
+        device = device_of(event.channel)
+        if not device:
+            return None
+        hung_up = [
+            h for h in self._unanswered.pop(device, ()) if event.at - h[0] <= RESPONSE_WINDOW
+        ]
+        if hung_up:
+            _at, linkedid = hung_up.pop(0)
+            if hung_up:
+                self._unanswered[device] = hung_up
+            # Hung up before its answer came: that call's (None: already reported ended).
+            return self.calls.get(linkedid)
+        waiting = self._unclaimed.setdefault(device, [])
+        waiting[:] = [r for r in waiting if event.at - r.at <= RESPONSE_WINDOW]
+        waiting.append(event)
+        return None
+
+    def _unanswered_hangup(self, call: _Call, channel: _Channel, at: float) -> None:
+        """An originated channel hangs up unanswered with no OriginateResponse yet: the
+        failure waiting for its device is its answer; or its answer is still to come."""
+        device = channel.device
+        waiting = [r for r in self._unclaimed.pop(device, ()) if at - r.at <= RESPONSE_WINDOW]
+        if waiting:
+            self._take_response(call, waiting.pop(0))
+            if waiting:
+                self._unclaimed[device] = waiting
+            return
+        hung_up = [h for h in self._unanswered.get(device, ()) if at - h[0] <= RESPONSE_WINDOW]
+        hung_up.append((at, call.linkedid))
+        self._unanswered[device] = hung_up
+
+    def _take_response(self, call: _Call, event: AmiEvent) -> None:
+        call.responded = True
         exten = event.get("Exten")
         if exten and exten != "s" and not call.dialled_number:
             call.dialled_number = exten
         if event.get("Response") == "Failure":
             call.originate_failed = True
         call.originate_reason = event.get("Reason")
-        return []
 
     # -- the snapshot ----------------------------------------------------------------------
 

@@ -233,6 +233,48 @@ def test_lines_that_are_not_key_value_are_kept_aside(
     assert message.stray_lines == tuple(bad)
 
 
+@FUZZ
+@given(
+    good=pairs,
+    stray=st.lists(
+        st.one_of(
+            value.map(lambda v: v.replace(":", "") or "no colon"),
+            value.map(lambda v: ":" + v),
+            st.tuples(key, key, value).map(lambda t: f"{t[0]} {t[1]}: {t[2]}"),
+        ),
+        max_size=3,
+    ),
+    at=st.integers(0, 8),
+    eol=st.sampled_from(["\r\n", "\n"]),
+    asked=st.lists(key | st.sampled_from(["Event", "EVENT", "Uniqueid"]), max_size=4),
+    lead=st.none() | st.tuples(st.sampled_from(["Event", "event", "EvEnT"]), value),
+)
+def test_look_ups_answer_as_the_pairs_say(
+    lead: tuple[str, str] | None,
+    good: list[tuple[str, str]],
+    stray: list[str],
+    at: int,
+    eol: str,
+    asked: list[str],
+) -> None:
+    """Whatever way a message is read (its bytes searched when asked, or a table of its
+    pairs), a key gives the first value of a pair with that key, case aside."""
+    good = [lead, *good] if lead is not None else good
+    lines = [f"{k}: {v}" for k, v in good]
+    position = min(at, len(lines))
+    lines[position:position] = [s for s in stray if s.strip(" ")]
+    [message] = FrameParser().feed(eol.join(lines).encode() + TERMINATOR)
+    assert isinstance(message, Message)
+    keys = [k for k, _ in good]
+    for query in [*keys, *(k.upper() for k in keys), *(k.lower() for k in keys), *asked]:
+        first = next((v for k, v in message.pairs if k.lower() == query.lower()), None)
+        assert message.get(query, "<none>") == (first if first is not None else "<none>")
+        assert (query in message) == (first is not None)
+        assert message.getall(query)[:1] == ([first] if first is not None else [])
+    assert message.event == message.get("Event")
+    assert message == Message(message.pairs, message.stray_lines)
+
+
 # --- the bounds, explicitly --------------------------------------------------------------
 
 
