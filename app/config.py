@@ -157,6 +157,15 @@ class Settings(BaseSettings):
     recording_retention_days: int = Field(default=0, ge=0)
     recording_retention_by_queue: dict[str, int] = Field(default_factory=dict)
     recording_upload_max_mb: int = Field(default=200, ge=1, le=4096)
+    # The player's <audio src>: a signed address of the audio, good this many seconds (the
+    # player asks for another when one expires mid-listen).
+    recording_url_ttl_seconds: int = Field(default=300, ge=5, le=86400)
+    # Local copies of recordings (converted for browsers, downloaded from a bucket): pruned
+    # every recordings_cache_prune_seconds, those unused for recordings_cache_max_age_hours
+    # and then the least recently used above recordings_cache_max_mb in all.
+    recordings_cache_max_mb: int = Field(default=2048, ge=1, le=1 << 22)
+    recordings_cache_max_age_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+    recordings_cache_prune_seconds: float = Field(default=600.0, ge=1, le=86400)
     # Request bodies: a JSON request may be at most this many bytes; a customer CSV import
     # (the whole upload) at most import_max_bytes. Larger ones are refused with 413.
     max_request_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)

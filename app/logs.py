@@ -17,7 +17,7 @@ from starlette.datastructures import Headers, MutableHeaders
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_TOKEN_IN_QUERY = re.compile(r"(?i)([?&](?:token|secret|password)=)[^&\s]*")
+_TOKEN_IN_QUERY = re.compile(r"(?i)([?&](?:token|secret|password|signature)=)[^&\s]*")
 
 
 def redact(text: str) -> str:
@@ -27,7 +27,8 @@ def redact(text: str) -> str:
 
 class RedactQuerySecrets(logging.Filter):
     """For uvicorn's access log: a PBX whose CURL() cannot send headers puts its token in the
-    query string, which the access log would otherwise print."""
+    query string, and a recording's signed address its signature, which the access log would
+    otherwise print."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):

@@ -36,6 +36,7 @@ from app.tracking import endpoints as tracking_endpoints
 from app.users import endpoints as user_endpoints
 from app.users.service import ensure_first_admin
 from recordings import endpoints as recording_endpoints
+from recordings.cache import ServingFiles
 from recordings.tasks import RecordingTasks
 from screenpop import endpoints as pop_endpoints
 from screenpop import wallboard as wallboard_endpoints
@@ -121,6 +122,8 @@ def create_app(
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
+            # The recordings being sent now, which the cache's pruner leaves alone.
+            app.state.serving_files = ServingFiles()
             if settings.environment == "development":
                 await _first_admin(database, settings)
             await _audit_settings(database, settings)
@@ -157,7 +160,9 @@ def create_app(
             await fanout.start()
             app.state.fanout = fanout
             wrapup.start()
-            recording_tasks = RecordingTasks(database.sessionmaker, settings)
+            recording_tasks = RecordingTasks(
+                database.sessionmaker, settings, app.state.serving_files
+            )
             recording_tasks.start()
             app.state.recording_tasks = recording_tasks
 

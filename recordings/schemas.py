@@ -55,3 +55,9 @@ class UploadResult(BaseModel):
     stored_as: str
     size: int
     recordings: int = Field(description="how many known recordings name this file")
+
+
+class StreamUrl(BaseModel):
+    url: str = Field(description="the audio's signed address (same origin), for <audio src>")
+    expires_at: datetime
+    expires_in: int = Field(description="seconds the address is good for from now")

@@ -61,6 +61,16 @@ class Checked:
     waiting: int = 0
 
 
+def browser_copies_dir(settings: Settings) -> Path:
+    """Where recordings converted for browsers are kept."""
+    return settings.data_dir / "recordings-cache"
+
+
+def bucket_copies_dir(settings: Settings) -> Path:
+    """Where a bucket's recordings are downloaded to be served."""
+    return settings.data_dir / "recordings-s3-cache"
+
+
 def storage_for(settings: Settings) -> Storage:
     """The recordings' storage: the bucket when ``recordings_s3_bucket`` is set, else the
     local root."""
@@ -73,7 +83,7 @@ def storage_for(settings: Settings) -> Storage:
             settings.recordings_s3_prefix,
             settings.recordings_s3_endpoint_url,
             settings.recordings_s3_region,
-            settings.data_dir / "recordings-s3-cache",
+            bucket_copies_dir(settings),
             prefixes,
         )
     return LocalStorage(settings.recordings_dir, prefixes)

@@ -1,34 +1,43 @@
 """The recordings' background work, on every instance: look for the files that are due (each
-claimed by one instance with SKIP LOCKED), and apply the retention (and drop old local copies
-of a bucket's recordings) once an hour."""
+claimed by one instance with SKIP LOCKED), apply the retention once an hour, and prune the
+local copies (converted for browsers, downloaded from a bucket) by age and total size every
+``recordings_cache_prune_seconds``, never one being served (recordings.cache)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
 from app.db import SessionMaker, unit_of_work
 from app.tasks import cancelled
-from recordings.service import RecordingService, storage_for
+from recordings import cache
+from recordings.service import (
+    RecordingService,
+    browser_copies_dir,
+    bucket_copies_dir,
+    storage_for,
+)
 from recordings.storage import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
-# Local copies of a bucket's recordings (what was played or described) are kept this long
-# after their last use.
-CACHE_KEPT = timedelta(days=1)
-
 
 class RecordingTasks:
-    def __init__(self, sessionmaker: SessionMaker, settings: Settings) -> None:
+    def __init__(
+        self,
+        sessionmaker: SessionMaker,
+        settings: Settings,
+        serving: cache.ServingFiles | None = None,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.storage = storage_for(settings)
+        self.serving = serving if serving is not None else cache.ServingFiles()
         self.tick = 2.0
         self.purge_every = 3600.0
+        self.prune_every = settings.recordings_cache_prune_seconds
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -60,12 +69,32 @@ class RecordingTasks:
                 break
         if total:
             logger.info("recordings: %d deleted by retention", total)
-        cutoff = datetime.now(UTC) - CACHE_KEPT
-        await asyncio.to_thread(self.storage.prune_cache, cutoff)
         return total
 
+    async def prune_cache_once(self) -> cache.Pruned:
+        """The local copies pruned now: by age, then by total size (least recently used
+        first); none being served."""
+        s = self.settings
+        pruned = await asyncio.to_thread(
+            cache.prune,
+            browser_copies_dir(s),
+            bucket_copies_dir(s),
+            now=time.time(),
+            max_bytes=s.recordings_cache_max_mb * 1024 * 1024,
+            max_age=s.recordings_cache_max_age_hours * 3600,
+            serving=self.serving,
+        )
+        if pruned.deleted:
+            logger.info(
+                "recordings cache: %d copies pruned (%d bytes freed, %d kept)",
+                pruned.deleted,
+                pruned.freed_bytes,
+                pruned.kept_bytes,
+            )
+        return pruned
+
     async def _run(self) -> None:
-        last_purge = 0.0
+        last_purge = last_prune = 0.0
         delay = self.tick
         while True:
             try:
@@ -73,6 +102,9 @@ class RecordingTasks:
                 if time.monotonic() - last_purge > self.purge_every:
                     last_purge = time.monotonic()
                     await self.purge_once()
+                if time.monotonic() - last_prune > self.prune_every:
+                    last_prune = time.monotonic()
+                    await self.prune_cache_once()
                 delay = self.tick
             except StorageUnavailable as exc:
                 # A bucket down or misconfigured: said once per try, tried less and less often.

@@ -8,9 +8,14 @@ from typing import Literal
 from telephony.members import MemberSnapshot, MemberState
 
 Direction = Literal["inbound", "outbound", "internal"]
-# inbound: answered | missed | abandoned | busy; outbound and internal: answered | no_answer |
-# busy | failed. "live" while the call is up.
+# inbound: answered | missed | abandoned; outbound and internal: answered | no_answer | busy |
+# failed. "live" while the call is up. An inbound call nobody served is missed whatever kept
+# it from an agent; the reason is ``MissedReason`` (README "Call outcomes").
 Outcome = Literal["live", "answered", "missed", "abandoned", "busy", "no_answer", "failed"]
+# Why an inbound call was missed ("" for every other call): an agent's phone rang and was
+# refused (declined), an agent's line refused it without ringing (busy), or nobody picked up.
+MissedReason = Literal["", "no_answer", "declined", "busy"]
+MISSED_REASONS: tuple[MissedReason, ...] = ("no_answer", "declined", "busy")
 # originating: Tamas's own Originate (click-to-call) is ringing the agent's phone.
 # The channel variable Tamas's Originate sets to tag a click-to-call (its ActionID too).
 ORIGINATION_VARIABLE = "TAMAS_ORIGINATION"
@@ -94,6 +99,7 @@ class CallSnapshot:
     # Reason of the PBX's OriginateResponse once it came (4 answered, 3 no answer, 5 busy...).
     origination: str = ""
     originate_reason: str = ""
+    missed_reason: MissedReason = ""
 
     @property
     def live(self) -> bool:

@@ -24,6 +24,7 @@ from telephony.model import (
     CallSnapshot,
     Direction,
     Leg,
+    MissedReason,
     Outcome,
     Ring,
     Transfer,
@@ -93,6 +94,9 @@ class _Channel:
     exten: str = ""
     answered_at: float | None = None
     ringing_at: float | None = None
+    # The phone itself said it rings (state 5, a SIP 180): ringing_at is also set when a
+    # dial or a queue only began calling it.
+    rang: bool = False
     ended_at: float | None = None
     hangup_requested_at: float | None = None
     cause: str = ""
@@ -340,6 +344,7 @@ class CallTracker:
         channel.caller_name = status.caller_name
         channel.connected_number = status.connected_number
         channel.exten = status.exten
+        channel.rang = status.state == STATE_RINGING
         if call.origin == channel.uniqueid and not channel.internal:
             call.did = status.exten if status.exten != "s" else ""
         if status.state == STATE_UP:
@@ -372,6 +377,7 @@ class CallTracker:
             call.did = channel.exten
         out = self._emit("started", call) if new_call else []
         if channel.state == STATE_RINGING:
+            channel.rang = True
             out += self._ringing(call, channel, event.at)
         return out
 
@@ -382,6 +388,7 @@ class CallTracker:
         channel.state = event.get("ChannelState", channel.state)
         self._caller(channel, event)
         if channel.state == STATE_RINGING:
+            channel.rang = True
             return self._ringing(call, channel, event.at)
         if channel.state == STATE_UP:
             return self._answered(call, channel, event.at)
@@ -808,6 +815,7 @@ class CallTracker:
             agent_devices=tuple(dict.fromkeys(c.device for c in agents)),
             origination=call.origination,
             originate_reason=call.originate_reason,
+            missed_reason=_missed_reason(call, origin) if outcome == "missed" else "",
         )
 
 
@@ -833,9 +841,6 @@ def _outcome(
             return "answered"
         if call.abandoned:
             return "abandoned"
-        legs = [c for c in call.channels.values() if c is not origin and not c.local]
-        if call.dial_status == "BUSY" or any(_ring_result(c) == "rejected" for c in legs):
-            return "busy"
         return "missed"
     if answered_at is not None:
         return "answered"
@@ -847,6 +852,29 @@ def _outcome(
     if status in ("NOANSWER", "CANCEL"):
         return "no_answer"
     return "failed"
+
+
+def _missed_reason(call: _Call, origin: _Channel | None) -> MissedReason:
+    """Why nobody served an inbound call. A phone that rang and was then refused (Q.850 17
+    user busy / 486, 21 call rejected / 603, or a BUSY dial) was declined by the agent; one
+    refused without ringing was busy (a line in use, call waiting off); 21 is a refusal
+    either way. Else nobody picked up: no_answer. One agent declining outweighs the rest."""
+    declined = busy = False
+    for c in call.channels.values():
+        if c is origin or c.local or c.answered_at is not None or c.ended_at is None:
+            continue
+        refused = c.dial_status == "BUSY" or c.cause in _REJECT_CAUSES
+        if not refused:
+            continue
+        if c.rang or c.cause == "21":
+            declined = True
+        else:
+            busy = True
+    if declined:
+        return "declined"
+    if busy or call.dial_status == "BUSY":
+        return "busy"
+    return "no_answer"
 
 
 def _hung_up_by(call: _Call, customer: _Channel | None, agents: list[_Channel]) -> str:

@@ -200,3 +200,21 @@ async def test_open_sockets_tokens_are_checked_in_one_batch(
     used = await session.scalar(select(AuthToken.last_used_at).where(AuthToken.user_id == live.id))
     assert used is not None
     assert await auth.live_digests([]) == set()
+
+
+async def test_tokens_say_how_long_they_are_good_for(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """``expires_in`` (seconds from now, by the server's clock) is what the panel plans its
+    refresh by; a refresh gives a whole new lifetime."""
+    user = await make_user(session, Role.agent)
+    r = await sign_in(client, user.username, PASSWORD)
+    body = r.json()
+    ttl = settings.token_ttl_hours * 3600
+    assert ttl - 5 < body["expires_in"] <= ttl
+    issued = datetime.fromisoformat(body["expires_at"]) - timedelta(seconds=body["expires_in"])
+    assert abs((issued - datetime.now(UTC)).total_seconds()) < 5
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    refreshed = (await client.post("/api/auth/refresh", headers=headers)).json()
+    assert ttl - 5 < refreshed["expires_in"] <= ttl
+    assert refreshed["expires_at"] >= body["expires_at"]

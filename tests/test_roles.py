@@ -102,6 +102,7 @@ CASES = [
     Case("GET", "/api/calls/999999/recordings", AGENT_UP, 404),
     Case("GET", "/api/recordings/999999", AGENT_UP, 404),
     Case("GET", "/api/recordings/999999/audio", AGENT_UP, 404),
+    Case("GET", "/api/recordings/999999/stream-url", AGENT_UP, 404),
     Case("PUT", "/api/recordings/999999/hold", SUPERVISOR_UP, 404, {"hold": True}),
     Case("GET", "/api/recordings/999999/audit", SUPERVISOR_UP, 404),
     # Tracking codes, notes, dispositions, callbacks, contracts.
@@ -327,6 +328,8 @@ PUBLIC = {
     ("GET", "/docs/oauth2-redirect"): "part of Swagger UI",
     ("GET", "/redoc"): "ReDoc",
     ("MOUNT", "/panel"): "the panel's static files; its API calls carry the token",
+    ("GET", "/api/recordings/{recording_id}/stream"): "no token: a short-lived address signed "
+    "for one user and one recording (403 otherwise: tests/recordings/test_stream.py)",
 }
 
 

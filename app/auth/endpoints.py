@@ -29,6 +29,7 @@ async def sign_in(
     return TokenRead(
         access_token=issued.token,
         expires_at=issued.expires_at,
+        expires_in=issued.expires_in,
         user=UserRead.model_validate(issued.user),
     )
 
@@ -52,6 +53,7 @@ async def refresh_token(
     return TokenRead(
         access_token=issued.token,
         expires_at=issued.expires_at,
+        expires_in=issued.expires_in,
         user=UserRead.model_validate(issued.user),
     )
 

@@ -17,4 +17,8 @@ class TokenRead(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_at: datetime
+    expires_in: float = Field(
+        description="seconds the token is good for from now: a client refreshes it "
+        "(POST /api/auth/refresh) before then, whatever its own clock says"
+    )
     user: UserRead

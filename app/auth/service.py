@@ -28,6 +28,7 @@ TOUCH_EVERY = timedelta(minutes=1)
 class IssuedToken:
     token: str
     expires_at: datetime
+    expires_in: float
     user: User
 
 
@@ -115,7 +116,12 @@ class AuthService:
                 user_agent=user_agent[:300],
             )
         )
-        return IssuedToken(token=token, expires_at=expires_at, user=user)
+        return IssuedToken(
+            token=token,
+            expires_at=expires_at,
+            expires_in=round((expires_at - now).total_seconds(), 3),
+            user=user,
+        )
 
     async def refresh(self, token: str, *, client: str = "", user_agent: str = "") -> IssuedToken:
         """Rotation: a new token with a fresh expiry for the same user, and the old one

@@ -1,6 +1,7 @@
-"""Callbacks: customers who called and did not get through (missed, abandoned, busy), one
-open callback per number counting the attempts; an agent claims one and calls back; it is
-done once a call to that number is answered (or the customer gets through themselves)."""
+"""Callbacks: customers who called and did not get through (missed, whatever the reason,
+or abandoned), one open callback per number counting the attempts; an agent claims one and
+calls back; it is done once a call to that number is answered (or the customer gets
+through themselves)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from app.errors import Conflict, NotFound
 from app.models import Callback, Customer, CustomerPhone, Role, User
 from telephony.model import CallEvent
 
-OWED = ("missed", "abandoned", "busy")
+OWED = ("missed", "abandoned")
 
 
 def _at(value: float) -> datetime:

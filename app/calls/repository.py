@@ -10,6 +10,7 @@ from sqlalchemy import (
     Float,
     String,
     Table,
+    and_,
     bindparam,
     case,
     func,
@@ -119,7 +120,7 @@ class CallRepository:
     ) -> list[int]:
         """End this PBX's calls stored as still up whose linkedid is not in ``live`` (and
         their open legs) at ``at``: answered ones as answered with the talk time up to then,
-        others as missed (inbound) or failed. The ids of the calls closed."""
+        others as missed with no answer (inbound) or failed. The ids of the calls closed."""
         calls = _table(Call)
         legs = _table(CallLeg)
         answered = calls.c.answered_at.is_not(None)
@@ -136,6 +137,10 @@ class CallRepository:
                     (answered, "answered"),
                     (calls.c.direction == "inbound", "missed"),
                     else_="failed",
+                ),
+                missed_reason=case(
+                    (and_(~answered, calls.c.direction == "inbound"), "no_answer"),
+                    else_="",
                 ),
                 talk_seconds=case(
                     (

@@ -42,8 +42,15 @@ class CallRead(BaseModel):
     answered_by: str = Field(description="the device that answered, e.g. PJSIP/1001")
     answered_by_user_id: int | None
     outcome: str = Field(
-        description="inbound: answered, missed, abandoned, busy; outbound and internal: "
-        "answered, no_answer, busy, failed; live while the call is up"
+        description="inbound: answered, missed (nobody served it, whatever the reason), "
+        "abandoned (the caller hung up waiting in a queue); outbound and internal: answered, "
+        "no_answer, busy, failed; live while the call is up"
+    )
+    missed_reason: str = Field(
+        default="",
+        description="a missed inbound call: no_answer (nobody picked up), declined (an agent's "
+        "phone rang and was refused), busy (an agent's line refused it without ringing); "
+        "empty otherwise",
     )
     hangup_cause: str
     hangup_cause_text: str

@@ -35,6 +35,7 @@ def call_values(call: CallSnapshot) -> dict[str, Any]:
         "queue": call.queue[:80],
         "answered_by": call.answered_by,
         "outcome": call.outcome,
+        "missed_reason": call.missed_reason,
         "hangup_cause": call.hangup_cause[:8],
         "hangup_cause_text": call.hangup_cause_text[:100],
         "dial_status": call.dial_status[:32],

@@ -49,6 +49,7 @@ from screenpop.service import PopService
 router = APIRouter(tags=["call history"])
 
 Outcome = Literal["answered", "missed", "abandoned", "busy", "no_answer", "failed", "live"]
+Reason = Literal["no_answer", "declined", "busy"]
 _SORTS = ("started_at", "talk_seconds", "wait_seconds")
 
 
@@ -73,6 +74,10 @@ class HistoryParams:
         queue: Annotated[str | None, Query(max_length=80)] = None,
         direction: Annotated[Literal["inbound", "outbound", "internal"] | None, Query()] = None,
         outcome: Annotated[list[Outcome] | None, Query(description="repeat for several")] = None,
+        missed_reason: Annotated[
+            list[Reason] | None,
+            Query(description="missed inbound calls for these reasons (repeat for several)"),
+        ] = None,
         customer: Annotated[DbId | None, Query()] = None,
         number: Annotated[str | None, Query(max_length=64, description="any format")] = None,
         tracking_code: Annotated[str | None, Query(max_length=40)] = None,
@@ -98,6 +103,7 @@ class HistoryParams:
         )
         self.tracking_code, self.min_talk, self.max_talk = tracking_code, min_talk, max_talk
         self.has_recording, self.disposition, self.sort = has_recording, disposition, sort
+        self.missed_reason = missed_reason
 
     def build(self, user: User, settings: Settings, cursor: str | None = None) -> HistoryFilter:
         start, end = day_bounds(self.from_, self.to, settings.time_zone)
@@ -119,6 +125,7 @@ class HistoryParams:
             queue=self.queue,
             direction=self.direction,
             outcomes=tuple(self.outcome or ()),
+            missed_reasons=tuple(self.missed_reason or ()),
             customer_id=self.customer,
             number=raw,
             e164=e164,
@@ -183,6 +190,7 @@ EXPORT_COLUMNS = (
     "queue",
     "answered_by",
     "outcome",
+    "missed_reason",
     "wait_seconds",
     "talk_seconds",
     "hold_seconds",

@@ -27,6 +27,7 @@ class HistoryFilter:
     queue: str | None = None
     direction: str | None = None
     outcomes: tuple[str, ...] = ()
+    missed_reasons: tuple[str, ...] = ()
     customer_id: int | None = None
     number: str | None = None  # raw, as typed
     e164: str | None = None

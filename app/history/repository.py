@@ -27,6 +27,8 @@ def history_query(f: HistoryFilter) -> Select[Call]:
         conds.append(Call.direction == f.direction)
     if f.outcomes:
         conds.append(Call.outcome.in_(f.outcomes))
+    if f.missed_reasons:
+        conds.append(Call.missed_reason.in_(f.missed_reasons))
     if f.customer_id is not None:
         conds.append(
             exists().where(

@@ -53,6 +53,8 @@ class Call(TimestampMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     outcome: Mapped[str] = mapped_column(String(16))
+    # An inbound call missed: no_answer, declined or busy ("" for every other call).
+    missed_reason: Mapped[str] = mapped_column(String(16), default="", server_default="")
     hangup_cause: Mapped[str] = mapped_column(String(8), default="")
     hangup_cause_text: Mapped[str] = mapped_column(String(100), default="")
     dial_status: Mapped[str] = mapped_column(String(32), default="")

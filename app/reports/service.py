@@ -4,8 +4,10 @@
 - answered; abandoned (the caller hung up waiting) — those that gave up within
   ``short_abandon_seconds`` are counted apart as ``short_abandoned`` and left out of
   abandoned and of the service level's base;
-- missed: inbound calls nobody answered that the caller did not abandon (ring timeout,
-  queue timeout, busy);
+- missed: inbound calls nobody served that the caller did not abandon, whatever the
+  reason, and apart by reason: ``missed_no_answer`` (nobody picked up: ring or queue
+  timeout), ``missed_declined`` (an agent's phone rang and was refused), ``missed_busy``
+  (an agent's line refused it without ringing);
 - service level: answered within ``service_level_seconds`` of waiting, in % of
   (offered - short abandoned);
 - ASA (average speed of answer): mean wait of answered calls; longest wait: of all calls;
@@ -26,6 +28,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Call, Callback, User
+from telephony.model import MISSED_REASONS
 
 GroupBy = Literal["queue", "agent", "day", "hour", "week"]
 
@@ -72,7 +75,7 @@ class ReportService:
         abandoned = and_(inbound, Call.outcome == "abandoned")
         short = and_(abandoned, Call.wait_seconds < q.short_abandon_seconds)
         long_abandon = and_(abandoned, Call.wait_seconds >= q.short_abandon_seconds)
-        missed = and_(inbound, Call.outcome.in_(("missed", "busy")))
+        missed = and_(inbound, Call.outcome == "missed")
         in_sl = and_(answered, Call.wait_seconds <= q.service_level_seconds)
 
         def count(cond: Any) -> Any:
@@ -99,6 +102,10 @@ class ReportService:
                 count(long_abandon).label("abandoned"),
                 count(short).label("short_abandoned"),
                 count(missed).label("missed"),
+                *(
+                    count(and_(missed, Call.missed_reason == reason)).label(f"missed_{reason}")
+                    for reason in MISSED_REASONS
+                ),
                 count(in_sl).label("answered_in_sl"),
                 avg(Call.wait_seconds, answered).label("asa"),
                 func.max(Call.wait_seconds).filter(inbound).label("longest_wait"),
@@ -129,6 +136,7 @@ class ReportService:
                     "abandoned": r["abandoned"],
                     "short_abandoned": r["short_abandoned"],
                     "missed": r["missed"],
+                    **{f"missed_{reason}": r[f"missed_{reason}"] for reason in MISSED_REASONS},
                     "service_level_pct": round(100.0 * r["answered_in_sl"] / base, 1)
                     if base
                     else None,

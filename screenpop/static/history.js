@@ -14,8 +14,10 @@ import { applyLang, digits, dispositionText, duration, formatCount, t, timeEleme
 
 const PAGE = 50;
 const OUTCOMES = ["answered", "missed", "abandoned", "busy", "no_answer", "failed", "live"];
+// Why a missed inbound call was missed (the API's missed_reason).
+const REASONS = ["no_answer", "declined", "busy"];
 const SORTS = ["-started_at", "started_at", "-talk_seconds", "-wait_seconds"];
-const COLUMNS = ["date", "direction", "number_col", "agent", "outcome", "wait_col", "talk_time", "rec_col"];
+const COLUMNS = ["date", "direction", "number_col", "agent", "outcome", "reason_col", "wait_col", "talk_time", "rec_col"];
 
 /** An option whose text follows the language (applyLang relabels it). */
 const option = (value, key) => h("option", { value, "data-i18n": key, text: t(key) });
@@ -76,20 +78,23 @@ export class View {
     const select = (name, options) => h("select", { name, "data-field": name }, options);
     this.agentSelect = select("agent", [option("", "any")]);
     this.dispositionSelect = select("disposition", [option("", "any")]);
-    const outcomes = h(
-      "fieldset",
-      { class: "field outcomes" },
-      h("legend", { "data-i18n": "outcome" }),
-      OUTCOMES.map((o) => {
-        const id = newId("outcome");
-        return h(
-          "span",
-          { class: "check" },
-          h("input", { type: "checkbox", id, name: "outcome", value: o }),
-          h("label", { for: id, "data-i18n": `outcome_${o}` }),
-        );
-      }),
-    );
+    const checks = (name, legend, values, prefix) =>
+      h(
+        "fieldset",
+        { class: "field outcomes" },
+        h("legend", { "data-i18n": legend }),
+        values.map((o) => {
+          const id = newId(name);
+          return h(
+            "span",
+            { class: "check" },
+            h("input", { type: "checkbox", id, name, value: o }),
+            h("label", { for: id, "data-i18n": `${prefix}${o}` }),
+          );
+        }),
+      );
+    const outcomes = checks("outcome", "outcome", OUTCOMES, "outcome_");
+    const reasons = checks("missed_reason", "missed_reason", REASONS, "reason_");
     const form = h(
       "form",
       {
@@ -125,6 +130,7 @@ export class View {
         field("sort", select("sort", SORTS.map((s) => option(s, `sort_${s.replace("-", "desc_")}`)))),
       ),
       outcomes,
+      reasons,
       h("p", { class: "form-error", role: "alert" }),
       h(
         "p",
@@ -267,6 +273,7 @@ export class View {
       h("td", {}, number ? numberText(number) : "—", call.caller_name ? [" ", h("bdi", { class: "muted", text: call.caller_name })] : null),
       h("td", {}, this.agentOf(call)),
       h("td", {}, joined([outcomeText(call.outcome), call.disposition ? dispositionText(call.disposition) : null], t("sep"))),
+      h("td", { "data-reason": call.missed_reason || null }, call.missed_reason ? t(`reason_${call.missed_reason}`) : "—"),
       h("td", {}, seconds(call.wait_seconds)),
       h("td", {}, seconds(call.talk_seconds)),
       h("td", {}, call.recording_files?.length ? t("rec_count", { n: digits(call.recording_files.length) }) : "—"),

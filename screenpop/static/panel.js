@@ -4,7 +4,7 @@
 // calls whose cards the pop board keeps).
 
 import { askForNotifications, isMuted, setMuted, unlockAudio } from "./alerts.js";
-import { currentUser, forget, onSignedOut, signIn, signOut, token } from "./api.js";
+import { currentUser, forget, keepFresh, onSignedOut, signIn, signOut, token } from "./api.js";
 import { Availability } from "./availability.js";
 import { Callbacks } from "./callbacks.js";
 import { CaseFinder } from "./cases.js";
@@ -113,6 +113,7 @@ function startPanel() {
   cases.clear();
   tabs.select("tab-book");
   board.restore();
+  keepFresh(); // after a reload: the refresh this tab's token is due for
   socket.start();
   callbacks.start();
   desk.start();

@@ -2,37 +2,23 @@
 // download), or, when there is nothing to play, why not in words (not arrived yet, missing,
 // deleted under the retention policy).
 //
-// The audio needs the bearer token, which an <audio src> cannot send, and the panel's CSP
-// allows media from its own origin only (not from blob: URLs). So the file is fetched with
-// the token and played through Web Audio: decoded once on the first play, kept while the
-// customer card shows it, and seeking within it is local. The download is fetched the same
-// way and handed to the browser as a file.
+// An <audio src> cannot send the bearer token: the player asks the API for a short-lived
+// signed address of the audio (same origin, as the panel's CSP wants) and plays from it.
+// The browser fetches it by HTTP Range, so playing starts at once and a seek fetches only
+// the part it needs, never the whole file first. An address that expired mid-listen (a long
+// pause) is replaced by a new one, at the same position. The download is fetched with the
+// token and handed to the browser as a file.
 
-import { ApiError, apiBlob } from "./api.js";
+import { ApiError, api, apiBlob } from "./api.js";
 import { h } from "./dom.js";
 import { digits, duration, t } from "./i18n.js";
 
-// Telephone audio is 8 or 16 kHz. Decoded at 16 kHz, a minute of it takes 3.8 MB of memory
-// instead of the 11.5 MB it would at the usual 48 kHz.
-const SAMPLE_RATE = 16000;
 const TICK_MS = 250;
 const UNAVAILABLE = { pending: "rec_pending", missing: "rec_missing", deleted: "rec_deleted" };
 // The download's object URL is kept this long after the click (the browser reads it first).
 const DOWNLOAD_KEEP_MS = 60_000;
 
-let context = null;
 let playing = null; // the Player playing now: one at a time
-
-function audioContext() {
-  if (!context) {
-    try {
-      context = new AudioContext({ sampleRate: SAMPLE_RATE });
-    } catch {
-      context = new AudioContext(); // a browser that will not resample
-    }
-  }
-  return context;
-}
 
 /** The name of recording `index` (0-based) of `count`, alone or inside a sentence. */
 function names(index, count) {
@@ -53,13 +39,13 @@ export class Player {
     this.file = null;
     this.index = 0;
     this.count = 1;
-    this.buffer = null; // the decoded audio, after the first play
-    this.loading = null; // the AbortController of the audio being fetched
+    this.audio = null; // the <audio> element, from the first play
+    this.expires = 0; // when its signed address expires (this browser's clock, ms)
+    this.renewed = false; // the address was replaced after an error: once per failure
+    this.loading = null; // the AbortController of the address being asked for
     this.problem = null; // why it could not be played, as an i18n key
     this.downloading = false;
-    this.source = null; // the AudioBufferSourceNode while playing
-    this.startedAt = 0; // the context's time at which position 0 would have played
-    this.offset = 0; // the position while not playing, in seconds
+    this.offset = 0; // the position before the first play, in seconds
     this.timer = null;
     this.parts = null;
   }
@@ -79,12 +65,17 @@ export class Player {
   }
 
   get length() {
-    return this.buffer?.duration ?? this.file.duration_seconds ?? 0;
+    const known = this.audio?.duration;
+    return Number.isFinite(known) ? known : (this.file.duration_seconds ?? 0);
+  }
+
+  get isPlaying() {
+    return Boolean(this.audio && !this.audio.paused && !this.audio.ended);
   }
 
   position() {
-    if (!this.source) return this.offset;
-    return Math.min(this.length, Math.max(0, audioContext().currentTime - this.startedAt));
+    if (!this.audio) return this.offset;
+    return Math.min(this.length, Math.max(0, this.audio.currentTime));
   }
 
   build() {
@@ -164,13 +155,13 @@ export class Player {
     }
     const at = this.position();
     const busy = Boolean(this.loading);
-    const action = t(busy ? "rec_loading" : this.source ? "rec_pause" : "rec_play", {
+    const action = t(busy ? "rec_loading" : this.isPlaying ? "rec_pause" : "rec_play", {
       label: inner,
     });
     p.play.setAttribute("aria-label", action);
     p.play.title = action;
     p.play.toggleAttribute("aria-busy", busy);
-    this.el.dataset.playing = this.source ? "true" : "false";
+    this.el.dataset.playing = this.isPlaying ? "true" : "false";
     p.seek.max = String(length || 0);
     p.seek.disabled = !length;
     p.seek.value = String(at);
@@ -191,34 +182,31 @@ export class Player {
 
   async toggle() {
     if (this.loading) return;
-    if (this.source) {
+    if (this.isPlaying) {
       this.pause();
       return;
     }
-    // Inside the click: the browser lets audio start only from a gesture.
-    audioContext()
-      .resume()
-      .catch(() => {});
-    if (!this.buffer) await this.load();
-    if (this.buffer && this.parts?.play) this.start();
+    if (!this.audio || Date.now() >= this.expires) await this.load();
+    if (this.audio && this.parts?.play) this.start();
   }
 
+  /** A fresh signed address for the audio (the element made on the first play). */
   async load() {
     const loading = new AbortController();
     this.loading = loading;
     this.problem = null;
     this.show();
     try {
-      const { blob } = await apiBlob(`/api/recordings/${this.file.id}/audio`, {
-        signal: loading.signal,
-      });
-      const decoded = await audioContext().decodeAudioData(await blob.arrayBuffer());
-      if (this.loading === loading) this.buffer = decoded;
+      const grant = await api(`/api/recordings/${this.file.id}/stream-url`, { signal: loading.signal });
+      if (this.loading !== loading) return;
+      // A little early: a request made just before the end would be refused.
+      this.expires = Date.now() + Math.max(1, grant.expires_in - 2) * 1000;
+      const at = this.position();
+      if (!this.audio) this.audio = this.element();
+      this.audio.src = grant.url;
+      if (at) this.audio.currentTime = at;
     } catch (err) {
-      if (err.name !== "AbortError" && this.loading === loading) {
-        // Not the API's answer: decodeAudioData could not read the file.
-        this.problem = problemOf(err, "rec_undecodable");
-      }
+      if (err.name !== "AbortError" && this.loading === loading) this.problem = problemOf(err);
     } finally {
       if (this.loading === loading) {
         this.loading = null;
@@ -227,56 +215,82 @@ export class Player {
     }
   }
 
+  element() {
+    const audio = new Audio();
+    audio.preload = "auto";
+    audio.addEventListener("timeupdate", () => this.show());
+    audio.addEventListener("durationchange", () => this.show());
+    audio.addEventListener("ended", () => this.finished());
+    audio.addEventListener("pause", () => this.stopTicking());
+    audio.addEventListener("playing", () => {
+      this.renewed = false;
+      this.show();
+    });
+    audio.addEventListener("error", () => this.failed());
+    return audio;
+  }
+
+  /** The element could not fetch or play: an expired address is replaced once, at the same
+   * position; otherwise the agent is told. */
+  async failed() {
+    if (!this.audio || this.loading) return;
+    const resume = this.isPlaying || playing === this;
+    if (!this.renewed && this.audio.error?.code !== MediaError.MEDIA_ERR_DECODE) {
+      this.renewed = true;
+      this.offset = this.position();
+      await this.load();
+      if (resume && this.audio && !this.problem) this.start();
+      return;
+    }
+    this.problem = this.audio.error?.code === MediaError.MEDIA_ERR_DECODE ? "rec_undecodable" : "request_failed";
+    this.halt();
+    this.show();
+  }
+
   start() {
     if (playing && playing !== this) playing.pause();
-    const ctx = audioContext();
-    if (this.offset >= this.buffer.duration - 0.05) this.offset = 0; // played to the end
-    const source = ctx.createBufferSource();
-    source.buffer = this.buffer;
-    source.connect(ctx.destination);
-    source.addEventListener("ended", () => {
-      if (this.source === source) this.finished();
-    });
-    source.start(0, this.offset);
-    this.source = source;
-    this.startedAt = ctx.currentTime - this.offset;
+    if (this.position() >= this.length - 0.05) this.audio.currentTime = 0; // played to the end
     playing = this;
+    this.audio.play().catch((err) => {
+      if (err.name === "AbortError") return; // paused or given a new address meanwhile
+      this.problem = "rec_undecodable";
+      this.halt();
+      this.show();
+    });
+    clearInterval(this.timer);
     this.timer = setInterval(() => this.show(), TICK_MS);
     this.show();
   }
 
   pause() {
-    this.offset = this.position();
     this.halt();
     this.show();
   }
 
   finished() {
-    this.offset = this.length;
     this.halt();
     this.show();
   }
 
   seek(seconds) {
-    const wasPlaying = Boolean(this.source);
-    if (wasPlaying) this.halt();
-    this.offset = Math.min(Math.max(0, seconds), this.length);
-    if (wasPlaying) this.start();
-    else this.show();
+    const at = Math.min(Math.max(0, seconds), this.length);
+    if (this.audio) this.audio.currentTime = at;
+    else this.offset = at;
+    this.show();
   }
 
-  /** Stop the sound (the position is the caller's business). */
+  stopTicking() {
+    clearInterval(this.timer);
+    this.timer = null;
+    this.show();
+  }
+
+  /** Stop the sound (the position stays where it is). */
   halt() {
-    const source = this.source;
-    this.source = null;
     clearInterval(this.timer);
     this.timer = null;
     if (playing === this) playing = null;
-    try {
-      source?.stop();
-    } catch {
-      // already stopped
-    }
+    if (this.audio && !this.audio.paused) this.audio.pause();
   }
 
   async download() {
@@ -323,7 +337,11 @@ export class Player {
     this.loading?.abort();
     this.loading = null;
     this.halt();
-    this.buffer = null;
+    if (this.audio) {
+      this.audio.removeAttribute("src");
+      this.audio.load(); // lets the fetch and the buffered audio go
+      this.audio = null;
+    }
   }
 }
 

@@ -1,8 +1,10 @@
 // The agent's pops over /ws/pops (the protocol is in screenpop/endpoints.py): authenticate
 // with the first message, answer pings, keep the last seq (sessionStorage, so a reload
-// resumes where the tab was), reconnect with backoff, and resume from the last seq.
+// resumes where the tab was), reconnect with backoff, and resume from the last seq. A
+// refreshed token (api.js) revokes the old one: the socket signs in again with the new one
+// at once, resuming from its last seq, so nothing is missed.
 
-import { LAST_SEQ, token } from "./api.js";
+import { LAST_SEQ, onTokenRenewed, token } from "./api.js";
 
 const SILENCE_MS = 40_000; // the server pings every 15 s; this long without a word: dead
 const MAX_DELAY_MS = 30_000;
@@ -25,6 +27,7 @@ export class PopSocket {
     this.retryTimer = null;
     this.silenceTimer = null;
     this.stopped = true;
+    this.unrenew = null;
     this.retryNow = () => {
       if (!this.stopped && !this.ws) this.connect();
     };
@@ -34,11 +37,25 @@ export class PopSocket {
     this.stopped = false;
     this.attempt = 0;
     window.addEventListener("online", this.retryNow);
+    this.unrenew?.();
+    this.unrenew = onTokenRenewed(() => this.renew());
     this.connect();
+  }
+
+  /** The token was refreshed: sign in again with the new one (the old one is revoked). */
+  renew() {
+    if (this.stopped) return;
+    const old = this.ws;
+    this.ws = null;
+    clearTimeout(this.silenceTimer);
+    old?.close(1000, "token renewed");
+    this.connect({ quiet: true });
   }
 
   stop() {
     this.stopped = true;
+    this.unrenew?.();
+    this.unrenew = null;
     window.removeEventListener("online", this.retryNow);
     clearTimeout(this.retryTimer);
     clearTimeout(this.silenceTimer);
@@ -47,14 +64,14 @@ export class PopSocket {
     ws?.close(1000, "signed out");
   }
 
-  connect() {
+  connect({ quiet = false } = {}) {
     clearTimeout(this.retryTimer);
     const bearer = token();
     if (!bearer) {
       this.onUnauthorized();
       return;
     }
-    this.onState(this.attempt ? "reconnecting" : "connecting");
+    if (!quiet) this.onState(this.attempt ? "reconnecting" : "connecting");
     const url = new URL("/ws/pops", location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(url);
@@ -67,7 +84,7 @@ export class PopSocket {
       if (ws === this.ws) this.receive(ws, event.data);
     });
     ws.addEventListener("close", (event) => {
-      if (ws === this.ws) this.closed(event.code);
+      if (ws === this.ws) this.closed(event.code, bearer);
     });
   }
 
@@ -107,10 +124,15 @@ export class PopSocket {
     }
   }
 
-  closed(code) {
+  closed(code, bearer) {
     clearTimeout(this.silenceTimer);
     this.ws = null;
     if (this.stopped) return;
+    if (code === 4401 && token() && token() !== bearer) {
+      // Refused the token a refresh has replaced since: sign in with the new one now.
+      this.connect({ quiet: true });
+      return;
+    }
     if (code === 4401) {
       this.stopped = true;
       this.onUnauthorized();

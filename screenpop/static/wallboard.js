@@ -4,7 +4,7 @@
 // here each second between pictures; every picture (and the first one after a reconnect)
 // replaces the whole board, so a reconnect is a resync.
 
-import { token } from "./api.js";
+import { onTokenRenewed, token } from "./api.js";
 import { numberText } from "./customers.js";
 import { h, newId } from "./dom.js";
 import { applyLang, digits, duration, formatCount, t } from "./i18n.js";
@@ -14,7 +14,8 @@ const MAX_DELAY_MS = 30_000;
 const TICK_MS = 1000;
 const STATES = ["available", "ringing", "on_call", "paused", "after_call_work", "offline", "no_queue"];
 
-/** A socket that authenticates, reconnects with backoff, and hands over each picture. */
+/** A socket that authenticates, reconnects with backoff, and hands over each picture; a
+ * refreshed token (api.js) makes it sign in again with the new one. */
 class BoardSocket {
   constructor({ onPicture, onState, onRefused }) {
     Object.assign(this, { onPicture, onState, onRefused });
@@ -29,11 +30,23 @@ class BoardSocket {
     if (!this.stopped) return;
     this.stopped = false;
     this.attempt = 0;
+    this.unrenew = onTokenRenewed(() => this.renew());
+    this.connect();
+  }
+
+  renew() {
+    if (this.stopped) return;
+    const old = this.ws;
+    this.ws = null;
+    clearTimeout(this.silenceTimer);
+    old?.close(1000, "token renewed");
     this.connect();
   }
 
   stop() {
     this.stopped = true;
+    this.unrenew?.();
+    this.unrenew = null;
     clearTimeout(this.retryTimer);
     clearTimeout(this.silenceTimer);
     const ws = this.ws;
@@ -70,7 +83,7 @@ class BoardSocket {
       }
     });
     ws.addEventListener("close", (event) => {
-      if (ws === this.ws) this.closed(event.code);
+      if (ws === this.ws) this.closed(event.code, bearer);
     });
   }
 
@@ -79,10 +92,14 @@ class BoardSocket {
     this.silenceTimer = setTimeout(() => ws.close(4000, "silent"), SILENCE_MS);
   }
 
-  closed(code) {
+  closed(code, bearer) {
     clearTimeout(this.silenceTimer);
     this.ws = null;
     if (this.stopped) return;
+    if (code === 4401 && token() && token() !== bearer) {
+      this.connect(); // refused the token a refresh has replaced since
+      return;
+    }
     if (code === 4401 || code === 4403) {
       this.stopped = true;
       this.onRefused();

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -43,10 +44,10 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
-def tone(path: Path) -> bytes:
+def tone(path: Path, seconds: float = TONE_SECONDS) -> bytes:
     """A 440 Hz tone as the PBX writes it (8 kHz, 16-bit PCM), finished a while ago (a file
     modified in the last seconds is taken as still being written)."""
-    t = np.arange(int(8000 * TONE_SECONDS)) / 8000
+    t = np.arange(int(8000 * seconds)) / 8000
     soundfile.write(path, 0.3 * np.sin(2 * np.pi * 440 * t), 8000, subtype="PCM_16")
     then = time.time() - 60
     os.utime(path, (then, then))
@@ -112,6 +113,15 @@ async def test_the_agent_plays_and_downloads_the_recording_of_a_call_they_took(
 
         sara = await Panel.open(browser, port)
         page = sara.page
+        audio: list[tuple[str, str]] = []  # what the page asked of the audio: (url, Range)
+        page.on(
+            "request",
+            lambda r: (
+                audio.append((r.url, r.headers.get("range", "")))
+                if "/api/recordings/" in r.url and "/stream-url" not in r.url
+                else None
+            ),
+        )
         await sara.sign_in("sara")
         await open_customer(page, "علی رضایی")
         customer = page.locator("#customer-body")
@@ -144,6 +154,9 @@ async def test_the_agent_plays_and_downloads_the_recording_of_a_call_they_took(
         await page.keyboard.press("Home")
         await expect(seek).to_have_attribute("aria-valuetext", "۰:۰۰ از ۰:۰۲")
         await expect(first.locator(".rec-time")).to_have_text("۰:۰۰ / ۰:۰۲")
+        # Played from the signed address by HTTP Range, never through the token API.
+        assert audio and all(f"/api/recordings/{answered.id}/stream?" in u for u, _ in audio)
+        assert audio[0][1].startswith("bytes=0-")
 
         async with page.expect_download() as downloading:
             await first.get_by_role("button", name="دانلود ضبط ۱ از ۲").click()
@@ -194,4 +207,59 @@ async def test_the_agent_plays_and_downloads_the_recording_of_a_call_they_took(
         await expect(other.locator("table.history tbody tr")).to_have_count(2)
         await expect(other.locator(".recording")).to_have_count(0)
         await reza.close()
+        await sara.close()
+
+
+async def test_a_long_recording_is_played_and_sought_by_range(
+    db: Database, sim: AmiSimulator, settings: Settings, browser: Browser, tmp_path: Path
+) -> None:
+    """Twenty minutes (19 MB) over a slow line: playing starts from the first bytes, and a
+    seek near the end asks for the bytes from there, not for the whole file first."""
+    assert db.sessionmaker is not None
+    await team(db, settings)
+    root = tmp_path / "recordings"
+    root.mkdir()
+    size = len(tone(root / ANSWERED, 1200.0))
+    conf = instance_settings(settings, db, sim).model_copy(update={"recordings_root": root})
+    async with serving(conf) as (port, app):
+        await eventually(lambda: follows(app))
+        await replay(sim, "01_direct_answered")
+
+        async def found() -> bool:
+            answered = await recording(db, ANSWERED)
+            return answered is not None and answered.state == "available"
+
+        await eventually(found)
+        sara = await Panel.open(browser, port)
+        page = sara.page
+        ranges: list[int] = []  # where each request for the audio starts
+
+        def asked(request: object) -> None:
+            url, headers = request.url, request.headers  # type: ignore[attr-defined]
+            if "/stream?" in url and headers.get("range", "").startswith("bytes="):
+                ranges.append(int(headers["range"][6:].split("-")[0] or 0))
+
+        page.on("request", asked)
+        await sara.sign_in("sara")
+        await open_customer(page, "علی رضایی")
+        # A slow line (100 kB/s: the file would take three minutes): only the part played
+        # arrives, and the seek must ask for its own part.
+        cdp = await page.context.new_cdp_session(page)
+        await cdp.send("Network.enable")
+        await cdp.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 0, "downloadThroughput": 100_000, "uploadThroughput": -1},
+        )
+        player = page.locator("#customer-body").get_by_role("group", name="ضبط مکالمه، ۲۰:۰۰")
+        await player.get_by_role("button", name="پخش ضبط مکالمه").click()
+        await expect(player.get_by_role("button", name="مکث ضبط مکالمه")).to_be_visible()
+        seek = player.get_by_role("slider")
+        await seek.fill("1150")  # 19:10, far past what has arrived
+
+        async def sought() -> bool:
+            return any(start > size // 2 for start in ranges)
+
+        await eventually(sought)
+        assert ranges[0] == 0
+        await expect(seek).to_have_attribute("aria-valuetext", re.compile("^۱۹:۱"))
         await sara.close()

@@ -119,6 +119,14 @@ async def test_a_supervisor_works_through_history_reports_and_wallboard(
         await expect(page.get_by_role("link", name="تاریخچه")).to_have_attribute(
             "aria-current", "page"
         )
+        # A missed call's reason: a column of its own and a filter (03: the agent declined).
+        reasons = page.locator("form.filters fieldset", has_text="علت از دست رفتن")
+        await reasons.get_by_label("رد شده").check()
+        await page.locator("form.filters").get_by_role("button", name="جستجو").click()
+        await expect(page.locator(".history-list tbody tr")).to_have_count(1)
+        await expect(page.locator(".history-list td[data-reason=declined]")).to_have_text("رد شده")
+        await expect(page.locator(".history-list thead")).to_contain_text("علت")
+        await reasons.get_by_label("رد شده").uncheck()
         await search(page, **{"از تاریخ": jalali, "تا تاریخ": jalali})
         await expect(page.locator(".history-list tbody tr")).to_have_count(len(calls))
         await search(page, **{"از تاریخ": next_day, "تا تاریخ": next_day})

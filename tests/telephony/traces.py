@@ -48,6 +48,8 @@ def expected_row(call: Mapping[str, Any]) -> dict[str, Any]:
         "number": call["customer_number"],
         "outcome": call["outcome"],
     }
+    if call.get("missed_reason"):
+        row["missed_reason"] = call["missed_reason"]
     if call["did"]:
         row["did"] = call["did"]
     if call["answered_by"]:
