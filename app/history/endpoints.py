@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app.audit.service import AuditService
-from app.calls.schemas import CallPage, CallRead
+from app.calls.schemas import CallPage, call_read
 from app.config import Settings
 from app.db import SessionMaker, unit_of_work
 from app.deps import (
@@ -158,7 +158,7 @@ async def history(
     files = await RecordingService(session, settings).playable_by(user, [c.id for c in rows])
     items = []
     for call in rows:
-        item = CallRead.model_validate(call)
+        item = call_read(call, settings.default_region)
         item.recording_files = [RecordingBrief.model_validate(r) for r in files.get(call.id, [])]
         items.append(item)
     return CallPage(items=items, next_cursor=next_cursor)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from app.agents.service import AgentService
 from app.config import Settings
 from app.models import Call, User
+from app.phones import display_number
 from app.reports.service import ReportQuery, ReportService
 
 # A call "live" for longer than this is a leftover (its end was never seen), not shown.
@@ -59,6 +60,9 @@ class LiveBoard:
                     "id": call.id,
                     "direction": call.direction,
                     "number": call.customer_number or call.caller_number,
+                    "number_display": display_number(
+                        call.customer_number or call.caller_number, self.settings.default_region
+                    ),
                     "caller_name": call.caller_name,
                     "queue": call.queue,
                     "agent": names.get(call.answered_by_user_id or 0, ""),
@@ -73,6 +77,9 @@ class LiveBoard:
                     {
                         "call_id": call.id,
                         "number": call.customer_number,
+                        "number_display": display_number(
+                            call.customer_number, self.settings.default_region
+                        ),
                         "since": joined.isoformat(),
                         "waited_seconds": round((now - joined).total_seconds(), 1),
                     }
