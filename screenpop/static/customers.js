@@ -119,6 +119,32 @@ export class CustomerCard {
     }
   }
 
+  /**
+   * Load the shown customer again, in place (a call with them just ended): no "loading",
+   * the keyboard left where it is; nothing while the agent is editing them.
+   */
+  async refresh() {
+    const id = this.customer?.id;
+    if (id === undefined || this.editing || this.body.hasAttribute("aria-busy")) return;
+    const loading = new AbortController();
+    this.loading = loading;
+    try {
+      const [customer, page] = await Promise.all([
+        api(`/api/customers/${id}`, { signal: loading.signal }),
+        api(`/api/customers/${id}/calls?limit=${HISTORY_PAGE}`, { signal: loading.signal }),
+      ]);
+      if (this.loading !== loading || this.editing || this.customer?.id !== id) return;
+      this.customer = customer;
+      this.calls = page.items;
+      this.nextCursor = page.next_cursor;
+      this.render();
+    } catch {
+      // Kept as it was shown; the next call's end (or opening it again) tries again.
+    } finally {
+      if (this.loading === loading) this.loading = null;
+    }
+  }
+
   clear() {
     this.loading?.abort();
     this.dropPlayers();

@@ -21,6 +21,7 @@ import { Reviews } from "./reviews.js";
 import { PopSocket } from "./socket.js";
 import { Tabs } from "./tabs.js";
 
+const availability = new Availability();
 const card = new CustomerCard({
   onSaved: (customer) => {
     board.updateCustomer(customer);
@@ -52,13 +53,13 @@ const callbacks = new Callbacks({
 });
 const board = new PopBoard({
   openCustomer,
+  onLine: (line) => availability.showLine(line),
   openCase: (code) => {
     tabs.select("tab-cases");
     cases.show(code);
   },
 });
 const book = new Phonebook({ onPick: openCustomer });
-const availability = new Availability();
 dialInto(board);
 const socket = new PopSocket({
   onState: showConnection,
@@ -71,8 +72,14 @@ const socket = new PopSocket({
     else if (message.type === "review") reviews.handle(message);
     else {
       board.handle(message);
-      // A call of this agent's ended: it may be owed a call back now, or no longer.
-      if (message.type !== "pop") callbacks.soon();
+      if (message.type !== "pop") {
+        // A call of this agent's ended: it may be owed a call back now, or no longer; the
+        // customer card open on one of its customers shows it in their history.
+        callbacks.soon();
+        if ((message.customers ?? []).some((c) => String(c.id) === String(card.customer?.id))) {
+          card.refresh();
+        }
+      }
     }
   },
   onUnauthorized: () => endSession("session_over"),

@@ -43,8 +43,13 @@ const placed = (card) => card.key.startsWith("o|") || card.key.startsWith("local
 let localSeq = 0;
 
 export class PopBoard {
-  /** `openCustomer(id)` shows a customer in the customer card, `openCase(code)` a case. */
-  constructor({ openCustomer, openCase }) {
+  /**
+   * `openCustomer(id)` shows a customer in the customer card, `openCase(code)` a case;
+   * `onLine(state)` hears whether the agent is on a call ("on_call"), being rung
+   * ("ringing") or neither (null), as their cards say.
+   */
+  constructor({ openCustomer, openCase, onLine = () => {} }) {
+    this.onLine = onLine;
     this.list = $("pop-list");
     this.empty = $("pops-empty");
     this.announcer = $("announcer");
@@ -334,7 +339,18 @@ export class PopBoard {
     for (const card of ended.slice(0, Math.max(0, ended.length - KEEP_ENDED))) this.remove(card);
   }
 
+  /** What the live cards say the agent's line is doing: on a call, ringing, or neither. */
+  line() {
+    const live = [...this.cards.values()].filter((c) => c.status === "live");
+    if (live.some((c) => TAKEN_STATES.has(c.message.state))) return "on_call";
+    if (live.some((c) => ["ringing", "transferred", "agent_ringing"].includes(c.message.state))) {
+      return "ringing";
+    }
+    return null;
+  }
+
   changed() {
+    this.onLine(this.line());
     this.empty.hidden = this.cards.size > 0;
     const kept = [...this.cards.values()]
       // A card whose request was never answered has nothing to resume.
@@ -380,6 +396,9 @@ export class PopBoard {
                 directionText(m.direction),
                 placed(card) ? t("click_to_call") : null,
                 m.queue ? t("queue", { queue: m.queue }) : null,
+                // Passed on by a colleague: still said once answered (the badge then says
+                // "on a call").
+                transferredFrom(card) ? t("transferred_from", { name: m.transferred_by }) : null,
                 m.started_at ? timeElement(m.started_at) : null,
               ],
               t("sep"),
@@ -548,6 +567,13 @@ export class PopBoard {
   }
 }
 
+/** The colleague who passed this call on to the agent, once it is no longer ringing. */
+function transferredFrom(card) {
+  const m = card.message;
+  if (!m.transferred_by || placed(card) || card.status === "withdrawn") return false;
+  return !(card.status === "live" && (m.state === "transferred" || m.reason === "transferred"));
+}
+
 /** How the announcer and notifications name the caller. */
 function who(m) {
   const name = m.customers?.[0]?.name || m.caller_name;
@@ -575,6 +601,8 @@ function callBack(card) {
   // Taken by a colleague or passed on: nothing to call back.
   if (card.status === "withdrawn" && ["answered", "transferred"].includes(m.reason)) return null;
   const customers = m.customers ?? [];
+  // Refused because another call is under way: the agent may place it all the same.
+  const anyway = card.status === "failed" && m.refusal?.status === 409;
   return h(
     "p",
     { class: "pop-actions" },
@@ -583,7 +611,8 @@ function callBack(card) {
       e164: m.e164 || null,
       // Several customers sharing a line: the call is to the line, not one of them.
       customer: customers.length === 1 ? customers[0] : null,
-      text: placed(card) ? t("call_again") : t("call"),
+      text: anyway ? t("call_anyway") : placed(card) ? t("call_again") : t("call"),
+      confirm: anyway,
     }),
   );
 }
