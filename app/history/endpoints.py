@@ -39,6 +39,7 @@ from app.history.filters import (
 )
 from app.history.repository import HistoryRepository
 from app.models import Call, CallReview, Role, User
+from app.phones import display_number
 from app.schemas import DbId, Input
 from app.tracking.codes import BadCode, parse
 from recordings.schemas import RecordingBrief
@@ -298,6 +299,9 @@ async def review_call(
                         "by": user.full_name or user.username,
                         "started_at": call.started_at.isoformat(),
                         "number": call.customer_number,
+                        "number_display": display_number(
+                            call.customer_number, settings.default_region
+                        ),
                     },
                 }
             ]

@@ -6,6 +6,7 @@ import { ApiError, api } from "./api.js";
 import { callButton } from "./dialling.js";
 import { $, h, joined, newId, showFormErrors } from "./dom.js";
 import { applyLang, digits, dispositionText, duration, t, tMaybe, timeElement } from "./i18n.js";
+import { serverText } from "./errors.js";
 import { Player } from "./recordings.js";
 
 const HISTORY_PAGE = 20;
@@ -32,7 +33,7 @@ export function tagList(tags) {
   );
 }
 
-export const phoneLabel = (label) => tMaybe(`label_${label}`) ?? label;
+export const phoneLabel = (label) => tMaybe(`label_${String(label ?? "").toLowerCase()}`) ?? label;
 export const outcomeText = (outcome) => tMaybe(`outcome_${outcome}`) ?? outcome;
 export const directionText = (d) => tMaybe(`direction_${d}`) ?? d;
 
@@ -320,7 +321,7 @@ export class CustomerCard {
 
   /** The customer's number on a past call, to call it again. */
   numberCell(call) {
-    const number = call.customer_number;
+    const number = call.number_display || call.customer_number;
     if (!number && !call.customer_e164) return "—";
     return callButton({ number, e164: call.customer_e164, customer: this.customer });
   }
@@ -466,5 +467,5 @@ function changed(before, after) {
 export function errorText(err) {
   if (!(err instanceof ApiError)) return t("request_failed");
   if (err.status === 0) return t("network_error");
-  return err.error?.message || t("request_failed");
+  return serverText(err.error, err.status);
 }

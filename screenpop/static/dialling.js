@@ -4,6 +4,7 @@
 
 import { ApiError, api } from "./api.js";
 import { h } from "./dom.js";
+import { serverText } from "./errors.js";
 import { digits, t } from "./i18n.js";
 
 let board = null; // the PopBoard that shows the call's card
@@ -98,7 +99,7 @@ export function refusalText({ status, code, message, retryAfter }) {
     case 0:
       return t("network_error");
     case 422:
-      return message ? t("dial_refused", { message }) : t("request_failed");
+      return message ? t("dial_refused", { message: serverText({ code, message }, 422) }) : t("request_failed");
     case 429:
       return t("dial_wait", { s: digits(retryAfter ?? "60") });
     case 403:
@@ -108,6 +109,6 @@ export function refusalText({ status, code, message, retryAfter }) {
     case 502:
       return t("dial_pbx_refused", { message });
     default:
-      return message || t("request_failed");
+      return serverText({ code, message }, status);
   }
 }

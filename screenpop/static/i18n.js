@@ -36,6 +36,10 @@ const STRINGS = {
     state_connected: "وصل شد",
     state_transferred: "انتقال از {name}",
     transferred_from: "منتقل‌شده از {name}",
+    show_card: "جزئیات",
+    fold_card: "بستن جزئیات",
+    ring_timer: "مدت زنگ",
+    talk_timer: "مدت مکالمه",
     state_ended: "تماس پایان یافت",
     withdrawn_answered: "پاسخ داده شد توسط {name}",
     withdrawn_caller_hung_up: "تماس‌گیرنده قطع کرد",
@@ -115,6 +119,9 @@ const STRINGS = {
     label_home: "منزل",
     label_fax: "نمابر",
     label_other: "دیگر",
+    label_office: "دفتر",
+    label_landline: "تلفن ثابت",
+    label_main: "اصلی",
     // click-to-call
     call: "تماس",
     call_number: "تماس با {number}",
@@ -150,7 +157,7 @@ const STRINGS = {
     dial_wait: "تماس‌های این دقیقه زیاد بود؛ {s} ثانیه دیگر دوباره امتحان کنید.",
     dial_not_yours: "فقط از تلفن خودتان می‌توانید تماس بگیرید.",
     dial_no_pbx: "مرکز تلفن در دسترس نیست؛ کمی بعد دوباره امتحان کنید.",
-    dial_pbx_refused: "مرکز تلفن تماس را نپذیرفت: {message}",
+    dial_pbx_refused: "مرکز تلفن تماس را نپذیرفت.",
     // availability
     my_status: "وضعیت من",
     avail_available: "آماده",
@@ -318,6 +325,10 @@ const STRINGS = {
     state_connected: "Connected",
     state_transferred: "Transferred by {name}",
     transferred_from: "Transferred from {name}",
+    show_card: "Details",
+    fold_card: "Hide details",
+    ring_timer: "Ringing for",
+    talk_timer: "Talking for",
     state_ended: "Call ended",
     withdrawn_answered: "Answered by {name}",
     withdrawn_caller_hung_up: "Caller hung up",
@@ -397,6 +408,9 @@ const STRINGS = {
     label_home: "home",
     label_fax: "fax",
     label_other: "other",
+    label_office: "office",
+    label_landline: "landline",
+    label_main: "main",
     // click-to-call
     call: "Call",
     call_number: "Call {number}",
@@ -584,6 +598,12 @@ export const currentLang = () => lang;
 export function t(key, vars = {}) {
   const text = STRINGS[lang][key] ?? STRINGS.fa[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+}
+
+/** t() of `key_one` for one thing (when it is written), of `key` otherwise: "1 row". */
+export function plural(key, n, vars = {}) {
+  const one = `${key}_one`;
+  return t(Number(n) === 1 && one in STRINGS[lang] ? one : key, { n: formatCount(n), ...vars });
 }
 
 /** t() when the key exists, else null (labels and outcomes the dictionary may not know). */

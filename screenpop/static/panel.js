@@ -8,7 +8,7 @@ import { currentUser, forget, onSignedOut, signIn, signOut, token } from "./api.
 import { Availability } from "./availability.js";
 import { Callbacks } from "./callbacks.js";
 import { CaseFinder } from "./cases.js";
-import { forgetOptions } from "./casework.js";
+import { forgetDrafts, forgetOptions } from "./casework.js";
 import { ContractSection } from "./contracts.js";
 import { CustomerCard, errorText, extensionOf } from "./customers.js";
 import { dialInto } from "./dialling.js";
@@ -122,6 +122,7 @@ function startPanel() {
   board.restore();
   socket.start();
   callbacks.start();
+  reviews.start();
   desk.start();
 }
 
@@ -184,6 +185,7 @@ $("signin-form").addEventListener("submit", async (event) => {
 
 $("signout").addEventListener("click", async () => {
   socket.stop();
+  forgetDrafts();
   await signOut();
   endSession();
 });
