@@ -101,6 +101,21 @@ async def test_every_page_at_a_laptop_and_a_phone_size(
                     assert (await top_bar(page))["top"] == 0, (name, who, view)
                     await page.evaluate("window.scrollTo(0, 0)")
                     await panel.shot(f"40-{name}-{who}-{view}")
+                    if view == "wallboard":
+                        board = page.locator(".wallboard")
+                        await expect(board.locator(".wall-agents li").first).to_contain_text(
+                            "تماس امروز"
+                        )
+                        # TV mode: the board alone on the screen, in big letters.
+                        tv = board.get_by_role("button", name="حالت تلویزیون")
+                        await tv.click()
+                        await expect(tv).to_have_attribute("aria-pressed", "true")
+                        await expect(board).to_have_class(re.compile(r"\btv\b"))
+                        box = await board.bounding_box()
+                        assert box is not None and box["width"] >= viewport["width"] - 20
+                        await panel.shot(f"41-{name}-tv")
+                        await tv.click()
+                        await expect(board).not_to_have_class(re.compile(r"\btv\b"))
                 await panel.close()  # no script error, no console error
 
 
