@@ -99,9 +99,11 @@ def create_app(
     settings: Settings | None = None,
     *,
     on_startup: Sequence[Callable[[Database], Awaitable[None]]] = (),
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> FastAPI:
     """The application. ``on_startup`` hooks run once the database is open, before the PBX
-    listeners start (``tamas demo`` adds its demo users there)."""
+    listeners start (``tamas demo`` adds its demo users there); ``on_shutdown`` hooks first
+    thing at shutdown, while the database is still open (the demo's own tasks stop)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -192,6 +194,8 @@ def create_app(
             yield
         finally:
             gc.unfreeze()
+            for stop in on_shutdown:
+                await stop()
             # See app/shutdown.py: panels told to go, events received stored, PBX locks
             # released, then the rest in reverse.
             await shutdown.going_away(app.state)
