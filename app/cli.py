@@ -577,14 +577,18 @@ def demo(
     """Tamas with a simulated PBX making calls: no Asterisk needed.
 
     Starts the service on its own embedded database (in var/demo), a PBX simulator on a free
-    local port sending realistic calls, and demo users: agents sara (1001), reza (1002) and
-    maryam (1003), and the supervisor boss, all with the password "tamas-demo".
+    local port sending realistic calls (mostly answered; many from the demo's customers:
+    Persian and Latin names, a VIP, contracts running, running out and run out, open
+    cases), recordings with audio (a generated tone), and demo users: agents sara (1001),
+    reza (1002) and maryam (1003), and the supervisor boss, all with the password
+    "tamas-demo".
     """
     import secrets
 
     import uvicorn
 
     from app.config import PbxSettings
+    from app.demo import DEMO_SCENARIOS, KNOWN_SHARE, DemoRecordings, demo_callers, seed_customers
     from app.main import create_app
     from telephony.simulator import AmiSimulator
 
@@ -611,11 +615,22 @@ def demo(
                 ],
             }
         )
-        app = create_app(settings, on_startup=[_demo_users])
+        recordings = DemoRecordings(settings)
+
+        async def customers(db: Database) -> None:
+            await seed_customers(db, settings)
+
+        app = create_app(
+            settings,
+            on_startup=[_demo_users, customers, recordings.start],
+            on_shutdown=[recordings.stop],
+        )
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower())
         )
-        traffic = sim.generate(rate=rate)
+        traffic = sim.generate(
+            rate=rate, scenarios=DEMO_SCENARIOS, known=demo_callers(), known_share=KNOWN_SHARE
+        )
         typer.echo(
             f"Tamas demo: the agent panel is on http://{host}:{port}/panel/ (the API on "
             "/docs) - sign in as sara, reza, maryam (agents) or boss (supervisor), password "

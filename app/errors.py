@@ -125,6 +125,9 @@ ERROR_SCHEMA: dict[str, Any] = {
                         "properties": {
                             "field": {"type": "string", "examples": ["body.name"]},
                             "message": {"type": "string"},
+                            # What went wrong as a code the panel translates (the message
+                            # is English).
+                            "code": {"type": "string", "examples": ["missing"]},
                         },
                     },
                 },
@@ -156,7 +159,7 @@ def _field_path(loc: Sequence[Any]) -> str:
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    fields = [{"field": exc.field, "message": exc.message}] if exc.field else []
+    fields = [{"field": exc.field, "message": exc.message, "code": exc.code}] if exc.field else []
     return JSONResponse(
         error_body(exc.code, exc.message, fields), status_code=exc.status_code, headers=exc.headers
     )
@@ -169,7 +172,15 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         message = str(err.get("msg", "invalid value"))
         # Pydantic prefixes errors raised by our validators with "Value error, ".
         message = message.removeprefix("Value error, ")
-        fields.append({"field": _field_path(err.get("loc", ())), "message": message})
+        fields.append(
+            {
+                "field": _field_path(err.get("loc", ())),
+                "message": message,
+                # pydantic's error type (missing, string_too_long...): the panel says it in
+                # the reader's language.
+                "code": str(err.get("type", "invalid")),
+            }
+        )
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:3])
     return JSONResponse(
         error_body("invalid", f"invalid input ({summary})", fields), status_code=422

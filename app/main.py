@@ -32,6 +32,7 @@ from app.limits import install_limits
 from app.originations import endpoints as origination_endpoints
 from app.pbx import endpoints as pbx_endpoints
 from app.reports import endpoints as report_endpoints
+from app.reviews import endpoints as review_endpoints
 from app.tracking import endpoints as tracking_endpoints
 from app.users import endpoints as user_endpoints
 from app.users.service import ensure_first_admin
@@ -99,9 +100,11 @@ def create_app(
     settings: Settings | None = None,
     *,
     on_startup: Sequence[Callable[[Database], Awaitable[None]]] = (),
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> FastAPI:
     """The application. ``on_startup`` hooks run once the database is open, before the PBX
-    listeners start (``tamas demo`` adds its demo users there)."""
+    listeners start (``tamas demo`` adds its demo users there); ``on_shutdown`` hooks first
+    thing at shutdown, while the database is still open (the demo's own tasks stop)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -196,6 +199,8 @@ def create_app(
             yield
         finally:
             gc.unfreeze()
+            for stop in on_shutdown:
+                await stop()
             # See app/shutdown.py: panels told to go, events received stored, PBX locks
             # released, then the rest in reverse.
             await shutdown.going_away(app.state)
@@ -246,6 +251,7 @@ def create_app(
     app.include_router(callback_endpoints.router)
     app.include_router(history_endpoints.router)
     app.include_router(report_endpoints.router)
+    app.include_router(review_endpoints.router)
     app.include_router(admin.router)
     app.include_router(audit_endpoints.router)
     app.include_router(pop_endpoints.router)

@@ -254,3 +254,15 @@ def try_parse_phone(
 def digits_of(text: str) -> str:
     """Only the digits of ``text``, Persian and Arabic-Indic digits included, as 0-9."""
     return _DIGITS_ONLY.sub("", to_latin_digits(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def display_number(number: str, region: str) -> str:
+    """The one form Tamas shows a number in (pops, the customer card, the call history, the
+    wallboard): national format for a local number, international for a foreign one, as it
+    came when it is not a phone number (an extension, "anonymous"). Remembered: every pop
+    of a call shows its number, and parsing it is most of a pop's own work."""
+    parsed = try_parse_phone(number, region) if number else None
+    if parsed is None:
+        return number
+    return parsed.national() if parsed.region == region else parsed.international

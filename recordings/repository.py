@@ -53,6 +53,22 @@ class RecordingRepository:
         )
         return [(r, c) for r, c in (await self.session.execute(stmt)).all()]
 
+    async def pending_paths(self, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """(id, the path the PBX reported) of pending recordings past ``after_id``, in id
+        order (the demo writes their audio)."""
+        stmt = (
+            select(Recording.id, Recording.reported_path)
+            .where(
+                Recording.id > after_id,
+                Recording.state == "pending",
+                Recording.reported_path != "",
+                Recording.source != "pattern",
+            )
+            .order_by(Recording.id)
+            .limit(limit)
+        )
+        return [(int(i), str(p)) for i, p in (await self.session.execute(stmt)).all()]
+
     async def leg_uniqueids(self, call_id: int) -> list[str]:
         stmt = (
             select(CallLeg.uniqueid).where(CallLeg.call_id == call_id).order_by(CallLeg.created_at)

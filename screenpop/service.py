@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Customer
-from app.phones import try_parse_phone
+from app.phones import display_number
 from screenpop.repository import Agent, CardExtras, PastCall, PopRepository, users_by_device
 from telephony.events import extension_of
 from telephony.model import CallEvent, CallSnapshot
@@ -20,18 +19,6 @@ from telephony.originate import failure_of_call
 
 NOTIFY_CHANNEL = "tamas_pops"
 LAST_CALLS = 5
-
-
-@lru_cache(maxsize=4096)
-def display_number(number: str, region: str) -> str:
-    """The number as people read it: national format for a local number, international for
-    a foreign one, as it came when it is not a phone number (an extension, "anonymous").
-    Remembered: every pop of a call shows its number, and parsing it is most of a pop's
-    own work."""
-    parsed = try_parse_phone(number, region) if number else None
-    if parsed is None:
-        return number
-    return parsed.national() if parsed.region == region else parsed.international
 
 
 def _iso(value: float | None) -> str | None:

@@ -16,9 +16,10 @@ from app.config import Settings
 from app.db import SessionMaker, unit_of_work
 from app.models import Origination
 from app.originations.service import OriginationService
+from app.phones import display_number
 from app.tracking.service import TrackingService
 from recordings.service import RecordingService
-from screenpop.service import PopService, display_number
+from screenpop.service import PopService
 from telephony.members import MemberState
 from telephony.model import CallEvent, CallSnapshot, Extras
 

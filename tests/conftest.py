@@ -17,6 +17,19 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 
+# Whole files of long tests (real minutes of outages, the API fuzzed): marked ``slow``, which
+# `scripts/test --quick` leaves out.
+SLOW = ("tests/faults/", "tests/test_api_fuzz.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = config.rootpath
+    for item in items:
+        where = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
+        if where.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+
+
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 
 

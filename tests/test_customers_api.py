@@ -446,3 +446,50 @@ async def test_a_lookup_outside_a_transaction_sends_one_statement(
             await s.execute(
                 text("DELETE FROM customers WHERE id IN (:a, :b)"), {"a": office.id, "b": other.id}
             )
+
+
+async def test_saving_a_customer_links_the_calls_already_stored_from_their_number(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from app.models import Call
+
+    _, agent = await headers_for(session, settings, Role.agent)
+    at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    def stored(n: int, e164: str | None) -> Call:
+        return Call(
+            pbx="main",
+            linkedid=f"link.{n}",
+            direction="inbound",
+            outcome="answered",
+            customer_number=e164 or "",
+            customer_e164=e164,
+            started_at=at + timedelta(minutes=n),
+        )
+
+    # Two calls from the number (one still up: the pop the customer is saved from), one
+    # from another number.
+    calls = [stored(1, "+989187654321"), stored(2, "+989187654321"), stored(3, "+989121111111")]
+    calls[1].outcome = "live"
+    session.add_all(calls)
+    await session.flush()
+    r = await client.post(
+        "/api/customers",
+        json={"name": "نگار موسوی", "phones": [{"number": "۰۹۱۸ ۷۶۵ ۴۳۲۱"}]},
+        headers=agent,
+    )
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    r = await client.get(f"/api/customers/{cid}/calls", headers=agent)
+    assert [c["linkedid"] for c in r.json()["items"]] == ["link.2", "link.1"]
+    assert r.json()["items"][0]["number_display"] == "0918 765 4321"
+
+    # A number added later brings its calls along too.
+    r = await client.post(
+        f"/api/customers/{cid}/phones", json={"number": "09121111111"}, headers=agent
+    )
+    assert r.status_code in (200, 201), r.text
+    r = await client.get(f"/api/customers/{cid}/calls", headers=agent)
+    assert [c["linkedid"] for c in r.json()["items"]] == ["link.3", "link.2", "link.1"]

@@ -669,7 +669,7 @@ async def test_import_without_a_name_column_is_422(
         "error": {
             "code": "invalid",
             "message": message,
-            "fields": [{"field": "file", "message": message}],
+            "fields": [{"field": "file", "message": message, "code": "invalid"}],
         }
     }
     r = await upload(client, admin, b"")

@@ -3,14 +3,17 @@ Originate that goes to the PBX."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import PbxSettings, Settings
-from app.errors import InvalidInput, PermissionDenied, TooManyAttempts
-from app.models import Role
+from app.errors import Conflict, InvalidInput, PermissionDenied, TooManyAttempts
+from app.models import Call, CallLeg, Origination, Role
 from app.originations.service import OriginationService
 from tests.fixtures.factories import make_customer, make_token, make_user
 
@@ -133,11 +136,71 @@ async def test_at_most_n_a_minute(session: AsyncSession, settings: Settings) -> 
     reza = await make_user(session, devices=["PJSIP/1002"])
     service = OriginationService(session, conf)
     for _ in range(3):
-        await service.prepare(sara, "09121234567")
+        await service.prepare(sara, "09121234567", confirm=True)
     with pytest.raises(TooManyAttempts) as caught:
         await service.prepare(sara, "09121234567")
     assert 1 <= caught.value.retry_after <= 61
     await service.prepare(reza, "09121234567")  # per agent
+
+
+async def test_one_call_at_a_time_unless_confirmed(
+    session: AsyncSession, settings: Settings
+) -> None:
+    conf = with_pbx(settings)
+    sara = await make_user(session, devices=["PJSIP/1001"])
+    reza = await make_user(session, devices=["PJSIP/1002"])
+    service = OriginationService(session, conf)
+    await service.prepare(sara, "09121234567")
+    # Clicked again while the first is still ringing: refused, unless confirmed.
+    with pytest.raises(Conflict) as caught:
+        await service.prepare(sara, "09121234567")
+    assert caught.value.code == "origination_pending"
+    assert caught.value.status_code == 409
+    await service.prepare(sara, "09121234567", confirm=True)
+    await service.prepare(reza, "09121234567")  # another agent's calls are theirs
+
+    # Once they are over, the next call is free again.
+    await session.execute(
+        update(Origination).where(Origination.user_id == sara.id).values(state="ended")
+    )
+    again, _ = await service.prepare(sara, "09121234567")
+    again.state = "failed"
+    # On a live call (answered on their phone), the same.
+    call = Call(
+        pbx="main",
+        linkedid="live.1",
+        direction="inbound",
+        outcome="live",
+        started_at=datetime.now(UTC),
+        answered_at=datetime.now(UTC),
+    )
+    session.add(call)
+    await session.flush()
+    session.add(
+        CallLeg(
+            call_id=call.id,
+            pbx="main",
+            uniqueid="live.1.2",
+            channel="PJSIP/1001-0001",
+            device="PJSIP/1001",
+            internal=True,
+            user_id=sara.id,
+            created_at=datetime.now(UTC),
+            answered_at=datetime.now(UTC),
+        )
+    )
+    await session.flush()
+    with pytest.raises(Conflict) as caught:
+        await service.prepare(sara, "09121234567")
+    assert caught.value.code == "on_a_call"
+    await service.prepare(sara, "09121234567", confirm=True)
+    # A call long over (its end stored) no longer counts.
+    call.outcome = "answered"
+    await session.execute(
+        update(Origination).where(Origination.user_id == sara.id).values(state="ended")
+    )
+    await session.flush()
+    await service.prepare(sara, "09121234567")
 
 
 async def test_without_a_pbx_the_api_says_so(

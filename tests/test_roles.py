@@ -140,6 +140,8 @@ CASES = [
     Case("GET", "/api/history/export.csv", SUPERVISOR_UP, 200),
     Case("POST", "/api/calls/999999/reviews", SUPERVISOR_UP, 404, {"score": 3}),
     Case("GET", "/api/calls/999999/reviews", AGENT_UP, 404),
+    Case("GET", "/api/reviews/unread", AGENT_UP, 200),
+    Case("POST", "/api/reviews/999999/seen", AGENT_UP, 404),
     Case("GET", "/api/reports/kpi?from=2026-11-01&to=2026-11-30", AGENT_UP, 200),
 ]
 

@@ -389,7 +389,13 @@ async def test_garbage_cursor_is_422(
         "error": {
             "code": "invalid",
             "message": "cursor is not one this API returned",
-            "fields": [{"field": "cursor", "message": "cursor is not one this API returned"}],
+            "fields": [
+                {
+                    "field": "cursor",
+                    "message": "cursor is not one this API returned",
+                    "code": "invalid",
+                }
+            ],
         }
     }
 

@@ -15,6 +15,7 @@ from app.calls.schemas import (
     CallRead,
     DispositionSet,
     NoteCreate,
+    call_read,
 )
 from app.calls.service import CallLogService
 from app.customers.service import CustomerService
@@ -69,7 +70,7 @@ async def customer_calls(
     files = await RecordingService(session, settings).playable_by(user, [c.id for c in rows])
     items = []
     for call in rows:
-        item = CallRead.model_validate(call)
+        item = call_read(call, settings.default_region)
         item.recording_files = [RecordingBrief.model_validate(r) for r in files.get(call.id, [])]
         items.append(item)
     return CallPage(items=items, next_cursor=next_cursor)
@@ -88,7 +89,7 @@ async def get_call(
         if user.id not in involved:
             # Not "forbidden": whether the call exists is not the agent's business either.
             raise NotFound(f"call {call_id} not found")
-    base = CallRead.model_validate(call).model_dump()
+    base = call_read(call, settings.default_region).model_dump()
     files = await RecordingService(session, settings).playable_by(user, [call.id])
     base["recording_files"] = [RecordingBrief.model_validate(r) for r in files[call.id]]
     return CallDetail(
@@ -144,4 +145,4 @@ async def set_disposition(
     call.disposition = body.disposition
     call.disposition_by_user_id = user.id
     await session.flush()
-    return CallRead.model_validate(call)
+    return call_read(call, settings.default_region)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
+    literal,
     literal_column,
     select,
     tuple_,
@@ -114,6 +115,24 @@ class CallRepository:
             return
         rows = [{"call_id": c, "customer_id": k} for c, k in dict.fromkeys(pairs)]
         await self.session.execute(_link(), rows)
+
+    async def link_stored_calls(self, customer_id: int, e164s: Sequence[str]) -> int:
+        """Link every stored call with one of these numbers to the customer (a customer
+        saved after their call, or given a number they have called from): how many links
+        were made."""
+        if not e164s:
+            return 0
+        links = _table(CallCustomer)
+        chosen = select(Call.id, literal(customer_id, BigInteger)).where(
+            Call.customer_e164.in_(sorted(set(e164s)))
+        )
+        stmt = (
+            insert(links)
+            .from_select(["call_id", "customer_id"], chosen)
+            .on_conflict_do_nothing()
+            .returning(links.c.call_id)
+        )
+        return len((await self.session.execute(stmt)).all())
 
     async def close_unseen(
         self, pbx: str, live: frozenset[str], at: datetime, reason: str

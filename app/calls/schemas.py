@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.phones import display_number
 from app.schemas import Input
 from recordings.schemas import RecordingBrief
 
@@ -63,6 +64,11 @@ class CallRead(BaseModel):
     wait_seconds: float
     talk_seconds: float
     hold_seconds: float
+    number_display: str = Field(
+        default="",
+        description="the customer's number (the caller's on internal calls) as people read "
+        "it: the form pops, the history and the wallboard show",
+    )
     recordings: list[str] = Field(description="the recording file names the PBX gave")
     recording_files: list[RecordingBrief] = Field(
         default_factory=list,
@@ -91,3 +97,10 @@ class CallDetail(CallRead):
 class CallPage(BaseModel):
     items: list[CallRead]
     next_cursor: str | None
+
+
+def call_read(call: Any, region: str) -> CallRead:
+    """A stored call as the API shows it, its number in the one display form."""
+    item = CallRead.model_validate(call)
+    item.number_display = display_number(call.customer_number or call.caller_number, region)
+    return item

@@ -12,6 +12,7 @@ from itertools import pairwise
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.calls.repository import CallRepository
 from app.config import Settings
 from app.customers.importer import ImportRow, RowError
 from app.customers.repository import CustomerRepository, Holder, SearchFilter, SearchVector
@@ -204,7 +205,13 @@ class CustomerService:
         )
         await self.repo.add(customer)
         await self._reindex(customer)
+        await self._link_calls(customer, [p.e164 for p in phones])
         return customer
+
+    async def _link_calls(self, customer: Customer, e164s: Sequence[str]) -> None:
+        """The calls already stored from these numbers are the customer's too: a customer
+        saved from a pop has that call (and earlier ones) in their history at once."""
+        await CallRepository(self.session).link_stored_calls(customer.id, e164s)
 
     async def update(self, customer_id: int, data: CustomerUpdate, actor: User) -> Customer:
         customer = await self.get(customer_id)
@@ -243,6 +250,7 @@ class CustomerService:
         customer.phones.append(row)
         await self.session.flush()
         await self._reindex(customer)
+        await self._link_calls(customer, [row.e164])
         return customer
 
     async def remove_phone(self, customer_id: int, phone_id: int) -> Customer:
@@ -361,12 +369,13 @@ class CustomerService:
                 setattr(existing, name, value)
                 changed = True
         have = {(p.e164, p.extension) for p in existing.phones}
-        for phone in phones:
-            if (phone.e164, phone.extension) not in have:
-                existing.phones.append(phone)
-                changed = True
+        added = [p for p in phones if (p.e164, p.extension) not in have]
+        for phone in added:
+            existing.phones.append(phone)
+            changed = True
         if not changed:
             return "unchanged"
         await self.session.flush()
         await self._reindex(existing)
+        await self._link_calls(existing, [p.e164 for p in added])
         return "updated"

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app.audit.service import AuditService
-from app.calls.schemas import CallPage, CallRead
+from app.calls.schemas import CallPage, call_read
 from app.config import Settings
 from app.db import SessionMaker, unit_of_work
 from app.deps import (
@@ -40,6 +40,7 @@ from app.history.filters import (
 )
 from app.history.repository import HistoryRepository
 from app.models import Call, CallReview, Role, User
+from app.phones import display_number
 from app.schemas import DbId, Input
 from app.tracking.codes import BadCode, parse
 from recordings.schemas import RecordingBrief
@@ -175,7 +176,7 @@ async def history(
     files = await RecordingService(session, settings).playable_by(user, [c.id for c in rows])
     items = []
     for call in rows:
-        item = CallRead.model_validate(call)
+        item = call_read(call, settings.default_region)
         item.recording_files = [RecordingBrief.model_validate(r) for r in files.get(call.id, [])]
         items.append(item)
     return CallPage(items=items, next_cursor=next_cursor)
@@ -316,6 +317,9 @@ async def review_call(
                         "by": user.full_name or user.username,
                         "started_at": call.started_at.isoformat(),
                         "number": call.customer_number,
+                        "number_display": display_number(
+                            call.customer_number, settings.default_region
+                        ),
                     },
                 }
             ]

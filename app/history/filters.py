@@ -58,7 +58,9 @@ def day_bounds(
                 moment = datetime.fromisoformat(text)
             except ValueError:
                 raise InvalidInput(
-                    f"not a date or time: {text}", field="to" if upper else "from"
+                    f"not a date or time: {text}",
+                    field="to" if upper else "from",
+                    code="date_invalid",
                 ) from None
             return moment if moment.tzinfo else moment.replace(tzinfo=zone)
         try:
@@ -68,6 +70,7 @@ def day_bounds(
             raise InvalidInput(
                 f"not a date: {text} (2026-11-23 or Jalali 1405-09-02)",
                 field="to" if upper else "from",
+                code="date_invalid",
             ) from None
         if upper:
             day += timedelta(days=1)
@@ -81,9 +84,11 @@ def day_bounds(
             if moment is not None:
                 moment.astimezone(UTC)
     except OverflowError:
-        raise InvalidInput("a date is out of range (years 1 to 9999)") from None
+        raise InvalidInput(
+            "a date is out of range (years 1 to 9999)", code="date_out_of_range"
+        ) from None
     if first and last and last <= first:
-        raise InvalidInput("'to' is before 'from'", field="to")
+        raise InvalidInput("'to' is before 'from'", field="to", code="date_order")
     return first, last
 
 

@@ -142,3 +142,5 @@ class CallReview(Base):
     score: Mapped[int] = mapped_column(Integer)  # 1 to 5
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # When the agent dismissed its notice: unread (shown at sign-in) until then.
+    seen_at: Mapped[datetime | None]

@@ -26,6 +26,10 @@ def _read(origination: Origination) -> OriginationRead:
     response_model=OriginationRead,
     responses={
         403: {"description": "the device is not yours"},
+        409: {
+            "description": "you are on a call (`on_a_call`) or another click-to-call of yours "
+            "is still ringing (`origination_pending`): send `confirm` to place it anyway"
+        },
         422: {"description": "the number may not or cannot be dialled"},
         429: {"description": "too many click-to-calls this minute (Retry-After)"},
         502: {"description": "the PBX refused the Originate"},
@@ -42,13 +46,20 @@ async def originate(
     """Click-to-call: your own phone rings first; when you answer, the PBX dials the number.
 
     The number is checked (valid, not denied, not premium-rate, not abroad unless allowed)
-    and at most `originate_per_minute` calls a minute are placed per user. The answer comes
+    and at most `originate_per_minute` calls a minute are placed per user. One call at a
+    time: while you are on a call, or another click-to-call of yours is still ringing, it is
+    refused (409) unless `confirm` is set. The answer comes
     at once with state `requested`; the progress (`agent_ringing`, `dialling`, `connected`,
     `ended`, or `failed` with a reason) is pushed to your panel's websocket as pops carrying
     this `ref`, and can be read at `GET /api/originations/{id}`."""
     async with unit_of_work(sessionmaker) as session:
         origination, action = await OriginationService(session, settings).prepare(
-            user, body.number, customer_id=body.customer_id, device=body.device, pbx=body.pbx
+            user,
+            body.number,
+            customer_id=body.customer_id,
+            device=body.device,
+            pbx=body.pbx,
+            confirm=body.confirm,
         )
     # Committed first: the PBX's first events for this call may come back within
     # milliseconds, to whichever instance follows the PBX, and must find it.

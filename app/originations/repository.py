@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Customer, Origination
+from app.models import Call, CallLeg, Customer, Origination
 
 
 class OriginationRepository:
@@ -37,3 +37,38 @@ class OriginationRepository:
 
     async def customer(self, customer_id: int) -> Customer | None:
         return await self.session.get(Customer, customer_id)
+
+    async def pending(self, user_id: int, since: datetime) -> Origination | None:
+        """The user's newest click-to-call started since ``since`` that has not reached the
+        customer yet (requested, the agent's phone or the customer's ringing)."""
+        stmt = (
+            select(Origination)
+            .where(
+                Origination.user_id == user_id,
+                Origination.created_at >= since,
+                Origination.state.in_(("requested", "agent_ringing", "dialling")),
+            )
+            .order_by(Origination.created_at.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def live_call_of(self, user_id: int, since: datetime) -> Call | None:
+        """A call still up (started since ``since``) that the user answered or is talking
+        on (one of their legs answered and not ended)."""
+        on_leg = exists().where(
+            CallLeg.call_id == Call.id,
+            CallLeg.user_id == user_id,
+            CallLeg.answered_at.is_not(None),
+            CallLeg.ended_at.is_(None),
+        )
+        stmt = (
+            select(Call)
+            .where(
+                Call.outcome == "live",
+                Call.started_at >= since,
+                or_(Call.answered_by_user_id == user_id, on_leg),
+            )
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()

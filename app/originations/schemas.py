@@ -28,6 +28,11 @@ class OriginateRequest(Input):
     pbx: str | None = Field(
         default=None, max_length=64, description="needed only when several PBXes are set up"
     )
+    confirm: bool = Field(
+        default=False,
+        description="place the call even though you are on a call or another click-to-call "
+        "of yours is still ringing (refused with 409 otherwise)",
+    )
 
 
 class OriginationRead(BaseModel):

@@ -19,7 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import PbxSettings, Settings
-from app.errors import DomainError, InvalidInput, NotFound, PermissionDenied, TooManyAttempts
+from app.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TooManyAttempts,
+)
 from app.models import Origination, Role, User, UserDevice
 from app.originations.repository import OriginationRepository
 from app.phones import InvalidPhoneNumber, digits_of, parse_phone
@@ -30,6 +37,10 @@ from telephony.originate import FAILURES, failure_of_call, failure_of_response
 # An internal extension: a few digits, nothing else.
 _EXTENSION = re.compile(r"^\d{2,6}$")
 _CALLERID_UNSAFE = re.compile(r'["<>\\\r\n,;]')
+
+# A call "live" for longer than this is a leftover whose end was never seen: not a call the
+# agent is on (as on the wallboard).
+STALE_CALL = timedelta(hours=12)
 
 STATE_OF_EVENT = {"originating": "agent_ringing", "dialling": "dialling", "answered": "connected"}
 FINAL = ("ended", "failed")
@@ -68,13 +79,17 @@ class OriginationService:
         customer_id: int | None = None,
         device: str | None = None,
         pbx: str | None = None,
+        confirm: bool = False,
     ) -> tuple[Origination, dict[str, Any]]:
         """Check everything, store the origination (state ``requested``) and return it with
-        the AMI Originate action to send once it is committed."""
+        the AMI Originate action to send once it is committed. While the agent is on a call
+        or another of their click-to-calls is still ringing, only with ``confirm``."""
         config = self._pbx(pbx)
         owner, device = await self._device(user, device)
         target = self.target(number, config)
         await self._rate_limit(owner)
+        if not confirm:
+            await self._one_at_a_time(owner, config)
         name = ""
         if customer_id is not None:
             customer = await self.repo.customer(customer_id)
@@ -205,6 +220,23 @@ class OriginationService:
                 f"at most {limit} click-to-calls a minute; try again in {wait} s",
                 retry_after=wait,
             )
+
+    async def _one_at_a_time(self, user: User, config: PbxSettings) -> None:
+        """One call at a time: a click repeated, or a click while talking, is a mistake far
+        more often than it is meant (six calls to one customer at once)."""
+        now = datetime.now(UTC)
+        # Past the agent's and the customer's ring times, a request the PBX never reported
+        # on is over.
+        window = timedelta(seconds=2 * config.originate_ring_seconds + 60)
+        pending = await self.repo.pending(user.id, now - window)
+        if pending is not None:
+            raise Conflict(
+                f"your call to {pending.number} is still being placed: confirm to place "
+                "another one",
+                code="origination_pending",
+            )
+        if await self.repo.live_call_of(user.id, now - STALE_CALL) is not None:
+            raise Conflict("you are on a call: confirm to place another one", code="on_a_call")
 
     async def refused(self, origination_id: int, failure: str, detail: str) -> Origination:
         """The PBX could not be reached or refused the Originate."""

@@ -36,17 +36,18 @@ async def kpi(
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     """Per queue, agent, day, hour or week: offered, answered, abandoned (short abandons
-    apart), missed, service level, ASA, longest wait, average talk and handle time, callbacks
-    done (definitions in the README). Agents get their own figures only."""
+    apart), missed (for an agent: ring-no-answer), service level, ASA, longest wait, average
+    talk and handle time, callbacks done, and the `total` over every call once (definitions
+    in the README and `app/reports/definitions.py`). Agents get their own figures only."""
     start, end = day_bounds(from_, to, settings.time_zone)
     assert start is not None and end is not None
     if (end - start).days > 400:
-        raise InvalidInput("a report covers at most 400 days", field="to")
+        raise InvalidInput("a report covers at most 400 days", field="to", code="period_too_long")
     if not has_role(user, Role.supervisor):
         if by == "queue":
             by = "agent"
         agent = user.id
-    rows = await ReportService(session).kpi(
+    rows, total = await ReportService(session).report(
         ReportQuery(
             start=start,
             end=end,
@@ -70,4 +71,10 @@ async def kpi(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="kpi-{by}.csv"'},
         )
-    return {"from": start.isoformat(), "to": end.isoformat(), "by": by, "rows": rows}
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "by": by,
+        "rows": rows,
+        "total": total,
+    }

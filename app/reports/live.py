@@ -14,7 +14,8 @@ from sqlalchemy.orm import selectinload
 from app.agents.service import AgentService
 from app.config import Settings
 from app.models import Call, User
-from app.reports.service import ReportQuery, ReportService
+from app.phones import display_number
+from app.reports.service import GroupBy, ReportQuery, ReportService
 
 # A call "live" for longer than this is a leftover (its end was never seen), not shown.
 STALE = timedelta(hours=12)
@@ -59,6 +60,9 @@ class LiveBoard:
                     "id": call.id,
                     "direction": call.direction,
                     "number": call.customer_number or call.caller_number,
+                    "number_display": display_number(
+                        call.customer_number or call.caller_number, self.settings.default_region
+                    ),
                     "caller_name": call.caller_name,
                     "queue": call.queue,
                     "agent": names.get(call.answered_by_user_id or 0, ""),
@@ -73,18 +77,41 @@ class LiveBoard:
                     {
                         "call_id": call.id,
                         "number": call.customer_number,
+                        "number_display": display_number(
+                            call.customer_number, self.settings.default_region
+                        ),
                         "since": joined.isoformat(),
                         "waited_seconds": round((now - joined).total_seconds(), 1),
                     }
                 )
         with_phones = [u for u in users if u.devices]
-        statuses = await AgentService(self.session, self.settings).statuses(with_phones)
+        agent_service = AgentService(self.session, self.settings)
+        statuses = await agent_service.statuses(with_phones)
+        zone = ZoneInfo(self.settings.time_zone)
+        midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        reports = ReportService(self.session)
+
+        def day(by: GroupBy) -> ReportQuery:
+            return ReportQuery(
+                start=midnight, end=midnight + timedelta(days=1), by=by, tz=self.settings.time_zone
+            )
+
+        today, total = await reports.report(day("queue"))
+        handled = {
+            r["key"]: r["answered"] + r["outbound_answered"]
+            for r in await reports.kpi(day("agent"))
+        }
+        changed = await self._changed_at(agent_service, with_phones)
+        answered_at = {c.answered_by_user_id: c.answered_at for c in live if c.answered_by_user_id}
         agents = []
         for user in with_phones:
             status = statuses[user.id]
             state = status["state"]
             if user.id in talking:
                 state = "on_call"
+            # Time in state: on a call since it was answered; otherwise since the PBX last
+            # reported a change of the agent's memberships.
+            since = answered_at.get(user.id) if state == "on_call" else changed.get(user.id)
             agents.append(
                 {
                     "user_id": user.id,
@@ -93,18 +120,10 @@ class LiveBoard:
                     "reason": status["reason"],
                     "wrapup_until": status["wrapup_until"],
                     "queues": sorted({q["queue"] for q in status["queues"]}),
+                    "since": since.isoformat() if since else None,
+                    "handled_today": handled.get(user.id, 0),
                 }
             )
-        zone = ZoneInfo(self.settings.time_zone)
-        midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
-        today = await ReportService(self.session).kpi(
-            ReportQuery(
-                start=midnight,
-                end=midnight + timedelta(days=1),
-                by="queue",
-                tz=self.settings.time_zone,
-            )
-        )
         return {
             "at": now.isoformat(),
             "calls": calls,
@@ -118,4 +137,23 @@ class LiveBoard:
             ],
             "agents": agents,
             "today": today,
+            "today_total": total,
+            "service_level_seconds": ReportQuery.service_level_seconds,
         }
+
+    async def _changed_at(self, agents: AgentService, users: list[User]) -> dict[int, datetime]:
+        """When the PBX last reported a change of each user's queue memberships."""
+        wanted = {u.id: set(agents.interfaces(u)) for u in users}
+        if not wanted:
+            return {}
+        rows = await agents.repo.of_interfaces(sorted(set().union(*wanted.values())))
+        out: dict[int, datetime] = {}
+        for user_id, interfaces in wanted.items():
+            times = [
+                r.updated_at
+                for r in rows
+                if (r.pbx, r.interface) in interfaces or (r.pbx, r.state_interface) in interfaces
+            ]
+            if times:
+                out[user_id] = max(times)
+        return out

@@ -1,21 +1,11 @@
-"""KPI reports over stored calls, with the definitions QueueMetrics/Asternic users know.
+"""KPI reports over stored calls, with the definitions QueueMetrics/Asternic users know,
+written once in :mod:`app.reports.definitions` (read there what each figure counts).
 
-- offered: inbound calls in the group (for a queue: calls that entered it);
-- answered; abandoned (the caller hung up waiting) — those that gave up within
-  ``short_abandon_seconds`` are counted apart as ``short_abandoned`` and left out of
-  abandoned and of the service level's base;
-- missed: inbound calls nobody served that the caller did not abandon, whatever the
-  reason, and apart by reason: ``missed_no_answer`` (nobody picked up: ring or queue
-  timeout), ``missed_declined`` (an agent's phone rang and was refused), ``missed_busy``
-  (an agent's line refused it without ringing);
-- service level: answered within ``service_level_seconds`` of waiting, in % of
-  (offered - short abandoned);
-- ASA (average speed of answer): mean wait of answered calls; longest wait: of all calls;
-- average talk and handle time (talk + hold) of answered calls;
-- callbacks done: callbacks closed in the period (by queue: the callback's queue; by agent:
-  the agent who placed the answered call back).
-Groups: queue, agent (who answered), day, hour, week (weeks start on Saturday, as in Iran,
-or Monday), in the configured time zone.
+Groups: queue (calls that reached no queue in a row of their own, key ""), agent (each
+agent the call was offered to: it rang their phone, or they answered it), day, hour, week
+(weeks start on Saturday, as in Iran, or Monday), in the configured time zone. Every report
+also has its ``total``: the same figures over all its calls, each counted once (an agent's
+report: theirs).
 """
 
 from __future__ import annotations
@@ -24,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Call, Callback, User
-from telephony.model import MISSED_REASONS
+from app.models import Call, Callback, CallLeg, User
+from app.reports.definitions import Figures, Thresholds, figures
 
 GroupBy = Literal["queue", "agent", "day", "hour", "week"]
 
@@ -70,87 +60,50 @@ class ReportService:
         self.session = session
 
     async def kpi(self, q: ReportQuery) -> list[dict[str, Any]]:
-        inbound = Call.direction == "inbound"
-        answered = and_(inbound, Call.outcome == "answered")
-        abandoned = and_(inbound, Call.outcome == "abandoned")
-        short = and_(abandoned, Call.wait_seconds < q.short_abandon_seconds)
-        long_abandon = and_(abandoned, Call.wait_seconds >= q.short_abandon_seconds)
-        missed = and_(inbound, Call.outcome == "missed")
-        in_sl = and_(answered, Call.wait_seconds <= q.service_level_seconds)
+        """The report's rows, one per group."""
+        return (await self.report(q))[0]
 
-        def count(cond: Any) -> Any:
-            return func.count().filter(cond)
-
-        def avg(column: Any, cond: Any) -> Any:
-            return func.avg(column).filter(cond)
-
-        group = _group(q).label("key")
-        conds = [Call.started_at >= q.start, Call.started_at < q.end, Call.outcome != "live"]
+    async def report(self, q: ReportQuery) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The report's rows, one per group, and its total (every call once)."""
+        thresholds = Thresholds(q.service_level_seconds, q.short_abandon_seconds)
+        when = [Call.started_at >= q.start, Call.started_at < q.end, Call.outcome != "live"]
         if q.queue is not None:
-            conds.append(Call.queue == q.queue)
-        if q.agent_id is not None:
-            conds.append(Call.answered_by_user_id == q.agent_id)
-        if q.by == "queue":
-            conds.append(Call.queue != "")
-        if q.by == "agent":
-            conds.append(Call.answered_by_user_id.is_not(None))
-        stmt = (
-            select(
-                group,
-                count(inbound).label("offered"),
-                count(answered).label("answered"),
-                count(long_abandon).label("abandoned"),
-                count(short).label("short_abandoned"),
-                count(missed).label("missed"),
-                *(
-                    count(and_(missed, Call.missed_reason == reason)).label(f"missed_{reason}")
-                    for reason in MISSED_REASONS
-                ),
-                count(in_sl).label("answered_in_sl"),
-                avg(Call.wait_seconds, answered).label("asa"),
-                func.max(Call.wait_seconds).filter(inbound).label("longest_wait"),
-                avg(Call.talk_seconds, answered).label("avg_talk"),
-                avg(Call.talk_seconds + Call.hold_seconds, answered).label("avg_handle"),
-                count(Call.direction == "outbound").label("outbound"),
-                count(and_(Call.direction == "outbound", Call.outcome == "answered")).label(
-                    "outbound_answered"
-                ),
-                func.sum(Call.talk_seconds).filter(Call.outcome == "answered").label("talk_total"),
-            )
-            .where(*conds)
-            .group_by(group)
-            .order_by(group)
-        )
+            when.append(Call.queue == q.queue)
+        per_agent = q.by == "agent" or q.agent_id is not None
+        if per_agent:
+            pairs = _offered_to(when)
+            agent = pairs.c.user_id
+            base = select().select_from(pairs).join(Call, Call.id == pairs.c.call_id)
+            if q.agent_id is not None:
+                base = base.where(agent == q.agent_id)
+            measured = Figures(thresholds, agent)
+        else:
+            agent = None
+            base = select().select_from(Call).where(*when)
+            measured = Figures(thresholds)
+        group = (agent if q.by == "agent" else _group(q)).label("key")
+        stmt = base.add_columns(group, *measured.columns()).group_by(group).order_by(group)
         rows = [dict(r._mapping) for r in (await self.session.execute(stmt)).all()]
+        # The total: each call once (a team's calls offered to several agents counted once).
+        if q.agent_id is None:
+            total_stmt = select(*Figures(thresholds).columns()).where(*when)
+        else:
+            total_stmt = base.add_columns(*measured.columns())
+        total = dict((await self.session.execute(total_stmt)).one()._mapping)
         callbacks = await self._callbacks(q)
         names = await self._names([r["key"] for r in rows]) if q.by == "agent" else {}
         out = []
         for r in rows:
-            base = r["offered"] - r["short_abandoned"]
+            key = r["key"] if r["key"] is not None else ""
             out.append(
                 {
-                    "key": r["key"] if r["key"] is not None else "",
-                    "label": names.get(r["key"], str(r["key"] or "")),
-                    "offered": r["offered"],
-                    "answered": r["answered"],
-                    "abandoned": r["abandoned"],
-                    "short_abandoned": r["short_abandoned"],
-                    "missed": r["missed"],
-                    **{f"missed_{reason}": r[f"missed_{reason}"] for reason in MISSED_REASONS},
-                    "service_level_pct": round(100.0 * r["answered_in_sl"] / base, 1)
-                    if base
-                    else None,
-                    "asa_seconds": _round(r["asa"]),
-                    "longest_wait_seconds": _round(r["longest_wait"]),
-                    "avg_talk_seconds": _round(r["avg_talk"]),
-                    "avg_handle_seconds": _round(r["avg_handle"]),
-                    "talk_total_seconds": _round(r["talk_total"]) or 0.0,
-                    "outbound": r["outbound"],
-                    "outbound_answered": r["outbound_answered"],
+                    "key": key,
+                    "label": names.get(r["key"], str(key)),
+                    **figures(r),
                     "callbacks_done": callbacks.get(r["key"], 0),
                 }
             )
-        return out
+        return out, {**figures(total), "callbacks_done": sum(callbacks.values())}
 
     async def _callbacks(self, q: ReportQuery) -> dict[Any, int]:
         if q.by not in ("queue", "day", "hour", "week", "agent"):
@@ -184,5 +137,15 @@ class ReportService:
         return {i: f or u for i, f, u in (await self.session.execute(stmt)).all()}
 
 
-def _round(value: Any) -> float | None:
-    return None if value is None else round(float(value), 1)
+def _offered_to(when: list[Any]) -> Any:
+    """(call, agent) pairs of the calls matching ``when``: each agent whose phone rang in the
+    call or who answered it, once per call."""
+    rang = (
+        select(CallLeg.call_id.label("call_id"), CallLeg.user_id.label("user_id"))
+        .join(Call, Call.id == CallLeg.call_id)
+        .where(CallLeg.user_id.is_not(None), *when)
+    )
+    answered = select(Call.id, Call.answered_by_user_id).where(
+        Call.answered_by_user_id.is_not(None), *when
+    )
+    return union(rang, answered).subquery("offered_to")

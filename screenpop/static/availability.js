@@ -26,6 +26,7 @@ export class Availability {
     this.menu = $("avail-reasons");
     this.queues = $("avail-queues");
     this.status = null;
+    this.line = null; // the agent's cards say they are "on_call" or "ringing"
     this.busy = false;
     this.waiting = null; // what the PBX has yet to confirm: (status) => boolean
     this.waitTimer = null;
@@ -56,8 +57,19 @@ export class Availability {
     this.render();
   }
 
+  /**
+   * The agent's own cards say they are on a call or being rung: shown so even when the
+   * PBX's queue-member status has not said it (a direct call, a click-to-call).
+   */
+  showLine(line) {
+    if (this.line === line) return;
+    this.line = line;
+    this.render();
+  }
+
   clear() {
     this.status = null;
+    this.line = null;
     this.stopWaiting();
     this.closeMenu(false);
     this.error.textContent = "";
@@ -71,8 +83,9 @@ export class Availability {
     this.ticker = null;
     this.root.hidden = !s;
     if (!s) return;
-    this.root.dataset.state = s.state;
-    const text = stateText(s);
+    const lineBusy = this.line && !["ringing", "on_call"].includes(s.state);
+    this.root.dataset.state = lineBusy ? this.line : s.state;
+    const text = lineBusy ? t(`avail_${this.line}`) : stateText(s);
     // Only a change is written: the text is a live region and is read out when it changes.
     if (this.text.textContent !== text) this.text.textContent = text;
     this.countdown();

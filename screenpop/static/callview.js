@@ -8,9 +8,13 @@ import { codeText } from "./codes.js";
 import { directionText, errorText, extensionOf, field, numberText, outcomeText } from "./customers.js";
 import { h, joined, newId, showFormErrors } from "./dom.js";
 import { applyLang, digits, dispositionText, duration, t, timeElement } from "./i18n.js";
+import { causeText, dialText, whoText } from "./hangup.js";
 import { Player } from "./recordings.js";
 
 const SCORES = [5, 4, 3, 2, 1];
+
+/** The call's number in the one display form (the server's number_display). */
+const number = (call) => call.number_display || call.customer_number || call.caller_number;
 
 const epoch = (seconds) => new Date(seconds * 1000).toISOString();
 
@@ -58,7 +62,9 @@ export class CallView {
       ]);
       this.data = { call, notes, reviews, codes };
       this.render();
-      this.heading.focus();
+      // In view even when the list is long or the page is narrow (the view under the list).
+      this.heading.focus({ preventScroll: true });
+      this.el.scrollIntoView?.({ block: "start" });
     } catch (err) {
       if (err.name === "AbortError") return;
       this.data = null;
@@ -74,8 +80,7 @@ export class CallView {
   render() {
     if (!this.data) return;
     const { call, notes, reviews, codes } = this.data;
-    const number = call.customer_number || call.caller_number;
-    this.heading.textContent = t("call_of", { who: digits(number || t("unknown_number")) });
+    this.heading.textContent = t("call_of", { who: digits(number(call) || t("unknown_number")) });
     // replaceChildren takes nodes only: the optional parts (null) and pairs (arrays) go flat.
     const parts = [
       h("p", { class: "call-when" }, timeElement(call.started_at)),
@@ -111,7 +116,7 @@ export class CallView {
     const agent = this.names.get(call.answered_by_user_id) ?? (call.answered_by ? digits(extensionOf(call.answered_by)) : null);
     const rows = [
       ["direction", directionText(call.direction)],
-      ["number", call.customer_number || call.caller_number ? numberText(call.customer_number || call.caller_number) : null],
+      ["number", number(call) ? numberText(number(call)) : null],
       ["caller_id", call.caller_name],
       ["queue_label", call.queue],
       ["did", call.did ? numberText(call.did) : null],
@@ -121,7 +126,7 @@ export class CallView {
       ["talk_time", duration(call.talk_seconds)],
       ["hold_time", call.hold_seconds ? duration(call.hold_seconds) : null],
       ["disposition", call.disposition ? dispositionText(call.disposition) : t("none")],
-      ["ended_how", joined([call.hung_up_by ? t("hung_up_by", { who: call.hung_up_by }) : null, call.hangup_cause_text], t("sep"))],
+      ["ended_how", joined([call.hung_up_by ? t("hung_up_by", { who: whoText(call.hung_up_by) }) : null, causeText(call.hangup_cause, call.hangup_cause_text)], t("sep"))],
     ].filter(([, value]) => value !== null && value !== "" && !(Array.isArray(value) && !value.length));
     return h(
       "dl",
@@ -184,7 +189,7 @@ export class CallView {
               h("td", {}, timeElement(leg.created_at)),
               h("td", {}, leg.answered_at ? timeElement(leg.answered_at) : "—"),
               h("td", {}, leg.ended_at ? timeElement(leg.ended_at) : "—"),
-              h("td", { text: [leg.dial_status, leg.hangup_cause_text].filter(Boolean).join(t("sep")) || "—" }),
+              h("td", { text: [dialText(leg.dial_status), causeText(leg.hangup_cause, leg.hangup_cause_text)].filter(Boolean).join(t("sep")) || "—" }),
             ),
           ),
         ),

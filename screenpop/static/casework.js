@@ -170,6 +170,13 @@ export function noteList(notes) {
  * it belongs to (issue a code, or add the call to the case of the code the caller quotes).
  * Built once per card and moved, not rebuilt, when the card is redrawn: what is typed stays.
  */
+const DRAFT = "tamas.draft.";
+
+/** Drop every note draft kept in this browser (the agent signed out on purpose). */
+export function forgetDrafts() {
+  for (const key of Object.keys(localStorage)) if (key.startsWith(DRAFT)) localStorage.removeItem(key);
+}
+
 export class CallWork {
   /** `onCode(code)` when the call joins a case; `announce(text)` tells a screen reader. */
   constructor(callId, { onCode, announce }) {
@@ -198,6 +205,10 @@ export class CallWork {
       event.preventDefault();
       this.addNote();
     });
+    // The note being written is kept in this browser until it is added: a reload, a crash
+    // or a session that ran out does not lose it.
+    this.noteInput.value = localStorage.getItem(this.draftKey()) ?? "";
+    this.noteInput.addEventListener("input", () => this.keepDraft());
     this.noteInput.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
         event.preventDefault();
@@ -283,6 +294,16 @@ export class CallWork {
     this.render();
   }
 
+  draftKey() {
+    return `${DRAFT}${currentUser()?.id ?? ""}.${this.callId}`;
+  }
+
+  keepDraft() {
+    const text = this.noteInput.value;
+    if (text.trim()) localStorage.setItem(this.draftKey(), text);
+    else localStorage.removeItem(this.draftKey());
+  }
+
   get dirty() {
     return Boolean(this.noteInput.value.trim() || this.codeInput.value.trim());
   }
@@ -341,6 +362,7 @@ export class CallWork {
       });
       this.notes.push(note);
       this.noteInput.value = "";
+      this.keepDraft();
       this.render();
       this.announce(t("note_added"));
     } catch (err) {

@@ -6,6 +6,7 @@ import { ApiError, api } from "./api.js";
 import { callButton } from "./dialling.js";
 import { $, h, joined, newId, showFormErrors } from "./dom.js";
 import { applyLang, digits, dispositionText, duration, t, tMaybe, timeElement } from "./i18n.js";
+import { serverText } from "./errors.js";
 import { Player } from "./recordings.js";
 
 const HISTORY_PAGE = 20;
@@ -32,7 +33,7 @@ export function tagList(tags) {
   );
 }
 
-export const phoneLabel = (label) => tMaybe(`label_${label}`) ?? label;
+export const phoneLabel = (label) => tMaybe(`label_${String(label ?? "").toLowerCase()}`) ?? label;
 export const outcomeText = (outcome) => tMaybe(`outcome_${outcome}`) ?? outcome;
 export const directionText = (d) => tMaybe(`direction_${d}`) ?? d;
 
@@ -116,6 +117,32 @@ export class CustomerCard {
       this.body.replaceChildren(h("p", { class: "error", role: "alert", text: errorText(err) }));
     } finally {
       if (this.loading === loading) this.body.removeAttribute("aria-busy");
+    }
+  }
+
+  /**
+   * Load the shown customer again, in place (a call with them just ended): no "loading",
+   * the keyboard left where it is; nothing while the agent is editing them.
+   */
+  async refresh() {
+    const id = this.customer?.id;
+    if (id === undefined || this.editing || this.body.hasAttribute("aria-busy")) return;
+    const loading = new AbortController();
+    this.loading = loading;
+    try {
+      const [customer, page] = await Promise.all([
+        api(`/api/customers/${id}`, { signal: loading.signal }),
+        api(`/api/customers/${id}/calls?limit=${HISTORY_PAGE}`, { signal: loading.signal }),
+      ]);
+      if (this.loading !== loading || this.editing || this.customer?.id !== id) return;
+      this.customer = customer;
+      this.calls = page.items;
+      this.nextCursor = page.next_cursor;
+      this.render();
+    } catch {
+      // Kept as it was shown; the next call's end (or opening it again) tries again.
+    } finally {
+      if (this.loading === loading) this.loading = null;
     }
   }
 
@@ -294,7 +321,7 @@ export class CustomerCard {
 
   /** The customer's number on a past call, to call it again. */
   numberCell(call) {
-    const number = call.customer_number;
+    const number = call.number_display || call.customer_number;
     if (!number && !call.customer_e164) return "—";
     return callButton({ number, e164: call.customer_e164, customer: this.customer });
   }
@@ -440,5 +467,5 @@ function changed(before, after) {
 export function errorText(err) {
   if (!(err instanceof ApiError)) return t("request_failed");
   if (err.status === 0) return t("network_error");
-  return err.error?.message || t("request_failed");
+  return serverText(err.error, err.status);
 }

@@ -37,6 +37,12 @@ export class Desk {
     for (const link of this.links) {
       link.parentElement.hidden = Boolean(VIEWS[link.dataset.view]?.supervisor) && !supervisor;
     }
+    // A supervisor with no phone takes no calls: their panel would stay empty, so they
+    // land on the wallboard (an address naming a view still opens that view).
+    const user = currentUser();
+    if (supervisor && !user?.devices?.length && !location.hash.slice(1)) {
+      history.replaceState(null, "", "#wallboard");
+    }
     return this.route();
   }
 

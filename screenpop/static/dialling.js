@@ -4,6 +4,7 @@
 
 import { ApiError, api } from "./api.js";
 import { h } from "./dom.js";
+import { serverText } from "./errors.js";
 import { digits, t } from "./i18n.js";
 
 let board = null; // the PopBoard that shows the call's card
@@ -32,7 +33,7 @@ export function readableNumber(number, e164) {
  * being called, when known. The button shows the number, or `text` when given (the number
  * is then only in its accessible name).
  */
-export function callButton({ number, e164 = null, customer = null, text = null }) {
+export function callButton({ number, e164 = null, customer = null, text = null, confirm = false }) {
   const display = readableNumber(number, e164);
   const button = h(
     "button",
@@ -41,7 +42,7 @@ export function callButton({ number, e164 = null, customer = null, text = null }
       class: text ? "call call-labelled" : "call",
       "aria-label": t("call_number", { number: digits(display) }),
       "aria-disabled": pending ? "true" : null,
-      onclick: () => dial({ number: e164 || number, display, e164, customer }),
+      onclick: () => dial({ number: e164 || number, display, e164, customer, confirm }),
     },
     h("span", { class: "call-icon", "aria-hidden": "true", text: "☎" }),
     text ? h("span", { text }) : h("span", { class: "number", dir: "ltr", text: digits(display) }),
@@ -49,13 +50,18 @@ export function callButton({ number, e164 = null, customer = null, text = null }
   return button;
 }
 
-async function dial({ number, display, e164, customer }) {
+/**
+ * Place the call. The server refuses a second call while one is under way (409): the
+ * card says so and offers to place it anyway (`confirm`).
+ */
+async function dial({ number, display, e164, customer, confirm = false }) {
   if (pending || !board) return;
   setPending(true);
   const card = board.requested({ display, e164, customer });
   try {
     const body = { number };
     if (customer?.id) body.customer_id = customer.id;
+    if (confirm) body.confirm = true;
     const origination = await api("/api/originations", { method: "POST", body });
     board.accepted(card, origination);
   } catch (err) {
@@ -76,17 +82,24 @@ function setPending(value) {
 
 /** What the server said, kept as data so the card can say it again in another language. */
 function refusal(err) {
-  if (!(err instanceof ApiError)) return { status: -1, message: "", retryAfter: null };
-  return { status: err.status, message: err.error?.message || "", retryAfter: err.retryAfter };
+  if (!(err instanceof ApiError)) return { status: -1, code: "", message: "", retryAfter: null };
+  return {
+    status: err.status,
+    code: err.error?.code || "",
+    message: err.error?.message || "",
+    retryAfter: err.retryAfter,
+  };
 }
 
 /** Why the PBX was not even asked (a `refusal`), in the panel's language. */
-export function refusalText({ status, message, retryAfter }) {
+export function refusalText({ status, code, message, retryAfter }) {
   switch (status) {
+    case 409:
+      return t(code === "on_a_call" ? "dial_on_a_call" : "dial_pending");
     case 0:
       return t("network_error");
     case 422:
-      return message ? t("dial_refused", { message }) : t("request_failed");
+      return message ? t("dial_refused", { message: serverText({ code, message }, 422) }) : t("request_failed");
     case 429:
       return t("dial_wait", { s: digits(retryAfter ?? "60") });
     case 403:
@@ -96,6 +109,6 @@ export function refusalText({ status, message, retryAfter }) {
     case 502:
       return t("dial_pbx_refused", { message });
     default:
-      return message || t("request_failed");
+      return serverText({ code, message }, status);
   }
 }

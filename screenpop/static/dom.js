@@ -1,6 +1,8 @@
 // Building the page from data without ever parsing it as HTML: every text goes in through
 // textContent or a text node, so a customer named "<img onerror=...>" is just a name.
 
+import { fieldText } from "./errors.js";
+
 /**
  * h("p", {class: "x", text: "hello", onclick: fn, "aria-label": "..."}, child, ...)
  * Children are nodes, strings (as text), or null/false (skipped); arrays are flattened.
@@ -60,14 +62,15 @@ export function showFormErrors(form, error, fallback) {
     const input = [...form.querySelectorAll("[data-field]")].find(
       (i) => field === i.dataset.field || field.startsWith(i.dataset.field + "."),
     );
+    const message = fieldText(f, error);
     if (!input) {
-      unplaced.push(f.message);
+      unplaced.push(message);
       continue;
     }
     const id = `${input.id}-error`;
     input.setAttribute("aria-invalid", "true");
     input.setAttribute("aria-describedby", [input.dataset.hint, id].filter(Boolean).join(" "));
-    input.after(h("span", { class: "field-error", id, text: f.message }));
+    input.after(h("span", { class: "field-error", id, text: message }));
   }
   if (line) {
     const placed = (error?.fields ?? []).length - unplaced.length;

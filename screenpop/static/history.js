@@ -8,9 +8,10 @@ import { api } from "./api.js";
 import { CallView } from "./callview.js";
 import { agentOptions } from "./casework.js";
 import { directionText, errorText, extensionOf, field, numberText, outcomeText } from "./customers.js";
+import { PRESETS, presetDays, relabelDays, setDay } from "./days.js";
 import { download, query } from "./download.js";
 import { h, joined, newId, showFormErrors } from "./dom.js";
-import { applyLang, digits, dispositionText, duration, formatCount, t, timeElement } from "./i18n.js";
+import { applyLang, digits, dispositionText, duration, plural, t, timeElement } from "./i18n.js";
 
 const PAGE = 50;
 const OUTCOMES = ["answered", "missed", "abandoned", "busy", "no_answer", "failed", "live"];
@@ -68,6 +69,7 @@ export class View {
     applyLang(this.el);
     document.addEventListener("langchange", () => {
       applyLang(this.el);
+      relabelDays(this.form);
       this.render();
     });
   }
@@ -95,30 +97,24 @@ export class View {
       );
     const outcomes = checks("outcome", "outcome", OUTCOMES, "outcome_");
     const reasons = checks("missed_reason", "missed_reason", REASONS, "reason_");
-    const form = h(
-      "form",
-      {
-        class: "filters pane",
-        role: "search",
-        novalidate: true,
-        onsubmit: (event) => {
-          event.preventDefault();
-          this.load();
-        },
-      },
+    const from = input("from", { dir: "ltr", maxlength: 40 });
+    const to = input("to", { dir: "ltr", maxlength: 40 });
+    this.days = [from, to];
+    // The filters used every day in one bar; the rest folded under "more filters" (opened
+    // by itself when one of them is set).
+    this.moreFilters = h(
+      "details",
+      { class: "more-filters" },
+      h("summary", { "data-i18n": "more_filters" }),
       h(
         "div",
         { class: "filter-grid" },
-        field("from_day", input("from", { dir: "ltr", maxlength: 40 }), "day_hint"),
-        field("to_day", input("to", { dir: "ltr", maxlength: 40 }), "day_hint"),
-        this.supervisor ? field("agent", this.agentSelect) : null,
         field("queue_label", input("queue", { dir: "ltr", maxlength: 80 })),
         field(
           "direction",
           select("direction", [option("", "any"), ...["inbound", "outbound", "internal"].map((d) => option(d, `direction_${d}`))]),
         ),
         field("customer_id", input("customer", { dir: "ltr", inputmode: "numeric", maxlength: 19 })),
-        field("number", input("number", { dir: "ltr", inputmode: "tel", maxlength: 64 })),
         field("tracking_code", input("tracking_code", { dir: "ltr", inputmode: "numeric", maxlength: 40 })),
         field("min_talk", input("min_talk", { dir: "ltr", inputmode: "numeric", maxlength: 8 })),
         field("max_talk", input("max_talk", { dir: "ltr", inputmode: "numeric", maxlength: 8 })),
@@ -131,30 +127,69 @@ export class View {
       ),
       outcomes,
       reasons,
-      h("p", { class: "form-error", role: "alert" }),
+    );
+    const form = h(
+      "form",
+      {
+        class: "filters pane compact",
+        role: "search",
+        novalidate: true,
+        onsubmit: (event) => {
+          event.preventDefault();
+          this.load();
+        },
+      },
       h(
-        "p",
-        { class: "actions" },
-        h("button", { type: "submit", "data-i18n": "search" }),
-        h("button", {
-          type: "button",
-          class: "secondary",
-          "data-i18n": "clear_filters",
-          onclick: () => {
-            form.reset();
-            this.load();
-          },
-        }),
-        this.supervisor
-          ? h("button", {
+        "div",
+        { class: "filter-bar" },
+        field("from_day", from, "day_hint"),
+        field("to_day", to),
+        h(
+          "p",
+          { class: "presets" },
+          PRESETS.map((preset) =>
+            h("button", {
               type: "button",
-              class: "secondary",
-              "data-i18n": "export_csv",
-              onclick: (event) => this.export(event.currentTarget),
-            })
-          : null,
-        h("span", { class: "export-status muted", role: "status" }),
+              class: "secondary preset",
+              "data-i18n": `preset_${preset}`,
+              onclick: () => {
+                const [start, end] = presetDays(preset);
+                setDay(from, start);
+                setDay(to, end);
+                this.load();
+              },
+            }),
+          ),
+        ),
+        this.supervisor ? field("agent", this.agentSelect) : null,
+        field("number", input("number", { dir: "ltr", inputmode: "tel", maxlength: 64 })),
+        h(
+          "p",
+          { class: "actions" },
+          h("button", { type: "submit", "data-i18n": "search" }),
+          h("button", {
+            type: "button",
+            class: "secondary",
+            "data-i18n": "clear_filters",
+            onclick: () => {
+              form.reset();
+              for (const day of this.days) delete day.dataset.day;
+              this.load();
+            },
+          }),
+          this.supervisor
+            ? h("button", {
+                type: "button",
+                class: "secondary",
+                "data-i18n": "export_csv",
+                onclick: (event) => this.export(event.currentTarget),
+              })
+            : null,
+          h("span", { class: "export-status muted", role: "status" }),
+        ),
       ),
+      this.moreFilters,
+      h("p", { class: "form-error", role: "alert" }),
     );
     return form;
   }
@@ -233,9 +268,8 @@ export class View {
 
   render() {
     if (!this.params) return;
-    const n = formatCount(this.calls.length);
     this.status.textContent = this.calls.length
-      ? t(this.next ? "history_count_more" : "history_count", { n })
+      ? plural(this.next ? "history_count_more" : "history_count", this.calls.length)
       : t("history_none");
     this.more.hidden = !this.next;
     if (!this.calls.length) {
@@ -264,7 +298,7 @@ export class View {
       },
       timeElement(call.started_at),
     );
-    const number = call.customer_number || call.caller_number;
+    const number = call.number_display || call.customer_number || call.caller_number;
     return h(
       "tr",
       { "data-call": call.id },

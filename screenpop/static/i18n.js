@@ -35,6 +35,11 @@ const STRINGS = {
     state_dialling: "در حال شماره‌گیری",
     state_connected: "وصل شد",
     state_transferred: "انتقال از {name}",
+    transferred_from: "منتقل‌شده از {name}",
+    show_card: "جزئیات",
+    fold_card: "بستن جزئیات",
+    ring_timer: "مدت زنگ",
+    talk_timer: "مدت مکالمه",
     state_ended: "تماس پایان یافت",
     withdrawn_answered: "پاسخ داده شد توسط {name}",
     withdrawn_caller_hung_up: "تماس‌گیرنده قطع کرد",
@@ -117,10 +122,16 @@ const STRINGS = {
     label_home: "منزل",
     label_fax: "نمابر",
     label_other: "دیگر",
+    label_office: "دفتر",
+    label_landline: "تلفن ثابت",
+    label_main: "اصلی",
     // click-to-call
     call: "تماس",
     call_number: "تماس با {number}",
     call_again: "تماس دوباره",
+    call_anyway: "با این حال تماس بگیر",
+    dial_pending: "تماس قبلی شما هنوز در حال برقراری است.",
+    dial_on_a_call: "شما در حال مکالمه هستید.",
     number_col: "شماره",
     click_to_call: "تماس از پنل",
     state_requested: "درخواست شد",
@@ -149,7 +160,7 @@ const STRINGS = {
     dial_wait: "تماس‌های این دقیقه زیاد بود؛ {s} ثانیه دیگر دوباره امتحان کنید.",
     dial_not_yours: "فقط از تلفن خودتان می‌توانید تماس بگیرید.",
     dial_no_pbx: "مرکز تلفن در دسترس نیست؛ کمی بعد دوباره امتحان کنید.",
-    dial_pbx_refused: "مرکز تلفن تماس را نپذیرفت: {message}",
+    dial_pbx_refused: "مرکز تلفن تماس را نپذیرفت.",
     // availability
     my_status: "وضعیت من",
     avail_available: "آماده",
@@ -316,6 +327,11 @@ const STRINGS = {
     state_dialling: "Dialling",
     state_connected: "Connected",
     state_transferred: "Transferred by {name}",
+    transferred_from: "Transferred from {name}",
+    show_card: "Details",
+    fold_card: "Hide details",
+    ring_timer: "Ringing for",
+    talk_timer: "Talking for",
     state_ended: "Call ended",
     withdrawn_answered: "Answered by {name}",
     withdrawn_caller_hung_up: "Caller hung up",
@@ -398,10 +414,16 @@ const STRINGS = {
     label_home: "home",
     label_fax: "fax",
     label_other: "other",
+    label_office: "office",
+    label_landline: "landline",
+    label_main: "main",
     // click-to-call
     call: "Call",
     call_number: "Call {number}",
     call_again: "Call again",
+    call_anyway: "Call anyway",
+    dial_pending: "Your previous call is still being placed.",
+    dial_on_a_call: "You are on a call.",
     number_col: "Number",
     click_to_call: "click-to-call",
     state_requested: "Requested",
@@ -582,6 +604,12 @@ export const currentLang = () => lang;
 export function t(key, vars = {}) {
   const text = STRINGS[lang][key] ?? STRINGS.fa[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+}
+
+/** t() of `key_one` for one thing (when it is written), of `key` otherwise: "1 row". */
+export function plural(key, n, vars = {}) {
+  const one = `${key}_one`;
+  return t(Number(n) === 1 && one in STRINGS[lang] ? one : key, { n: formatCount(n), ...vars });
 }
 
 /** t() when the key exists, else null (labels and outcomes the dictionary may not know). */

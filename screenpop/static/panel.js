@@ -8,7 +8,7 @@ import { currentUser, forget, keepFresh, onSignedOut, signIn, signOut, token } f
 import { Availability } from "./availability.js";
 import { Callbacks } from "./callbacks.js";
 import { CaseFinder } from "./cases.js";
-import { forgetOptions } from "./casework.js";
+import { forgetDrafts, forgetOptions } from "./casework.js";
 import { ContractSection } from "./contracts.js";
 import { CustomerCard, errorText, extensionOf } from "./customers.js";
 import { dialInto } from "./dialling.js";
@@ -21,6 +21,7 @@ import { Reviews } from "./reviews.js";
 import { PopSocket } from "./socket.js";
 import { Tabs } from "./tabs.js";
 
+const availability = new Availability();
 const card = new CustomerCard({
   onSaved: (customer) => {
     board.updateCustomer(customer);
@@ -52,13 +53,13 @@ const callbacks = new Callbacks({
 });
 const board = new PopBoard({
   openCustomer,
+  onLine: (line) => availability.showLine(line),
   openCase: (code) => {
     tabs.select("tab-cases");
     cases.show(code);
   },
 });
 const book = new Phonebook({ onPick: openCustomer });
-const availability = new Availability();
 dialInto(board);
 const socket = new PopSocket({
   onState: showConnection,
@@ -71,8 +72,14 @@ const socket = new PopSocket({
     else if (message.type === "review") reviews.handle(message);
     else {
       board.handle(message);
-      // A call of this agent's ended: it may be owed a call back now, or no longer.
-      if (message.type !== "pop") callbacks.soon();
+      if (message.type !== "pop") {
+        // A call of this agent's ended: it may be owed a call back now, or no longer; the
+        // customer card open on one of its customers shows it in their history.
+        callbacks.soon();
+        if ((message.customers ?? []).some((c) => String(c.id) === String(card.customer?.id))) {
+          card.refresh();
+        }
+      }
     }
   },
   onUnauthorized: () => endSession("session_over"),
@@ -116,6 +123,7 @@ function startPanel() {
   keepFresh(); // after a reload: the refresh this tab's token is due for
   socket.start();
   callbacks.start();
+  reviews.start();
   desk.start();
 }
 
@@ -178,6 +186,7 @@ $("signin-form").addEventListener("submit", async (event) => {
 
 $("signout").addEventListener("click", async () => {
   socket.stop();
+  forgetDrafts();
   await signOut();
   endSession();
 });

@@ -25,7 +25,7 @@ import {
 } from "./customers.js";
 import { callButton, refusalText } from "./dialling.js";
 import { $, h, joined, newId, showFormErrors } from "./dom.js";
-import { applyLang, digits, t, timeElement, tMaybe } from "./i18n.js";
+import { applyLang, digits, duration, t, timeElement, tMaybe } from "./i18n.js";
 
 const WITHDRAWN_MS = 6000;
 const KEEP_ENDED = 5;
@@ -43,8 +43,13 @@ const placed = (card) => card.key.startsWith("o|") || card.key.startsWith("local
 let localSeq = 0;
 
 export class PopBoard {
-  /** `openCustomer(id)` shows a customer in the customer card, `openCase(code)` a case. */
-  constructor({ openCustomer, openCase }) {
+  /**
+   * `openCustomer(id)` shows a customer in the customer card, `openCase(code)` a case;
+   * `onLine(state)` hears whether the agent is on a call ("on_call"), being rung
+   * ("ringing") or neither (null), as their cards say.
+   */
+  constructor({ openCustomer, openCase, onLine = () => {} }) {
+    this.onLine = onLine;
     this.list = $("pop-list");
     this.empty = $("pops-empty");
     this.announcer = $("announcer");
@@ -57,6 +62,27 @@ export class PopBoard {
     document.addEventListener("langchange", () => {
       for (const card of this.cards.values()) this.render(card);
     });
+    // The ring and talk timers of live cards count by themselves between messages.
+    setInterval(() => this.tick(), 1000);
+  }
+
+  tick() {
+    for (const el of this.list.querySelectorAll(".timer[data-since]")) {
+      el.textContent = duration((Date.now() - Date.parse(el.dataset.since)) / 1000);
+    }
+  }
+
+  /**
+   * An ended card folds to one line once a newer card came (the agent moved on), unless the
+   * agent opened it again or is still writing in it; the newest stays open for its notes.
+   */
+  folded(card) {
+    if (card.status !== "ended" || card.expanded) return false;
+    const active = document.activeElement;
+    const typing = card.el.contains(active) && active.matches("input, textarea, select");
+    if (typing || card.work?.dirty || card.form?.dataset.dirty) return false;
+    const keys = [...this.cards.keys()];
+    return keys.indexOf(card.key) < keys.length - 1;
   }
 
   /** A pop, withdraw or end message from the socket. */
@@ -158,6 +184,12 @@ export class PopBoard {
     const card = { key, message, status, el, form: null, quick: null, work: null, timer: null };
     this.cards.set(key, card);
     this.list.prepend(card.el);
+    // The ended cards before it fold to one line.
+    for (const other of this.cards.values()) {
+      if (other !== card && other.status === "ended" && other.el.dataset.folded !== "true") {
+        this.render(other);
+      }
+    }
     return card;
   }
 
@@ -334,7 +366,18 @@ export class PopBoard {
     for (const card of ended.slice(0, Math.max(0, ended.length - KEEP_ENDED))) this.remove(card);
   }
 
+  /** What the live cards say the agent's line is doing: on a call, ringing, or neither. */
+  line() {
+    const live = [...this.cards.values()].filter((c) => c.status === "live");
+    if (live.some((c) => TAKEN_STATES.has(c.message.state))) return "on_call";
+    if (live.some((c) => ["ringing", "transferred", "agent_ringing"].includes(c.message.state))) {
+      return "ringing";
+    }
+    return null;
+  }
+
   changed() {
+    this.onLine(this.line());
     this.empty.hidden = this.cards.size > 0;
     const kept = [...this.cards.values()]
       // A card whose request was never answered has nothing to resume.
@@ -358,6 +401,10 @@ export class PopBoard {
     const typing = [card.form, card.work?.el].some((el) => el?.contains(active)) ? active : null;
     const range = typing?.setSelectionRange ? [typing.selectionStart, typing.selectionEnd] : null;
     const work = this.work(card);
+    const folded = this.folded(card);
+    card.el.dataset.folded = String(folded);
+    const bodyId = `${titleId}-body`;
+    const since = card.status === "live" ? timerStart(m) : null;
     card.el.replaceChildren(
       h(
         "article",
@@ -380,11 +427,37 @@ export class PopBoard {
                 directionText(m.direction),
                 placed(card) ? t("click_to_call") : null,
                 m.queue ? t("queue", { queue: m.queue }) : null,
+                // Passed on by a colleague: still said once answered (the badge then says
+                // "on a call").
+                transferredFrom(card) ? t("transferred_from", { name: m.transferred_by }) : null,
                 m.started_at ? timeElement(m.started_at) : null,
+                since
+                  ? h("span", {
+                      class: "timer",
+                      dir: "ltr",
+                      "data-since": since,
+                      title: t(m.answered_at ? "talk_timer" : "ring_timer"),
+                      text: duration((Date.now() - Date.parse(since)) / 1000),
+                    })
+                  : null,
+                folded && m.customers?.length ? h("bdi", { class: "pop-who", text: m.customers[0].name }) : null,
               ],
               t("sep"),
             ),
           ),
+          card.status === "ended" && (folded || card.expanded)
+            ? h("button", {
+                type: "button",
+                class: "unfold secondary small",
+                "aria-expanded": String(!folded),
+                "aria-controls": bodyId,
+                text: t(folded ? "show_card" : "fold_card"),
+                onclick: () => {
+                  card.expanded = folded;
+                  this.render(card);
+                },
+              })
+            : null,
           m.caller_name
             ? h("p", { class: "caller-id" }, `${t("caller_id")}: `, h("bdi", { text: m.caller_name }))
             : null,
@@ -399,16 +472,24 @@ export class PopBoard {
               })
             : null,
         ),
-        placed(card) ? progress(card) : null,
-        card.status !== "live" ? callBack(card) : null,
-        work && m.tracking_codes?.length ? callCodes(m.tracking_codes, this.openCase) : null,
-        m.known ? this.matches(m.customers) : this.quickCreate(card),
-        work,
-        m.last_calls ? pastCalls(m.last_calls, this.openCase) : null,
+        h(
+          "div",
+          { class: "pop-body", id: bodyId, hidden: folded },
+          placed(card) ? progress(card) : null,
+          card.status !== "live" ? callBack(card) : null,
+          work && m.tracking_codes?.length ? callCodes(m.tracking_codes, this.openCase) : null,
+          m.known ? this.matches(m.customers) : this.quickCreate(card),
+          work,
+          m.last_calls ? pastCalls(m.last_calls, this.openCase) : null,
+        ),
       ),
     );
     typing?.focus();
     if (range) typing.setSelectionRange(...range);
+    // Folded under the keyboard: the focus stays on the card (its "details" button).
+    if (!typing && card.el.contains(active) === false && active?.isConnected === false) {
+      card.el.querySelector(".unfold")?.focus();
+    }
   }
 
   /** The agent's notes and disposition, once the call is theirs (answered, or over). */
@@ -548,6 +629,19 @@ export class PopBoard {
   }
 }
 
+/** When a live card's timer starts: the answer (talk time), else the call's start (ringing). */
+function timerStart(m) {
+  if (TAKEN_STATES.has(m.state)) return m.answered_at || null;
+  return m.started_at || null;
+}
+
+/** The colleague who passed this call on to the agent, once it is no longer ringing. */
+function transferredFrom(card) {
+  const m = card.message;
+  if (!m.transferred_by || placed(card) || card.status === "withdrawn") return false;
+  return !(card.status === "live" && (m.state === "transferred" || m.reason === "transferred"));
+}
+
 /** How the announcer and notifications name the caller. */
 function who(m) {
   const name = m.customers?.[0]?.name || m.caller_name;
@@ -575,6 +669,8 @@ function callBack(card) {
   // Taken by a colleague or passed on: nothing to call back.
   if (card.status === "withdrawn" && ["answered", "transferred"].includes(m.reason)) return null;
   const customers = m.customers ?? [];
+  // Refused because another call is under way: the agent may place it all the same.
+  const anyway = card.status === "failed" && m.refusal?.status === 409;
   return h(
     "p",
     { class: "pop-actions" },
@@ -583,7 +679,8 @@ function callBack(card) {
       e164: m.e164 || null,
       // Several customers sharing a line: the call is to the line, not one of them.
       customer: customers.length === 1 ? customers[0] : null,
-      text: placed(card) ? t("call_again") : t("call"),
+      text: anyway ? t("call_anyway") : placed(card) ? t("call_again") : t("call"),
+      confirm: anyway,
     }),
   );
 }

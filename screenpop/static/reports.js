@@ -10,7 +10,8 @@ import { api } from "./api.js";
 import { errorText, field } from "./customers.js";
 import { download, query } from "./download.js";
 import { h, newId, showFormErrors } from "./dom.js";
-import { applyLang, currentLang, digits, formatCount, formatDay, t } from "./i18n.js";
+import { PRESETS, presetDays, relabelDays, setDay } from "./days.js";
+import { applyLang, currentLang, digits, formatCount, formatDay, plural, t } from "./i18n.js";
 import { fieldsOf } from "./history.js";
 
 const { Chart } = globalThis; // the UMD file sets it
@@ -36,17 +37,6 @@ const BY = ["queue", "agent", "day", "hour", "week"];
 
 const option = (value, key) => h("option", { value, "data-i18n": key, text: t(key) });
 
-/** A day as the reader writes it: Jalali (Persian digits) in Persian, ISO in English. */
-function dayText(date) {
-  if (currentLang() === "fa") {
-    const parts = new Intl.DateTimeFormat("en-u-ca-persian-nu-latn", { year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(date);
-    const part = (type) => parts.find((p) => p.type === type).value;
-    return digits(`${part("year")}-${part("month")}-${part("day")}`);
-  }
-  const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
-  return local.toISOString().slice(0, 10);
-}
-
 export class View {
   constructor({ supervisor }) {
     this.supervisor = supervisor;
@@ -71,6 +61,7 @@ export class View {
     applyLang(this.el);
     document.addEventListener("langchange", () => {
       applyLang(this.el);
+      relabelDays(this.form);
       this.render();
     });
   }
@@ -80,6 +71,11 @@ export class View {
       h("input", { name, "data-field": name, autocomplete: "off", dir: "ltr", ...attrs });
     const today = new Date();
     const first = new Date(today.getTime() - (DEFAULT_DAYS - 1) * 86_400_000);
+    const from = input("from", { maxlength: 40, required: true });
+    const to = input("to", { maxlength: 40, required: true });
+    setDay(from, first);
+    setDay(to, today);
+    this.days = [from, to];
     this.agentSelect = h("select", { name: "agent", "data-field": "agent" }, option("", "any"));
     const by = h(
       "select",
@@ -99,8 +95,8 @@ export class View {
       h(
         "div",
         { class: "filter-grid" },
-        field("from_day", input("from", { maxlength: 40, required: true, value: dayText(first) }), "day_hint"),
-        field("to_day", input("to", { maxlength: 40, required: true, value: dayText(today) }), "day_hint"),
+        field("from_day", from, "day_hint"),
+        field("to_day", to, "day_hint"),
         field("group_by", by),
         this.supervisor ? field("queue_label", input("queue", { maxlength: 80 })) : null,
         this.supervisor ? field("agent", this.agentSelect) : null,
@@ -116,6 +112,19 @@ export class View {
         "p",
         { class: "actions" },
         h("button", { type: "submit", "data-i18n": "show_report" }),
+        PRESETS.map((preset) =>
+          h("button", {
+            type: "button",
+            class: "secondary preset",
+            "data-i18n": `preset_${preset}`,
+            onclick: () => {
+              const [start, end] = presetDays(preset);
+              setDay(from, start);
+              setDay(to, end);
+              this.load();
+            },
+          }),
+        ),
         h("button", {
           type: "button",
           class: "secondary",
@@ -192,7 +201,7 @@ export class View {
   render() {
     const r = this.result;
     if (!r) return;
-    this.status.textContent = r.main.rows.length ? t("report_rows", { n: formatCount(r.main.rows.length) }) : t("report_empty");
+    this.status.textContent = r.main.rows.length ? plural("report_rows", r.main.rows.length) : t("report_empty");
     this.table.replaceChildren(r.main.rows.length ? kpiTable(r.main) : "");
     for (const chart of this.charts) chart.destroy();
     this.charts = [];
@@ -292,14 +301,17 @@ export class View {
   }
 }
 
-/** Calls offered and answered in each hour of the day, over every day of the period. */
+/**
+ * Calls offered and answered in each hour of the day, over every day of the period: the
+ * table's figures (app/reports/definitions.py), so the bars add up to its total.
+ */
 function hourly(rows) {
   const offered = new Array(24).fill(0);
   const answered = new Array(24).fill(0);
   for (const row of rows) {
     const hour = Number(String(row.key).slice(11, 13));
-    offered[hour] += row.offered + row.outbound;
-    answered[hour] += row.answered + row.outbound_answered;
+    offered[hour] += row.offered;
+    answered[hour] += row.answered;
   }
   const used = offered.map((n, hour) => (n ? hour : null)).filter((hour) => hour !== null);
   if (!used.length) return { type: "bar", labels: [], datasets: [] };
@@ -309,13 +321,19 @@ function hourly(rows) {
     type: "bar",
     labels: hours.map((hour) => `${String(hour).padStart(2, "0")}:00`),
     datasets: [
-      { key: "chart_calls", data: hours.map((hour) => offered[hour]) },
+      { key: "offered", data: hours.map((hour) => offered[hour]) },
       { key: "answered", data: hours.map((hour) => answered[hour]) },
     ],
   };
 }
 
 function kpiTable(result) {
+  const cells = (row) =>
+    COLUMNS.map((c) =>
+      h("td", { "data-col": c, "data-value": row[c] ?? "", text: row[c] === null || row[c] === undefined ? "—" : formatCount(row[c]) }),
+    );
+  // A team's calls offered to several agents are in several agents' rows: no total there.
+  const total = result.total && result.by !== "agent" ? result.total : null;
   return h(
     "table",
     { class: "calls-table kpi" },
@@ -328,15 +346,19 @@ function kpiTable(result) {
       "tbody",
       {},
       result.rows.map((row) =>
-        h(
-          "tr",
-          { "data-key": row.key },
-          h("th", { scope: "row" }, h("bdi", { text: digits(row.label || t("none")) })),
-          COLUMNS.map((c) =>
-            h("td", { "data-col": c, "data-value": row[c] ?? "", text: row[c] === null || row[c] === undefined ? "—" : formatCount(row[c]) }),
-          ),
-        ),
+        h("tr", { "data-key": row.key }, h("th", { scope: "row" }, h("bdi", { text: groupLabel(result.by, row) })), cells(row)),
       ),
     ),
+    total ? h("tfoot", {}, h("tr", { "data-key": "total" }, h("th", { scope: "row", text: t("total") }), cells(total))) : null,
   );
+}
+
+/** A row's group as the reader reads it: days and hours in their calendar, named queues. */
+function groupLabel(by, row) {
+  const key = String(row.key ?? "");
+  if (by === "day") return formatDay(key).text;
+  if (by === "week") return t("week_of", { day: formatDay(key).text });
+  if (by === "hour") return `${formatDay(key.slice(0, 10)).text} ${digits(key.slice(11))}`;
+  if (by === "queue" && !key) return t("no_queue");
+  return digits(row.label || t("none"));
 }

@@ -21,8 +21,24 @@ export class Reviews {
     document.addEventListener("langchange", () => this.render());
   }
 
-  /** A "review" message from the socket. */
-  handle(message) {
+  /**
+   * The reviews not yet dismissed (given while the agent was signed out, too): shown as
+   * the live ones are. Signed in: once per sign-in.
+   */
+  async start() {
+    try {
+      const unread = await api("/api/reviews/unread");
+      for (const review of unread) this.handle(review, { quiet: true });
+      if (unread.length) {
+        $("announcer").textContent = t("reviews_unread", { n: digits(unread.length) });
+      }
+    } catch {
+      // The live ones still come; the unread list is asked for again at the next sign-in.
+    }
+  }
+
+  /** A "review" message from the socket (or an unread review, `quiet`: not said aloud). */
+  handle(message, { quiet = false } = {}) {
     if (this.shown.has(message.review_id)) return;
     this.shown.add(message.review_id);
     const review = {
@@ -36,7 +52,9 @@ export class Reviews {
     this.byCall.set(message.call_id, [...(this.byCall.get(message.call_id) ?? []), review]);
     this.notices.push({ message, problem: "" });
     this.render();
-    $("announcer").textContent = t("review_arrived", { by: message.by, score: digits(message.score) });
+    if (!quiet) {
+      $("announcer").textContent = t("review_arrived", { by: message.by, score: digits(message.score) });
+    }
     this.onChange();
   }
 
@@ -59,7 +77,7 @@ export class Reviews {
           " ",
           h("span", { class: "badge score", text: t("score_of", { n: digits(m.score) }) }),
           " ",
-          h("span", { class: "muted" }, t("review_on_call"), " ", m.number ? numberText(m.number) : null, " ", timeElement(m.started_at)),
+          h("span", { class: "muted" }, t("review_on_call"), " ", m.number ? numberText(m.number_display || m.number) : null, " ", timeElement(m.started_at)),
           m.comment ? h("p", { class: "review-comment", text: m.comment }) : null,
           h(
             "p",
@@ -85,7 +103,15 @@ export class Reviews {
     this.render();
   }
 
-  dismiss(notice) {
+  /** Read: it is not shown again, at this sign-in or the next. */
+  async dismiss(notice) {
+    try {
+      await api(`/api/reviews/${notice.message.review_id}/seen`, { method: "POST" });
+    } catch (err) {
+      notice.problem = errorText(err);
+      this.render();
+      return;
+    }
     this.notices = this.notices.filter((n) => n !== notice);
     this.render();
     if (!this.notices.length) $("pops-h").focus();

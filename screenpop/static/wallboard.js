@@ -12,6 +12,15 @@ import { applyLang, digits, duration, formatCount, t } from "./i18n.js";
 const SILENCE_MS = 50_000; // the server pings every 20 s
 const MAX_DELAY_MS = 30_000;
 const TICK_MS = 1000;
+// Colour thresholds (QueueMetrics' defaults): the service level's and the longest wait's.
+const SL_GOOD = 80;
+const SL_WARN = 60;
+const WAIT_WARN_S = 30;
+const WAIT_BAD_S = 60;
+
+const slLevel = (pct) => (pct === null || pct === undefined ? null : pct >= SL_GOOD ? "good" : pct >= SL_WARN ? "warn" : "bad");
+const waitLevel = (s) => (s >= WAIT_BAD_S ? "bad" : s >= WAIT_WARN_S ? "warn" : "good");
+
 const STATES = ["available", "ringing", "on_call", "paused", "after_call_work", "offline", "no_queue"];
 
 /** A socket that authenticates, reconnects with backoff, and hands over each picture; a
@@ -125,6 +134,13 @@ export class View {
     });
     const headingId = newId("wall-h");
     this.heading = h("h2", { id: headingId, tabindex: -1, "data-i18n": "wallboard" });
+    this.tvButton = h("button", {
+      type: "button",
+      class: "secondary",
+      "aria-pressed": "false",
+      "data-i18n": "wall_tv",
+      onclick: () => this.toggleTv(),
+    });
     this.conn = h("p", { class: "conn", role: "status", "data-state": "connecting" }, h("span", { class: "dot", "aria-hidden": "true" }), h("span", {}));
     this.counters = h("dl", { class: "counters" });
     this.queues = h("div", {});
@@ -139,7 +155,7 @@ export class View {
     this.el = h(
       "section",
       { class: "view wallboard", "aria-labelledby": headingId },
-      h("header", { class: "wall-head" }, this.heading, this.conn),
+      h("header", { class: "wall-head" }, this.heading, this.conn, this.tvButton),
       this.counters,
       h(
         "div",
@@ -158,12 +174,21 @@ export class View {
     });
   }
 
+  /** TV mode: the board alone on the whole screen (full screen where the browser allows). */
+  toggleTv(on = !this.el.classList.contains("tv")) {
+    this.el.classList.toggle("tv", on);
+    this.tvButton.setAttribute("aria-pressed", String(on));
+    if (on) document.documentElement.requestFullscreen?.().catch(() => {});
+    else if (document.fullscreenElement) document.exitFullscreen?.().catch(() => {});
+  }
+
   show() {
     this.socket.start();
     this.ticker = setInterval(() => this.tick(), TICK_MS);
   }
 
   hide() {
+    if (this.el.classList.contains("tv")) this.toggleTv(false);
     this.socket.stop();
     clearInterval(this.ticker);
     this.ticker = null;
@@ -206,35 +231,14 @@ export class View {
   render() {
     const p = this.picture;
     if (!p) return;
-    this.renderCounters(p.today);
-    this.queues.replaceChildren(
-      p.queues.length
-        ? h(
-            "ul",
-            { class: "wall-queues" },
-            p.queues.map((q) =>
-              h(
-                "li",
-                { "data-queue": q.queue },
-                h("strong", { dir: "auto", text: q.queue }),
-                " ",
-                h("span", { class: "badge", text: t("wall_waiting_n", { n: digits(q.waiting.length) }) }),
-                h(
-                  "ol",
-                  {},
-                  q.waiting.map((w) => h("li", {}, w.number ? numberText(w.number) : t("unknown_number"), " ", this.clock(w.since))),
-                ),
-              ),
-            ),
-          )
-        : h("p", { class: "muted", text: t("wall_nobody_waiting") }),
-    );
+    this.renderCounters(p.today_total);
+    this.queues.replaceChildren(this.renderQueues(p));
     this.calls.replaceChildren(
       p.calls.length
         ? table(
             ["number_col", "agent", "wall_state", "wall_since"],
             p.calls.map((c) => [
-              [c.number ? numberText(c.number) : "—", c.caller_name ? [" ", h("bdi", { class: "muted", text: c.caller_name })] : null],
+              [c.number ? numberText(c.number_display || c.number) : "—", c.caller_name ? [" ", h("bdi", { class: "muted", text: c.caller_name })] : null],
               c.agent ? h("bdi", { text: c.agent }) : c.queue ? t("queue", { queue: c.queue }) : "—",
               t(`wall_call_${c.state}`),
               this.clock(c.answered_at ?? c.started_at),
@@ -254,28 +258,83 @@ export class View {
             h("bdi", { class: "agent-name", text: a.name }),
             " ",
             h("span", { class: "agent-state", text: agentState(a) }),
+            " ",
+            h(
+              "span",
+              { class: "agent-figures muted" },
+              a.since ? [this.clock(a.since), t("sep")] : null,
+              t("wall_handled", { n: formatCount(a.handled_today ?? 0) }),
+            ),
           ),
         ),
       ),
     );
   }
 
-  renderCounters(today) {
-    const sum = (key) => today.reduce((n, r) => n + (r[key] ?? 0), 0);
-    const offered = sum("offered");
-    const base = offered - sum("short_abandoned");
-    const inSl = today.reduce((n, r) => n + ((r.service_level_pct ?? 0) * (r.offered - r.short_abandoned)) / 100, 0);
-    const items = [
-      ["wall_offered", formatCount(offered)],
-      ["wall_answered", formatCount(sum("answered"))],
-      ["wall_abandoned", formatCount(sum("abandoned"))],
-      ["wall_missed", formatCount(sum("missed"))],
-      ["wall_sl", base ? t("pct", { n: formatCount(Math.round((100 * inSl) / base)) }) : "—"],
-    ];
-    this.counters.replaceChildren(
-      ...items.map(([key, value]) => h("div", { class: "counter" }, h("dt", { text: t(key) }), h("dd", { text: value }))),
+  /** Each queue: who waits and for how long, and its figures of the day, coloured. */
+  renderQueues(p) {
+    const waiting = new Map(p.queues.map((q) => [q.queue, q]));
+    const figures = new Map(p.today.filter((r) => r.key).map((r) => [r.key, r]));
+    const names = [...new Set([...waiting.keys(), ...figures.keys()])].sort();
+    const nobody = p.queues.every((q) => !q.waiting.length)
+      ? h("p", { class: "muted", text: t("wall_nobody_waiting") })
+      : null;
+    if (!names.length) return nobody;
+    return h(
+      "div",
+      {},
+      nobody,
+      h(
+      "ul",
+      { class: "wall-queues" },
+      names.map((name) => {
+        const q = waiting.get(name) ?? { waiting: [], longest_wait_seconds: 0 };
+        const r = figures.get(name);
+        const longest = q.waiting.length ? Math.max(...q.waiting.map((w) => this.since(w.since))) : 0;
+        const sl = r?.service_level_pct ?? null;
+        return h(
+          "li",
+          { "data-queue": name },
+          h("strong", { dir: "auto", text: name }),
+          " ",
+          h("span", { class: "badge", text: t("wall_waiting_n", { n: digits(q.waiting.length) }) }),
+          h(
+            "p",
+            { class: "wall-queue-figures" },
+            h("span", { "data-figure": "sl", "data-level": slLevel(sl), text: t("wall_q_sl", { v: sl === null ? "—" : t("pct", { n: formatCount(sl) }) }) }),
+            h("span", { "data-figure": "asa", text: t("wall_q_asa", { v: r?.asa_seconds === null || r?.asa_seconds === undefined ? "—" : duration(r.asa_seconds) }) }),
+            h("span", { "data-figure": "longest", "data-level": q.waiting.length ? waitLevel(longest) : null, text: t("wall_q_longest", { v: q.waiting.length ? duration(longest) : "—" }) }),
+            h("span", { "data-figure": "answered", text: t("wall_q_answered", { n: formatCount(r?.answered ?? 0), of: formatCount(r?.offered ?? 0) }) }),
+          ),
+          h(
+            "ol",
+            {},
+            q.waiting.map((w) => h("li", {}, w.number ? numberText(w.number_display || w.number) : t("unknown_number"), " ", this.clock(w.since))),
+          ),
+        );
+      }),
+      ),
     );
   }
+
+  /** The day's figures, as the server counts them (app/reports/definitions.py). */
+  renderCounters(total) {
+    const sl = total?.service_level_pct ?? null;
+    const items = [
+      ["wall_offered", formatCount(total?.offered ?? 0)],
+      ["wall_answered", formatCount(total?.answered ?? 0)],
+      ["wall_abandoned", formatCount(total?.abandoned ?? 0)],
+      ["wall_missed", formatCount(total?.missed ?? 0)],
+      ["wall_sl", sl === null ? "—" : t("pct", { n: formatCount(Math.round(sl)) }), slLevel(sl)],
+      ["wall_asa", total?.asa_seconds === null || total?.asa_seconds === undefined ? "—" : duration(total.asa_seconds)],
+    ];
+    this.counters.replaceChildren(
+      ...items.map(([key, value, level]) =>
+        h("div", { class: "counter", "data-counter": key, "data-level": level ?? null }, h("dt", { text: t(key) }), h("dd", { text: value })),
+      ),
+    );
+  }
+
 }
 
 function agentState(a) {

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from random import Random
 from typing import Protocol
 
-from telephony.simulator.people import random_caller
+from telephony.simulator.people import Caller, random_caller
 from telephony.simulator.state import Agent
 from telephony.simulator.templates import CallParams, IdAllocator, Template
 
@@ -61,6 +61,10 @@ class CallFactory:
     ids: IdAllocator
     rng: Random
     boot_time: float = field(default_factory=time.time)
+    # Callers a CRM would know (the demo's customers): this share of the calls comes from
+    # one of them, the rest from random numbers.
+    known: Sequence[Caller] = ()
+    known_share: float = 0.0
     _made: int = 0
 
     def make(
@@ -80,7 +84,10 @@ class CallFactory:
         ``template`` plays that recording rather than one of the scenario's."""
         if template is None:
             template = self.rng.choice(self.templates[scenario])
-        caller = random_caller(self.rng)
+        if self.known and self.rng.random() < self.known_share:
+            caller = self.rng.choice(self.known)
+        else:
+            caller = random_caller(self.rng)
         self._made += 1
         if action_id is None and template.action_id is not None:
             # A generated click-to-call answers an Originate nobody here sent: give it an

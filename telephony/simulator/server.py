@@ -27,6 +27,7 @@ from telephony.simulator.originate import (
     originate_templates,
     outcome_name,
 )
+from telephony.simulator.people import Caller
 from telephony.simulator.protocol import (
     BANNER,
     Fields,
@@ -286,9 +287,12 @@ class AmiSimulator:
         seed: int | None = None,
         wait_for_clients: bool = True,
         keep: bool = False,
+        known: Sequence[tuple[str, str]] = (),
+        known_share: float = 0.0,
     ) -> Traffic:
         """Start synthetic calls (see ``TrafficOptions``); returns the running ``Traffic``
-        (``calls_started``, ``await traffic.wait()``, ``await traffic.stop()``)."""
+        (``calls_started``, ``await traffic.wait()``, ``await traffic.stop()``). ``known``:
+        (number, name) of callers the CRM knows, who place ``known_share`` of the calls."""
         if scenarios is not None and not isinstance(scenarios, Mapping):
             scenarios = {name: 1.0 for name in scenarios}
         options = TrafficOptions(
@@ -305,6 +309,8 @@ class AmiSimulator:
             self.ids,
             Random(self.seed if seed is None else seed),
             boot_time=self.boot_time,
+            known=tuple(Caller(n.encode(), name.encode()) for n, name in known),
+            known_share=known_share,
         )
         traffic = Traffic(self._sink, factory, options, keep=keep).start()
         self._traffic.append(traffic)

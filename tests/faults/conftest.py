@@ -22,12 +22,6 @@ from tests.faults.support import FIGURES, SECRET, USER, OwnPostgres
 from tests.fixtures.factories import make_user
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "slow: takes a minute or more of real time (runs by default, as in CI)"
-    )
-
-
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if FIGURES:
         terminalreporter.write_line(json.dumps(FIGURES, ensure_ascii=False))

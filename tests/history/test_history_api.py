@@ -221,3 +221,37 @@ async def test_agents_see_exactly_the_calls_they_answered_or_that_rang_them(
         and c.id in await ids(client, "", h[s["reza"].username])  # type: ignore[attr-defined]
     ]
     assert only_rang
+
+
+async def test_a_review_given_while_the_agent_was_away_waits_unread(
+    app: FastAPI, session: AsyncSession, settings: Settings, client: httpx.AsyncClient
+) -> None:
+    s = await seed(app, session, settings)
+    sara = s["sara"]
+    h = s["h"]
+    call = (
+        await session.execute(select(Call).where(Call.answered_by_user_id == sara.id).limit(1))  # type: ignore[attr-defined]
+    ).scalar_one()
+    boss = h[s["boss"].username]  # type: ignore[index,attr-defined]
+    mine = h[sara.username]  # type: ignore[index,attr-defined]
+    reza = h[s["reza"].username]  # type: ignore[index,attr-defined]
+    ids = []
+    for score in (2, 5):
+        r = await client.post(
+            f"/api/calls/{call.id}/reviews", json={"score": score, "comment": "بله"}, headers=boss
+        )
+        ids.append(r.json()["id"])
+    r = await client.get("/api/reviews/unread", headers=mine)
+    assert r.status_code == 200, r.text
+    unread = r.json()
+    assert [u["review_id"] for u in unread] == ids
+    assert unread[0]["score"] == 2 and unread[0]["call_id"] == call.id
+    assert unread[0]["by"] == (s["boss"].full_name or s["boss"].username)  # type: ignore[attr-defined]
+    assert unread[0]["number_display"] == "0912 123 4567"
+    # Someone else's review cannot be marked, nor seen.
+    assert (await client.get("/api/reviews/unread", headers=reza)).json() == []
+    assert (await client.post(f"/api/reviews/{ids[0]}/seen", headers=reza)).status_code == 404
+    assert (await client.post(f"/api/reviews/{ids[0]}/seen", headers=mine)).status_code == 204
+    assert (await client.post(f"/api/reviews/{ids[0]}/seen", headers=mine)).status_code == 204
+    r = await client.get("/api/reviews/unread", headers=mine)
+    assert [u["review_id"] for u in r.json()] == [ids[1]]

@@ -101,7 +101,11 @@ async def test_queue_and_agent_figures(
     assert support["avg_handle_seconds"] == round((120 + 200 + 60 + 600) / 4, 1)
     assert support["callbacks_done"] == 1
     assert rows["sales"]["offered"] == 1 and rows["sales"]["service_level_pct"] == 100.0
-    assert set(rows) == {"support", "sales"}
+    # Calls that reached no queue (the outbound one) have their row: the rows add up to
+    # the report's total.
+    assert set(rows) == {"support", "sales", ""}
+    assert rows[""]["offered"] == 0 and rows[""]["outbound"] == 1
+    assert r.json()["total"]["offered"] == 8 and r.json()["total"]["outbound"] == 1
 
     r = await client.get("/api/reports/kpi?from=1405-09-01&to=1405-09-01&by=agent", headers=h)
     agents = {row["key"]: row for row in r.json()["rows"]}

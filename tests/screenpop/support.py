@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -40,8 +40,12 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0)
 
 
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[tuple[int, Any]]:
-    app = create_app(settings)
+async def serving(
+    settings: Settings,
+    on_startup: Sequence[Callable[[Database], Awaitable[None]]] = (),
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> AsyncIterator[tuple[int, Any]]:
+    app = create_app(settings, on_startup=on_startup, on_shutdown=on_shutdown)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     )

@@ -163,7 +163,7 @@ async def test_click_to_call_from_the_phonebook_follows_the_call_on_one_card(
         refused = cards.first
         await expect(refused).to_have_attribute("data-state", "failed")
         await expect(refused).to_contain_text(
-            "این شماره گرفته نمی‌شود: calls abroad are not allowed from Tamas"
+            "این شماره گرفته نمی‌شود: تماس با خارج از کشور از تماس مجاز نیست."
         )
 
         # While a request is under way every call button waits; a second click does nothing.

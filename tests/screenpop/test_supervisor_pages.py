@@ -111,6 +111,12 @@ async def test_a_supervisor_works_through_history_reports_and_wallboard(
         boss_panel = await Panel.open(browser, port)
         page = boss_panel.page
         await boss_panel.sign_in("boss")
+        # A supervisor without a phone lands on the wallboard, not an empty agent panel.
+        await expect(page.locator(".wallboard")).to_be_visible()
+        await expect(page.get_by_role("link", name="تابلوی زنده")).to_have_attribute(
+            "aria-current", "page"
+        )
+        assert page.url.endswith("#wallboard")
 
         # The history: every call, then a Jalali day, an outcome, an agent.
         await page.get_by_role("link", name="تاریخچه").click()
@@ -132,6 +138,7 @@ async def test_a_supervisor_works_through_history_reports_and_wallboard(
         await search(page, **{"از تاریخ": next_day, "تا تاریخ": next_day})
         await expect(page.get_by_text("تماسی با این فیلترها نیست.")).to_be_visible()
         await search(page, **{"از تاریخ": jalali, "تا تاریخ": ""})
+        await page.locator("form.filters").get_by_text("فیلترهای بیشتر").click()
         await page.locator("form.filters").get_by_label("پاسخ داده شد").check()
         await page.locator("form.filters").get_by_role("button", name="جستجو").click()
         await expect(page.locator(".history-list tbody tr")).to_have_count(1)
@@ -233,12 +240,19 @@ async def test_a_supervisor_works_through_history_reports_and_wallboard(
         await replaying.wait()
         waiting = board.locator('[data-queue="support"]')
         await expect(waiting).to_contain_text("۱ در انتظار")
-        await expect(waiting).to_contain_text("۰۹۱۲۱۲۳۴۵۶۷")
+        await expect(waiting).to_contain_text("۰۹۱۲ ۱۲۳ ۴۵۶۷")  # as the pops show it
+        await expect(waiting.locator('[data-figure="longest"]')).to_have_attribute(
+            "data-level", re.compile("good|warn|bad")
+        )
         await boss_panel.shot("33-wallboard")
         replaying.resume()
         await replaying.wait()
         await expect(board.get_by_text("کسی در انتظار نیست.")).to_be_visible()
-        await expect(board.locator(".counter").first).to_contain_text("۱")
+        # Every inbound call of the day (the three direct ones and the queue's), counted as
+        # the reports count them; the queue's own figures beside it.
+        await expect(board.locator(".counter").first).to_contain_text("۴")
+        await expect(waiting.locator('[data-figure="answered"]')).to_have_text("۱ پاسخ از ۱")
+        await expect(waiting.locator('[data-figure="sl"]')).to_have_attribute("data-level", "good")
 
         # The console's only complaint: the bad date's 422, asked for above.
         assert [e for e in boss_panel.errors if "status of 422" not in e] == []

@@ -81,11 +81,18 @@ async def test_the_wallboard_follows_a_queue_call(
         assert queue["queue"] == "support" and len(queue["waiting"]) == 1
         assert waiting["calls"][0]["state"] == "waiting"
         assert waiting["calls"][0]["number"] == "09121234567"
+        assert waiting["calls"][0]["number_display"] == "0912 123 4567"
+        assert queue["waiting"][0]["number_display"] == "0912 123 4567"
+        # Each agent's time in state starts from the PBX's last word on them.
+        assert all(a["since"] for a in waiting["agents"])
         replaying.resume()
         await replaying.wait()
         done = await board.shows(lambda p: not p["calls"] and p["today"])
         (support,) = done["today"]
         assert support["key"] == "support" and support["answered"] == 1
+        assert done["today_total"]["offered"] == 1 and done["today_total"]["answered"] == 1
+        handled = {a["name"]: a["handled_today"] for a in done["agents"]}
+        assert sum(handled.values()) == 1
         await board.ws.close()
         await board.reader
 

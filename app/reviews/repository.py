@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Call, CallReview, User
+
+
+class ReviewRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def unread(self, agent_id: int, limit: int) -> Sequence[Any]:
+        """The agent's reviews not yet seen, oldest first, with their call and reviewer."""
+        stmt = (
+            select(
+                CallReview,
+                Call.started_at,
+                Call.customer_number,
+                func.coalesce(func.nullif(User.full_name, ""), User.username, "").label("by"),
+            )
+            .join(Call, Call.id == CallReview.call_id)
+            .outerjoin(User, User.id == CallReview.reviewer_user_id)
+            .where(CallReview.agent_user_id == agent_id, CallReview.seen_at.is_(None))
+            .order_by(CallReview.id)
+            .limit(limit)
+        )
+        rows: Sequence[Any] = (await self.session.execute(stmt)).all()
+        return rows
+
+    async def mark_seen(self, agent_id: int, review_id: int, at: datetime) -> bool:
+        """Mark one of the agent's reviews seen (again: nothing changes); False when the
+        agent has no such review."""
+        stmt = (
+            update(CallReview)
+            .where(CallReview.id == review_id, CallReview.agent_user_id == agent_id)
+            .values(seen_at=func.coalesce(CallReview.seen_at, at))
+            .returning(CallReview.id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
