@@ -16,6 +16,7 @@ from app.config import Settings
 from app.db import SessionMaker, unit_of_work
 from app.models import Origination
 from app.originations.service import OriginationService
+from app.supervision.service import SupervisionService
 from app.tracking.service import TrackingService
 from recordings.service import RecordingService
 from screenpop.service import PopService, display_number
@@ -172,6 +173,9 @@ class CallRecorder:
                     events, extras.originates, ids
                 )
                 messages += [self._failed_before_ringing(o) for o in failed]
+            if extras.originates or any(e.kind == "ended" for e in events):
+                # Supervisors' listening sessions: answered, failed, or over.
+                await SupervisionService(session, self.settings).track(events, extras.originates)
             # A call's recordings are attached when it names a new one, and once more when it
             # ends (for the patterns); not again with every batch of a call still up.
             recorded = [

@@ -15,6 +15,7 @@ from app.models.cases import (
 from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
 from app.models.pops import PopEvent
 from app.models.recordings import Recording, RecordingAudit
+from app.models.supervision import SpySession
 from app.models.users import AuthToken, LoginThrottle, Role, User, UserDevice
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "RecordingAudit",
     "Role",
     "SettingDigest",
+    "SpySession",
     "TrackingCode",
     "TrackingCodeCall",
     "User",

@@ -93,6 +93,8 @@ class LiveBoard:
                     "reason": status["reason"],
                     "wrapup_until": status["wrapup_until"],
                     "queues": sorted({q["queue"] for q in status["queues"]}),
+                    # What a supervisor can log them in to or out of from the wallboard.
+                    "login_queues": status["login_queues"],
                 }
             )
         zone = ZoneInfo(self.settings.time_zone)
@@ -117,5 +119,6 @@ class LiveBoard:
                 for q, w in sorted(waiting.items())
             ],
             "agents": agents,
+            "pause_reasons": list(self.settings.pause_reasons),
             "today": today,
         }

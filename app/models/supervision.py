@@ -1,0 +1,43 @@
+"""Supervisors on the floor: live listening sessions (every one audited)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Identity, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base
+
+
+class SpySession(Base):
+    """One use of listen, whisper or barge: who listened, to whom, on which call, how, and
+    from when to when. ``ref`` is the Originate's ActionID (the OriginateResponse comes back
+    with it); ``uniqueid`` is the supervisor's channel, whose hangup ends the session."""
+
+    __tablename__ = "spy_sessions"
+    __table_args__ = (
+        Index("ix_spy_sessions_requested_at", "requested_at"),
+        Index("ix_spy_sessions_pbx_uniqueid", "pbx", "uniqueid"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(48), unique=True)
+    pbx: Mapped[str] = mapped_column(String(64))
+    supervisor_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    agent_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    mode: Mapped[str] = mapped_column(String(8))  # listen | whisper | barge
+    agent_channel: Mapped[str] = mapped_column(String(200))
+    supervisor_device: Mapped[str] = mapped_column(String(100))
+    # requested | active | ended | failed
+    state: Mapped[str] = mapped_column(String(12), default="requested")
+    failure: Mapped[str] = mapped_column(String(32), default="")
+    uniqueid: Mapped[str] = mapped_column(String(64), default="")
+    requested_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
