@@ -16,6 +16,7 @@ from app.config import Settings
 from app.db import SessionMaker, unit_of_work
 from app.models import Origination
 from app.originations.service import OriginationService
+from app.supervision.activity_service import ActivityService
 from app.supervision.service import SupervisionService
 from app.tracking.service import TrackingService
 from recordings.service import RecordingService
@@ -191,6 +192,12 @@ class CallRecorder:
             if recorded or extras.recordings:
                 await RecordingService(session, self.settings).attach(
                     recorded, ids, extras.recordings
+                )
+            if extras.members or extras.signals or extras.member_snapshot is not None:
+                # Every state change with its own time (the coalescing below is for the
+                # member table only): the agents' activity history.
+                await ActivityService(session).record(
+                    extras.members, extras.member_snapshot, extras.signals
                 )
             members = self._members_now(extras)
             if members or extras.member_snapshot is not None:

@@ -149,6 +149,8 @@ CASES = [
     Case("POST", "/api/supervision/agents/{user}/unpause", SUPERVISOR_UP, 422),
     Case("POST", "/api/supervision/agents/{user}/queues/support/login", SUPERVISOR_UP, 422),
     Case("POST", "/api/supervision/agents/{user}/queues/support/logout", SUPERVISOR_UP, 422),
+    Case("GET", "/api/supervision/activity?from=2026-11-01&to=2026-11-30", AGENT_UP, 200),
+    Case("GET", "/api/supervision/activity/timeline?day=1405-09-01", AGENT_UP, 200),
 ]
 
 

@@ -3,17 +3,30 @@ unpause and move agents between queues. Supervisors and admins only; every use a
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import csv
+import io
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, status
+from fastapi.responses import Response
 
 from app.agents.endpoints import send_all
 from app.audit.service import AuditService
 from app.db import unit_of_work
-from app.deps import ClientAddress, SessionDep, SessionmakerDep, SettingsDep, SupervisorUser
-from app.errors import DomainError, PbxRefused, PbxUnreachable
-from app.models import SpySession
+from app.deps import (
+    AgentUser,
+    ClientAddress,
+    SessionDep,
+    SessionmakerDep,
+    SettingsDep,
+    SupervisorUser,
+    has_role,
+)
+from app.errors import DomainError, InvalidInput, PbxRefused, PbxUnreachable
+from app.history.filters import day_bounds
+from app.models import Role, SpySession
 from app.schemas import DbId
+from app.supervision.activity_service import ActivityService
 from app.supervision.schemas import (
     SpyRequest,
     SpySessionRead,
@@ -253,3 +266,95 @@ async def log_agent_out(
         lambda s, a: s.queue_actions(a, pbx, queue, False),
         queue=queue,
     )
+
+
+# -- the agents' activity -----------------------------------------------------------------
+
+ACTIVITY_COLUMNS = [
+    "user_id",
+    "name",
+    "logged_in_seconds",
+    "talking_seconds",
+    "ringing_seconds",
+    "wrapup_seconds",
+    "pause_seconds",
+    "idle_seconds",
+    "unavailable_seconds",
+    "occupancy_pct",
+    "utilisation_pct",
+    "calls_handled",
+    "calls_per_hour",
+    "missed_rings",
+    "pause_by_reason",
+]
+
+
+def _period(from_: str, to: str, settings: Any, most_days: int = 400) -> tuple[Any, Any]:
+    start, end = day_bounds(from_, to, settings.time_zone)
+    assert start is not None and end is not None
+    if (end - start).days > most_days:
+        raise InvalidInput(f"a report covers at most {most_days} days", field="to")
+    return start, end
+
+
+FromQuery = Annotated[
+    str, Query(alias="from", min_length=1, max_length=40, description="first day (ISO or Jalali)")
+]
+ToQuery = Annotated[str, Query(min_length=1, max_length=40, description="last day, inclusive")]
+
+
+@router.get("/activity")
+async def activity(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: AgentUser,
+    from_: FromQuery,
+    to: ToQuery,
+    agent: DbId | None = None,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """How each agent spent the period, from the PBX's own events: logged-in, talk, ringing,
+    wrap-up, pause (and by reason), idle and unavailable time, occupancy, utilisation, calls
+    handled (and per logged-in hour), missed rings; and the team's total (definitions in the
+    README). Agents get their own figures only."""
+    start, end = _period(from_, to, settings)
+    users = [agent] if agent is not None else None
+    if not has_role(user, Role.supervisor):
+        users = [user.id]
+    report = await ActivityService(session).report(start, end, users)
+    if format == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=ACTIVITY_COLUMNS, lineterminator="\r\n")
+        writer.writeheader()
+        for row in report["agents"]:
+            reasons = "; ".join(f"{k}={v}" for k, v in row["pause_by_reason"].items())
+            writer.writerow(
+                {**{c: row.get(c) for c in ACTIVITY_COLUMNS}, "pause_by_reason": reasons}
+            )
+        return Response(
+            "\ufeff" + buffer.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="activity.csv"'},
+        )
+    return report
+
+
+@router.get("/activity/timeline")
+async def activity_timeline(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: AgentUser,
+    day: Annotated[str, Query(min_length=1, max_length=40, description="ISO or Jalali")],
+    agent: DbId | None = None,
+) -> dict[str, Any]:
+    """One agent's day as a row of intervals (the timeline picture): each state with its
+    start and end, clipped to the day. Agents see their own."""
+    start, end = _period(day, day, settings)
+    if not has_role(user, Role.supervisor) or agent is None:
+        agent = user.id
+    return {
+        "agent": agent,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "intervals": await ActivityService(session).timeline(agent, start, end),
+    }

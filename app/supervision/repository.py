@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, insert, or_, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.models import Call, CallLeg, SpySession, User
+from app.models import AgentActivity, Call, CallLeg, SpySession, User, UserDevice
+from app.supervision.activity import NO_ANSWER
 
 
 class SupervisionRepository:
@@ -75,3 +77,153 @@ class SupervisionRepository:
         if since is not None:
             stmt = stmt.where(SpySession.requested_at >= since)
         return list((await self.session.execute(stmt)).scalars())
+
+
+class ActivityRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def open_of(
+        self, interfaces: Sequence[tuple[str, str]], pbx: str | None = None
+    ) -> list[AgentActivity]:
+        """The open intervals of these (pbx, interface), and of every interface of ``pbx``."""
+        conds: list[Any] = []
+        if interfaces:
+            conds.append(
+                tuple_(AgentActivity.pbx, AgentActivity.interface).in_(sorted(set(interfaces)))
+            )
+        if pbx is not None:
+            conds.append(AgentActivity.pbx == pbx)
+        if not conds:
+            return []
+        stmt = select(AgentActivity).where(AgentActivity.ended_at.is_(None), or_(*conds))
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def users_of(self, devices: Sequence[str]) -> dict[str, int]:
+        """The active user owning each of these devices."""
+        if not devices:
+            return {}
+        stmt = (
+            select(UserDevice.device, User.id)
+            .join(User, User.id == UserDevice.user_id)
+            .where(UserDevice.device.in_(sorted(set(devices))), User.is_active.is_(True))
+        )
+        return {device: user_id for device, user_id in (await self.session.execute(stmt)).all()}
+
+    async def write(
+        self, closed: Sequence[tuple[int, datetime, str]], added: Sequence[dict[str, Any]]
+    ) -> None:
+        """Close the ended intervals first (one open interval per track), then add the new."""
+        if closed:
+            await self.session.execute(
+                update(AgentActivity),
+                [{"id": i, "ended_at": at, "reason": reason[:80]} for i, at, reason in closed],
+                execution_options={"synchronize_session": False},
+            )
+        if added:
+            await self.session.execute(insert(AgentActivity), list(added))
+
+    def _overlapping(self, start: datetime, end: datetime, users: Sequence[int] | None) -> Any:
+        """The agent-level intervals overlapping [start, end): those that began in it and
+        those that began before and were still on at its start (two index ranges)."""
+        cols = (
+            AgentActivity.id,
+            AgentActivity.user_id,
+            AgentActivity.pbx,
+            AgentActivity.interface,
+            AgentActivity.state,
+            AgentActivity.reason,
+            AgentActivity.started_at,
+            AgentActivity.ended_at,
+        )
+        who = (
+            AgentActivity.user_id.in_(list(users))
+            if users is not None
+            else AgentActivity.user_id.is_not(None)
+        )
+        began_in = select(*cols).where(
+            AgentActivity.queue == "",
+            who,
+            AgentActivity.started_at >= start,
+            AgentActivity.started_at < end,
+        )
+        went_on = select(*cols).where(
+            AgentActivity.queue == "",
+            who,
+            AgentActivity.started_at < start,
+            or_(AgentActivity.ended_at > start, AgentActivity.ended_at.is_(None)),
+        )
+        return union_all(began_in, went_on).subquery("a")
+
+    async def seconds(
+        self, start: datetime, end: datetime, now: datetime, users: Sequence[int] | None
+    ) -> list[tuple[int, str, str, float]]:
+        """(user, state, reason, seconds within [start, end)), summed."""
+        a = self._overlapping(start, end, users)
+        stop = func.least(func.coalesce(a.c.ended_at, now), end)
+        begin = func.greatest(a.c.started_at, start)
+        length = func.sum(func.extract("epoch", stop - begin))
+        stmt = (
+            select(a.c.user_id, a.c.state, a.c.reason, length)
+            .where(func.coalesce(a.c.ended_at, now) > a.c.started_at)
+            .group_by(a.c.user_id, a.c.state, a.c.reason)
+        )
+        return [
+            (u, s, r, max(float(n or 0), 0.0)) for u, s, r, n in (await self.session.execute(stmt))
+        ]
+
+    async def missed_rings(
+        self, start: datetime, end: datetime, users: Sequence[int] | None
+    ) -> dict[int, int]:
+        """Queue rings that began in [start, end) and timed out or were declined
+        (AgentRingNoAnswer), per agent: one per queue call that rang them."""
+        who = (
+            AgentActivity.user_id.in_(list(users))
+            if users is not None
+            else AgentActivity.user_id.is_not(None)
+        )
+        stmt = (
+            select(AgentActivity.user_id, func.count())
+            .where(
+                who,
+                AgentActivity.started_at >= start,
+                AgentActivity.started_at < end,
+                AgentActivity.queue != "",
+                AgentActivity.state == "ringing",
+                AgentActivity.reason == NO_ANSWER,
+            )
+            .group_by(AgentActivity.user_id)
+        )
+        return {u: n for u, n in (await self.session.execute(stmt)).all() if u is not None}
+
+    async def calls_answered(
+        self, start: datetime, end: datetime, users: Sequence[int] | None
+    ) -> dict[int, int]:
+        who = (
+            Call.answered_by_user_id.in_(list(users))
+            if users is not None
+            else Call.answered_by_user_id.is_not(None)
+        )
+        stmt = (
+            select(Call.answered_by_user_id, func.count())
+            .where(
+                who, Call.started_at >= start, Call.started_at < end, Call.answered_at.is_not(None)
+            )
+            .group_by(Call.answered_by_user_id)
+        )
+        return {u: n for u, n in (await self.session.execute(stmt)).all() if u is not None}
+
+    async def intervals(
+        self, start: datetime, end: datetime, user_id: int
+    ) -> list[tuple[str, str, datetime, datetime | None]]:
+        a = self._overlapping(start, end, [user_id])
+        stmt = select(a.c.state, a.c.reason, a.c.started_at, a.c.ended_at).order_by(
+            a.c.started_at, a.c.id
+        )
+        return [(s, r, b, e) for s, r, b, e in (await self.session.execute(stmt)).all()]
+
+    async def names(self, users: Sequence[int] | None) -> dict[int, str]:
+        stmt = select(User.id, User.full_name, User.username)
+        if users is not None:
+            stmt = stmt.where(User.id.in_(list(users)))
+        return {i: f or u for i, f, u in (await self.session.execute(stmt)).all()}

@@ -10,6 +10,7 @@ from sqlalchemy import delete
 
 from app.db import Database, unit_of_work
 from app.models import (
+    AgentActivity,
     AuditEvent,
     AuthToken,
     Call,
@@ -30,6 +31,7 @@ async def db(scratch_db: Database) -> AsyncIterator[Database]:
     assert scratch_db.sessionmaker is not None
     async with unit_of_work(scratch_db.sessionmaker) as session:
         models = (
+            AgentActivity,
             SpySession,
             AuditEvent,
             PopEvent,
