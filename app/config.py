@@ -29,6 +29,10 @@ class PbxSettings(BaseModel):
     # An internal extension is dialled as it is.
     originate_context: str = Field(default="from-internal", pattern=r"^[A-Za-z0-9_.-]{1,80}$")
     dial_template: str = "{national}"
+    # Live supervision: the context the supervisor's phone is Originated into, whose
+    # extensions listen/whisper/barge run ChanSpy on ${TAMAS_SPY_CHANNEL} (the [tamas-spy]
+    # of asterisk-dev/etc/asterisk/extensions_tamas.conf).
+    spy_context: str = Field(default="tamas-spy", pattern=r"^[A-Za-z0-9_.-]{1,80}$")
     # How long the agent's phone rings before the attempt is given up.
     originate_ring_seconds: int = Field(default=30, ge=5, le=180)
     # Queues agents log in to and out of from the panel (QueueAdd/QueueRemove). Empty:

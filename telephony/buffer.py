@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from telephony.members import MemberState
+from telephony.members import AgentSignal, MemberState
 from telephony.model import CallEvent, Extras, OriginateOutcome, RecordingNote
 
 # Pops only: dropped once the call they are about has ended while held.
@@ -45,7 +45,7 @@ class Unit:
 
     call: CallKey | None = None
     events: tuple[CallEvent, ...] = ()
-    extra: OriginateOutcome | RecordingNote | MemberState | Extras | None = None
+    extra: OriginateOutcome | RecordingNote | MemberState | AgentSignal | Extras | None = None
 
     def describe(self) -> str:
         """What this unit is about, for a log line (ids and kinds, no caller data)."""
@@ -59,6 +59,8 @@ class Unit:
             return f"a recording note ({extra.source}) of channel {extra.uniqueid}"
         if isinstance(extra, MemberState):
             return f"queue member {extra.interface} of {extra.queue}"
+        if isinstance(extra, AgentSignal):
+            return f"queue member {extra.interface} of {extra.queue} ({extra.kind})"
         return "a resync snapshot (queue members, live calls)"
 
 
@@ -75,6 +77,8 @@ def merged(units: Sequence[Unit]) -> tuple[list[CallEvent], Extras]:
             extras.recordings.append(extra)
         elif isinstance(extra, MemberState):
             extras.members.append(extra)
+        elif isinstance(extra, AgentSignal):
+            extras.signals.append(extra)
         elif isinstance(extra, Extras):
             extras.member_snapshot = extra.member_snapshot or extras.member_snapshot
             extras.live_calls = extra.live_calls or extras.live_calls
@@ -87,6 +91,7 @@ class HeldEvents:
         self._calls: dict[CallKey, list[CallEvent]] = {}
         self._originates: list[OriginateOutcome] = []
         self._recordings: list[RecordingNote] = []
+        self._signals: list[AgentSignal] = []
         # In the order they came; coalesced: only each member's newest.
         self._members: dict[int, MemberState] = {}
         self._member_at: dict[MemberKey, int] = {}
@@ -99,6 +104,7 @@ class HeldEvents:
             len(self._calls)
             + len(self._originates)
             + len(self._recordings)
+            + len(self._signals)
             + len(self._members)
             + (self._snapshot is not None)
         )
@@ -146,6 +152,7 @@ class HeldEvents:
                 )
             self._originates += extras.originates
             self._recordings += extras.recordings
+            self._signals += extras.signals
             for m in extras.members:
                 # Without coalescing every state stays, in order, as the handler would have
                 # had them in one batch (it tells availability changes from device states).
@@ -165,6 +172,7 @@ class HeldEvents:
             units.append(Unit(extra=self._snapshot))
         units += [Unit(extra=o) for o in self._originates]
         units += [Unit(extra=r) for r in self._recordings]
+        units += [Unit(extra=a) for a in self._signals]
         units += [Unit(extra=m) for m in self._members.values()]
         count = 0
         for key, events in self._calls.items():
@@ -187,5 +195,6 @@ class HeldEvents:
             self._snapshot = None
         self._originates = [o for o in self._originates if id(o) not in ids]
         self._recordings = [r for r in self._recordings if id(r) not in ids]
+        self._signals = [a for a in self._signals if id(a) not in ids]
         self._members = {k: m for k, m in self._members.items() if id(m) not in ids}
         self._member_at = {k: n for k, n in self._member_at.items() if n in self._members}

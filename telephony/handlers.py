@@ -17,6 +17,8 @@ from app.db import SessionMaker, unit_of_work
 from app.models import Origination
 from app.originations.service import OriginationService
 from app.phones import display_number
+from app.supervision.activity_service import ActivityService
+from app.supervision.service import SupervisionService
 from app.tracking.service import TrackingService
 from recordings.service import RecordingService
 from screenpop.service import PopService
@@ -173,6 +175,9 @@ class CallRecorder:
                     events, extras.originates, ids
                 )
                 messages += [self._failed_before_ringing(o) for o in failed]
+            if extras.originates or any(e.kind == "ended" for e in events):
+                # Supervisors' listening sessions: answered, failed, or over.
+                await SupervisionService(session, self.settings).track(events, extras.originates)
             # A call's recordings are attached when it names a new one, and once more when it
             # ends (for the patterns); not again with every batch of a call still up.
             recorded = [
@@ -188,6 +193,12 @@ class CallRecorder:
             if recorded or extras.recordings:
                 await RecordingService(session, self.settings).attach(
                     recorded, ids, extras.recordings
+                )
+            if extras.members or extras.signals or extras.member_snapshot is not None:
+                # Every state change with its own time (the coalescing below is for the
+                # member table only): the agents' activity history.
+                await ActivityService(session).record(
+                    extras.members, extras.member_snapshot, extras.signals
                 )
             members = self._members_now(extras)
             if members or extras.member_snapshot is not None:

@@ -357,6 +357,9 @@ class AmiListener:
             if member is not None:
                 extras.members.append(member)
             return []
+        signal = members.signal_from_event(event)
+        if signal is not None:
+            extras.signals.append(signal)
         if event.name == "Cdr":
             note = recording_of_cdr(event)
             if note is not None:

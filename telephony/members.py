@@ -18,6 +18,14 @@ from telephony.framing import Message
 _EVENTS = frozenset(
     {"QueueMemberStatus", "QueueMemberPause", "QueueMemberAdded", "QueueMemberRemoved"}
 )
+# app_queue's events about one member and one queue call: its phone rings for the call, it
+# answers, the ring times out (or is declined), the call is over.
+_AGENT_EVENTS = {
+    "AgentCalled": "called",
+    "AgentConnect": "connect",
+    "AgentRingNoAnswer": "no_answer",
+    "AgentComplete": "complete",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +53,28 @@ class MemberSnapshot:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class AgentSignal:
+    """An ``Agent*`` event: what happened to one member for one queue call. Some PBXes
+    report a ringing phone's device state as busy; these say ringing from talking."""
+
+    pbx: str
+    queue: str
+    interface: str
+    kind: str  # called | connect | no_answer | complete
+    at: float
+
+
 def handles(name: str) -> bool:
     return name in _EVENTS
+
+
+def signal_from_event(event: AmiEvent) -> AgentSignal | None:
+    kind = _AGENT_EVENTS.get(event.name)
+    queue, interface = event.get("Queue"), event.get("Interface")
+    if kind is None or not queue or not interface:
+        return None
+    return AgentSignal(event.pbx, queue, interface, kind, event.at)
 
 
 def member_from_event(event: AmiEvent) -> MemberState | None:

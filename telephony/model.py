@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from telephony.members import MemberSnapshot, MemberState
+from telephony.members import AgentSignal, MemberSnapshot, MemberState
 
 Direction = Literal["inbound", "outbound", "internal"]
 # inbound: answered | missed | abandoned; outbound and internal: answered | no_answer | busy |
@@ -181,10 +181,13 @@ class Extras:
     member_snapshot: MemberSnapshot | None = None
     recordings: list[RecordingNote] = field(default_factory=list)
     live_calls: LiveCalls | None = None
+    # app_queue's Agent* events (ringing for a queue call, answered, not answered, done).
+    signals: list[AgentSignal] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(
             self.originates
+            or self.signals
             or self.members
             or self.member_snapshot
             or self.recordings

@@ -143,6 +143,17 @@ CASES = [
     Case("GET", "/api/reviews/unread", AGENT_UP, 200),
     Case("POST", "/api/reviews/999999/seen", AGENT_UP, 404),
     Case("GET", "/api/reports/kpi?from=2026-11-01&to=2026-11-30", AGENT_UP, 200),
+    # Supervision: past the role check the caller has no phone (422), the session is unknown
+    # (404), the agent is in no queue / the queue is not one agents log in to (422).
+    Case("POST", "/api/supervision/spy", SUPERVISOR_UP, 422, {"agent_id": 1, "mode": "listen"}),
+    Case("GET", "/api/supervision/spy", SUPERVISOR_UP, 200),
+    Case("GET", "/api/supervision/spy/999999", SUPERVISOR_UP, 404),
+    Case("POST", "/api/supervision/agents/{user}/pause", SUPERVISOR_UP, 422, {"reason": "lunch"}),
+    Case("POST", "/api/supervision/agents/{user}/unpause", SUPERVISOR_UP, 422),
+    Case("POST", "/api/supervision/agents/{user}/queues/support/login", SUPERVISOR_UP, 422),
+    Case("POST", "/api/supervision/agents/{user}/queues/support/logout", SUPERVISOR_UP, 422),
+    Case("GET", "/api/supervision/activity?from=2026-11-01&to=2026-11-30", AGENT_UP, 200),
+    Case("GET", "/api/supervision/activity/timeline?day=1405-09-01", AGENT_UP, 200),
 ]
 
 

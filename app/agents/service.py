@@ -234,7 +234,7 @@ class AgentService:
         devices = set(interfaces)
         for interface in interfaces:
             # Local/1001@from-queue/n and the like name the extension, not the device.
-            devices |= _devices_named_in(interface)
+            devices |= devices_named_in(interface)
         users = await self.repo.users_of_devices(sorted(devices))
         statuses = await self.statuses(users)
         return [
@@ -297,7 +297,7 @@ def availability(
     return (removed, paused, reason if paused else "", status in _OFFLINE)
 
 
-def _devices_named_in(interface: str) -> set[str]:
+def devices_named_in(interface: str) -> set[str]:
     """The devices a Local queue-member interface stands for (``Local/1001@from-queue/n``
     names extension 1001: its phone in the usual technologies). Most PBXes also report the
     device itself as the StateInterface, which is matched directly."""

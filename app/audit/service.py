@@ -35,6 +35,11 @@ ACTIONS = frozenset(
         "calls_export",
         "customers_import",
         "customer_deleted",
+        "supervision_spy",
+        "supervision_pause",
+        "supervision_unpause",
+        "supervision_queue_login",
+        "supervision_queue_logout",
     }
 )
 

@@ -15,9 +15,11 @@ from app.models.cases import (
 from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
 from app.models.pops import PopEvent
 from app.models.recordings import Recording, RecordingAudit
+from app.models.supervision import AgentActivity, SpySession
 from app.models.users import AuthToken, LoginThrottle, Role, User, UserDevice
 
 __all__ = [
+    "AgentActivity",
     "AuditEvent",
     "AuthToken",
     "Base",
@@ -40,6 +42,7 @@ __all__ = [
     "RecordingAudit",
     "Role",
     "SettingDigest",
+    "SpySession",
     "TrackingCode",
     "TrackingCodeCall",
     "User",

@@ -122,6 +122,8 @@ class LiveBoard:
                     "queues": sorted({q["queue"] for q in status["queues"]}),
                     "since": since.isoformat() if since else None,
                     "handled_today": handled.get(user.id, 0),
+                    # What a supervisor can log them in to or out of from the wallboard.
+                    "login_queues": status["login_queues"],
                 }
             )
         return {
@@ -136,6 +138,7 @@ class LiveBoard:
                 for q, w in sorted(waiting.items())
             ],
             "agents": agents,
+            "pause_reasons": list(self.settings.pause_reasons),
             "today": today,
             "today_total": total,
             "service_level_seconds": ReportQuery.service_level_seconds,

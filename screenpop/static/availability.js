@@ -20,6 +20,7 @@ export class Availability {
     this.text = $("avail-text");
     this.left = $("avail-left");
     this.note = $("avail-note");
+    this.by = $("avail-by");
     this.error = $("avail-error");
     this.readyButton = $("avail-ready");
     this.pauseButton = $("avail-pause");
@@ -49,6 +50,13 @@ export class Availability {
     document.addEventListener("langchange", () => this.render());
   }
 
+  /** A supervisor paused, unpaused or moved this agent (a `supervised` message): who. */
+  supervised(message) {
+    const key = `by_${message.action}`;
+    const reason = message.reason ? reasonText(message.reason) : "";
+    this.by.textContent = t(key, { name: message.by?.name ?? "", reason, queue: message.queue ?? "" });
+  }
+
   /** The status as the PBX reports it (the hello's, then each `agent` message's). */
   show(status) {
     if (!status) return;
@@ -74,6 +82,7 @@ export class Availability {
     this.closeMenu(false);
     this.error.textContent = "";
     this.text.textContent = "";
+    this.by.textContent = "";
     this.render();
   }
 

@@ -12,6 +12,7 @@ import "./i18n_desk.js";
 const VIEWS = {
   history: { load: () => import("./history.js"), supervisor: false },
   reports: { load: () => import("./reports.js"), supervisor: false },
+  activity: { load: () => import("./activity.js"), supervisor: false },
   wallboard: { load: () => import("./wallboard.js"), supervisor: true },
 };
 

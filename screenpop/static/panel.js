@@ -69,6 +69,7 @@ const socket = new PopSocket({
   },
   onMessage: (message) => {
     if (message.type === "agent") availability.show(message.status);
+    else if (message.type === "supervised") availability.supervised(message);
     else if (message.type === "review") reviews.handle(message);
     else {
       board.handle(message);

@@ -4,9 +4,10 @@
 // here each second between pictures; every picture (and the first one after a reconnect)
 // replaces the whole board, so a reconnect is a resync.
 
-import { onTokenRenewed, token } from "./api.js";
-import { numberText } from "./customers.js";
+import { api, onTokenRenewed, token } from "./api.js";
+import { errorText, numberText } from "./customers.js";
 import { h, newId } from "./dom.js";
+import { reasonText } from "./availability.js";
 import { applyLang, digits, duration, formatCount, t } from "./i18n.js";
 
 const SILENCE_MS = 50_000; // the server pings every 20 s
@@ -146,6 +147,11 @@ export class View {
     this.queues = h("div", {});
     this.calls = h("div", {});
     this.agents = h("div", {});
+    // The agent a supervisor picked, and what they can do to them (see renderActions).
+    this.chosen = null;
+    this.actions = h("div", {});
+    this.actionNote = h("p", { class: "muted wall-note", role: "status", "aria-live": "polite" });
+    this.spyPoll = null;
     // Said to screen readers when the number waiting changes (not each second).
     this.live = h("p", { class: "visually-hidden", "aria-live": "polite", "aria-atomic": "true" });
     const part = (key, body) => {
@@ -163,6 +169,7 @@ export class View {
         part("wall_waiting", this.queues),
         part("wall_calls", this.calls),
         part("wall_agents", this.agents),
+        part("wall_actions", h("div", {}, this.actions, this.actionNote)),
       ),
       this.live,
     );
@@ -189,6 +196,7 @@ export class View {
 
   hide() {
     if (this.el.classList.contains("tv")) this.toggleTv(false);
+    clearTimeout(this.spyPoll);
     this.socket.stop();
     clearInterval(this.ticker);
     this.ticker = null;
@@ -232,6 +240,7 @@ export class View {
     const p = this.picture;
     if (!p) return;
     this.renderCounters(p.today_total);
+    this.renderActions();
     this.queues.replaceChildren(this.renderQueues(p));
     this.calls.replaceChildren(
       p.calls.length
@@ -255,7 +264,16 @@ export class View {
             "li",
             { "data-state": STATES.includes(a.state) ? a.state : "offline", "data-agent": a.user_id },
             h("span", { class: "dot", "aria-hidden": "true" }),
-            h("bdi", { class: "agent-name", text: a.name }),
+            h(
+              "button",
+              {
+                type: "button",
+                class: "link agent-name",
+                "aria-pressed": String(this.chosen === a.user_id),
+                onclick: () => this.choose(a.user_id),
+              },
+              h("bdi", { text: a.name }),
+            ),
             " ",
             h("span", { class: "agent-state", text: agentState(a) }),
             " ",
@@ -317,6 +335,97 @@ export class View {
     );
   }
 
+  choose(userId) {
+    this.chosen = this.chosen === userId ? null : userId;
+    this.actionNote.textContent = "";
+    this.render();
+  }
+
+  /** Listen, whisper, barge, pause with a reason, unpause, queue log-in/out for the agent
+   * picked. Rebuilt only when the agent or their state changes (a picture comes several
+   * times a second: a reason being chosen must not be reset). */
+  renderActions() {
+    const p = this.picture;
+    const agent = p?.agents.find((a) => a.user_id === this.chosen);
+    const key = agent ? JSON.stringify([agent.user_id, agent.state, agent.login_queues, currentKey()]) : "";
+    if (key === this.actionsKey) return;
+    this.actionsKey = key;
+    if (!agent) {
+      this.actions.replaceChildren(h("p", { class: "muted", text: t("wall_pick_agent") }));
+      return;
+    }
+    const onCall = agent.state === "on_call";
+    const reasons = h(
+      "select",
+      { "aria-label": t("wall_pause_reason"), class: "wall-reason" },
+      (p.pause_reasons ?? []).map((r) => h("option", { value: r, text: reasonText(r) })),
+    );
+    const button = (key, onclick, disabled = false) =>
+      h("button", { type: "button", "data-action": key, disabled, onclick, text: t(`wall_do_${key}`) });
+    this.actions.replaceChildren(
+      h("h4", {}, h("bdi", { text: agent.name }), " — ", agentState(agent)),
+      h(
+        "div",
+        { class: "wall-buttons", role: "group", "aria-label": t("wall_spy_group") },
+        ["listen", "whisper", "barge"].map((mode) => button(mode, () => this.spy(agent, mode), !onCall)),
+      ),
+      onCall ? null : h("p", { class: "muted", text: t("wall_spy_needs_call") }),
+      h(
+        "div",
+        { class: "wall-buttons", role: "group", "aria-label": t("wall_pause_group") },
+        reasons,
+        button("pause", () => this.act(`/api/supervision/agents/${agent.user_id}/pause`, { reason: reasons.value })),
+        button("unpause", () => this.act(`/api/supervision/agents/${agent.user_id}/unpause`)),
+      ),
+      (agent.login_queues ?? []).map((q) =>
+        h(
+          "div",
+          { class: "wall-buttons" },
+          q.logged_in
+            ? button("logout", () => this.act(queuePath(agent, q, "logout")), !q.can_log_out)
+            : button("login", () => this.act(queuePath(agent, q, "login"))),
+          " ",
+          h("bdi", { text: q.queue }),
+        ),
+      ),
+    );
+  }
+
+  async act(path, body) {
+    this.actionNote.textContent = t("wall_sending");
+    try {
+      await api(path, { method: "POST", body });
+      this.actionNote.textContent = t("wall_requested");
+    } catch (err) {
+      this.actionNote.textContent = errorText(err);
+    }
+  }
+
+  async spy(agent, mode) {
+    clearTimeout(this.spyPoll);
+    this.actionNote.textContent = t("wall_sending");
+    let session;
+    try {
+      session = await api("/api/supervision/spy", { method: "POST", body: { agent_id: agent.user_id, mode } });
+    } catch (err) {
+      this.actionNote.textContent = errorText(err);
+      return;
+    }
+    const follow = async (tries) => {
+      this.actionNote.textContent = spyText(session);
+      if (session.state === "ended" || session.state === "failed" || tries <= 0) return;
+      this.spyPoll = setTimeout(async () => {
+        try {
+          session = await api(`/api/supervision/spy/${session.id}`);
+        } catch {
+          return;
+        }
+        follow(tries - 1);
+      }, 1000);
+    };
+    follow(3600);
+  }
+
   /** The day's figures, as the server counts them (app/reports/definitions.py). */
   renderCounters(total) {
     const sl = total?.service_level_pct ?? null;
@@ -337,8 +446,20 @@ export class View {
 
 }
 
+const currentKey = () => document.documentElement.lang;
+
+function queuePath(agent, q, what) {
+  const pbx = encodeURIComponent(q.pbx);
+  return `/api/supervision/agents/${agent.user_id}/queues/${encodeURIComponent(q.queue)}/${what}?pbx=${pbx}`;
+}
+
+function spyText(session) {
+  if (session.state === "failed") return t("wall_spy_failed", { why: session.failure_text || session.failure });
+  return t(`wall_spy_${session.state}`, { mode: t(`wall_do_${session.mode}`) });
+}
+
 function agentState(a) {
-  if (a.state === "paused" && a.reason) return t("avail_paused_reason", { reason: a.reason });
+  if (a.state === "paused" && a.reason) return t("avail_paused_reason", { reason: reasonText(a.reason) });
   return t(`wall_agent_${a.state}`);
 }
 

@@ -16,10 +16,16 @@ from pathlib import Path
 from random import Random
 from types import TracebackType
 
-from telephony.simulator import members
+from telephony.simulator import members, spy
 from telephony.simulator.actions import Actions, OriginateRequest
 from telephony.simulator.broadcast import Broadcaster, Emitted, Rewrite, Session, Tap
-from telephony.simulator.generator import CallFactory, Player, Traffic, TrafficOptions
+from telephony.simulator.generator import (
+    CallFactory,
+    GeneratedCall,
+    Player,
+    Traffic,
+    TrafficOptions,
+)
 from telephony.simulator.originate import (
     NO_CHANNEL_OUTCOMES,
     Originated,
@@ -32,6 +38,7 @@ from telephony.simulator.protocol import (
     BANNER,
     Fields,
     error,
+    event_name,
     format_message,
     get,
 )
@@ -88,6 +95,11 @@ class AmiSimulator:
     of ``agents``' endpoints always ends as ``device_offline``. ``originate_requests``
     keeps every Originate received, with its Context, CallerID and Variables.
 
+    An ``Originate`` into ``tamas-spy`` (live supervision) is played as that context of
+    the shipped dialplan runs: the supervisor's phone answers and sits in ChanSpy on the
+    channel named by ``TAMAS_SPY_CHANNEL`` until that channel hangs up (``spies`` holds
+    them); see ``spy.py``.
+
     ``pause_member`` and ``set_device_state`` change queue members the way the PBX does by
     itself (a pause key on the phone, a phone going offline), with the same events.
     """
@@ -133,6 +145,9 @@ class AmiSimulator:
         self._originate_task: asyncio.Task[None] | None = None
         self._factory: CallFactory | None = None
         self._sink = _Sink(self)
+        # Supervisors' channels in ChanSpy, by their Uniqueid.
+        self.spies: dict[str, spy.Spy] = {}
+        self.state.hangup_listeners.append(self._spyee_gone)
         self._actions = Actions(
             self.broadcaster,
             self.state,
@@ -351,6 +366,7 @@ class AmiSimulator:
         await self._close_connections(abort=False)
         self.broadcaster.reset()
         self.ids.reset()
+        self.spies.clear()
         await asyncio.sleep(downtime)
         self.boot_time = time.time()
         self.state.reset(self.boot_time)
@@ -471,6 +487,9 @@ class AmiSimulator:
             log.exception("originate_outcome failed for %s: answering device_offline", request)
             outcome = "device_offline"
         start = time.time()
+        if request.context == spy.SPY_CONTEXT and outcome not in NO_CHANNEL_OUTCOMES:
+            self._spy(request, start)
+            return
         if outcome in NO_CHANNEL_OUTCOMES:
             call = no_channel_call(request, outcome)
         else:
@@ -489,6 +508,52 @@ class AmiSimulator:
         assert self._originate_player is not None
         self._originate_player.add(call, self._originate_player.now(), self.speed, start)
         self._originated += 1
+
+    def _spy(self, request: OriginateRequest, start: float) -> None:
+        """The supervisor's phone answers and runs ``[tamas-spy]`` (see ``spy.py``)."""
+        epoch = int(self.boot_time)
+        endpoint = request.endpoint
+        channel = f"PJSIP/{endpoint}-{self.ids.channel_suffix().decode()}"
+        uniqueid = self.ids.uniqueid(epoch).decode()
+        owner = next((a.name for a in self.agents if a.extension == endpoint), "")
+        target = spy.target_of(request)
+        # ChanSpy's prefix match, and "b": only a channel in a bridge.
+        spyee = next(
+            (
+                c
+                for c in self.state.channels.values()
+                if target and c.block["Channel"].startswith(target) and c.bridge_id
+            ),
+            None,
+        )
+        events, started = spy.start(request, channel, uniqueid, (endpoint, owner), spyee)
+        call = GeneratedCall(
+            scenario="spy",
+            template="",
+            number=request.exten.encode(),
+            name=None,
+            messages=[raw for raw, _ in events],
+            event_names=tuple(event_name(raw) or b"" for raw, _ in events),
+            offsets=tuple(offset for _, offset in events),
+        )
+        if started is not None:
+            self.spies[uniqueid] = started
+        assert self._originate_player is not None
+        self._originate_player.add(call, self._originate_player.now(), self.speed, start)
+        self._originated += 1
+
+    def _spyee_gone(self, name: str) -> None:
+        for uniqueid, found in list(self.spies.items()):
+            if found.spyee == name:
+                del self.spies[uniqueid]
+                # After the event being taken in has gone out, as ChanSpy notices it.
+                asyncio.get_running_loop().call_soon(self._stop_spy, found)
+            elif uniqueid == name:
+                del self.spies[uniqueid]
+
+    def _stop_spy(self, found: spy.Spy) -> None:
+        if found.block["Uniqueid"] in self.state.channels:
+            self._actions.emit(spy.stop(found))
 
     # --- the PBX changing by itself ---------------------------------------------------
 

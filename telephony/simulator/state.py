@@ -9,6 +9,7 @@ themselves rather than from any plan of what should happen.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from telephony.simulator.protocol import Fields, format_message, get, list_ack
@@ -106,6 +107,8 @@ class PbxState:
     entries: dict[str, QueueEntry] = field(default_factory=dict)  # by Uniqueid, in join order
     queues: dict[str, QueueStats] = field(default_factory=dict)
     members: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    # Told the name of every channel that hangs up (the simulator's ChanSpy follows them).
+    hangup_listeners: list[Callable[[str], None]] = field(default_factory=list)
     # The clock of the stream: a replay runs on the recording's time, so that a Duration or a
     # queue Wait reads as it did on the real PBX.
     _last_time: float = 0.0
@@ -174,8 +177,11 @@ class PbxState:
 
     def _hangup(self, fields: Fields, _at: float) -> None:
         uniqueid = get(fields, "Uniqueid")
-        self.channels.pop(uniqueid, None)
+        channel = self.channels.pop(uniqueid, None)
         self.entries.pop(uniqueid, None)
+        if channel is not None:
+            for listener in self.hangup_listeners:
+                listener(channel.block["Channel"])
 
     def _rename(self, fields: Fields, _at: float) -> None:
         channel = self.channels.get(get(fields, "Uniqueid"))

@@ -20,8 +20,8 @@ TOKEN = "pbx-token-for-the-dialplan-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 APPS = {
-    "AGI", "Answer", "Dial", "Exec", "ExecIf", "Gosub", "Goto", "GotoIf", "Hangup", "NoOp",
-    "Playback", "Queue", "Read", "Return", "Ringing", "SayDigits", "Set",
+    "AGI", "Answer", "ChanSpy", "Dial", "Exec", "ExecIf", "Gosub", "Goto", "GotoIf", "Hangup",
+    "NoOp", "Playback", "Queue", "Read", "Return", "Ringing", "SayDigits", "Set",
 }  # fmt: skip
 JUMPS = {"Goto", "GotoIf", "Gosub"}
 LOOKUP_KEYS = {key for key, _ in CallerInfo(found=False, number="").pairs()}

@@ -25,7 +25,7 @@ def test_the_dialplan_reads_cleanly(plan: Dialplan) -> None:
     assert plan.problems == []
     assert set(plan.contexts) == {
         "tamas-settings", "tamas-auth", "tamas-inbound", "tamas-lookup", "tamas-destinations",
-        "tamas-tracking", "tamas-tracking-lookup",
+        "tamas-tracking", "tamas-tracking-lookup", "tamas-spy",
     }  # fmt: skip
     # Includable from extensions.conf or extensions_custom.conf: only its own contexts.
     assert all(c.startswith("tamas-") for c in plan.contexts)
