@@ -27,6 +27,7 @@ from app.contracts import endpoints as contract_endpoints
 from app.customers import endpoints as customer_endpoints
 from app.db import Database, unit_of_work
 from app.errors import install_error_handlers
+from app.followups.worker import FollowupWorker
 from app.history import endpoints as history_endpoints
 from app.limits import install_limits
 from app.originations import endpoints as origination_endpoints
@@ -118,6 +119,7 @@ def create_app(
         recording_tasks: RecordingTasks | None = None
         wallboard: Wallboard | None = None
         recorder: CallRecorder | None = None
+        followups: FollowupWorker | None = None
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
@@ -160,6 +162,9 @@ def create_app(
             recording_tasks = RecordingTasks(database.sessionmaker, settings)
             recording_tasks.start()
             app.state.recording_tasks = recording_tasks
+            followups = FollowupWorker(database.sessionmaker, settings)
+            followups.start()
+            app.state.followups = followups
 
             async def make_listener(pbx_id: str) -> AmiListener:
                 pbx = configs[pbx_id]
@@ -203,6 +208,8 @@ def create_app(
                 await wrapup.stop()
             if keeper is not None:
                 await keeper.stop()
+            if followups is not None:
+                await followups.stop()
             if recording_tasks is not None:
                 await recording_tasks.stop()
             if wallboard is not None:

@@ -166,7 +166,7 @@ class CallRecorder:
             if any(e.kind == "answered" for e in events):
                 await TrackingService(session, self.settings).auto_issue(events, ids)
             if any(e.kind == "ended" for e in events):
-                await CallbackService(session).track(events, ids)
+                await CallbackService(session, self.settings).track(events, ids)
             if extras.originates or any(e.call.origination for e in events):
                 failed = await OriginationService(session, self.settings).track(
                     events, extras.originates, ids

@@ -116,6 +116,12 @@ CASES = [
     Case("GET", "/api/callbacks", AGENT_UP, 200),
     Case("POST", "/api/callbacks/999999/claim", AGENT_UP, 404),
     Case("POST", "/api/callbacks/999999/release", AGENT_UP, 404),
+    Case("POST", "/api/callbacks", AGENT_UP, 201, {"number": "09121234567", "in_minutes": 5}),
+    Case("GET", "/api/callbacks/999999/attempts", AGENT_UP, 404),
+    Case("PATCH", "/api/callbacks/999999", AGENT_UP, 404, {"note": "after 5"}),
+    Case("POST", "/api/callbacks/999999/attempts", AGENT_UP, 404, {"outcome": "busy"}),
+    Case("POST", "/api/callbacks/999999/dismiss", AGENT_UP, 404, {"reason": "emailed"}),
+    Case("POST", "/api/callbacks/bulk", SUPERVISOR_UP, 200, {"ids": [999999], "action": "seen"}),
     Case("GET", "/api/customers/{customer}/contracts", AGENT_UP, 200),
     Case("GET", "/api/customers/{customer}/contract-status", AGENT_UP, 200),
     Case(

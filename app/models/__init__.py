@@ -6,9 +6,13 @@ from app.models.base import Base
 from app.models.calls import Call, CallCustomer, CallLeg
 from app.models.cases import (
     Callback,
+    CallbackAttempt,
     CallNote,
     CallReview,
+    CaseCategory,
+    CaseSla,
     Contract,
+    Task,
     TrackingCode,
     TrackingCodeCall,
 )
@@ -27,6 +31,9 @@ __all__ = [
     "CallNote",
     "CallReview",
     "Callback",
+    "CallbackAttempt",
+    "CaseCategory",
+    "CaseSla",
     "Contract",
     "Customer",
     "CustomerKind",
@@ -40,6 +47,7 @@ __all__ = [
     "RecordingAudit",
     "Role",
     "SettingDigest",
+    "Task",
     "TrackingCode",
     "TrackingCodeCall",
     "User",

@@ -28,6 +28,11 @@ class OriginateRequest(Input):
     pbx: str | None = Field(
         default=None, max_length=64, description="needed only when several PBXes are set up"
     )
+    callback_id: DbId | None = Field(
+        default=None,
+        description="the callback this call makes: you claim it, and the call's end is "
+        "recorded as one of its tries (reached, busy, no answer)",
+    )
 
 
 class OriginationRead(BaseModel):
