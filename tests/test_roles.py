@@ -199,6 +199,8 @@ class PbxCase:
 PBX_CASES = [
     PbxCase("GET", "/pbx/lookup?number=09121234567", 200),
     PbxCase("GET", "/pbx/tracking?code=12345678", 200),
+    # Past the token check, the form fields (number, queue) are missing (422).
+    PbxCase("POST", "/pbx/callbacks?format=text", 422),
     # Past the token check, a name outside the recordings' root is refused before anything
     # is stored (400).
     PbxCase("POST", "/pbx/recordings?name=../../outside.wav", 400),

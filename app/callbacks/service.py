@@ -247,6 +247,12 @@ class CallbackService:
             raise Conflict("this callback is already done")
         return callback
 
+    async def requested(self, pbx: str, number: str, queue: str) -> Callback:
+        """A caller waiting in ``queue`` asked to be called back (the PBX's dialplan): a
+        callback due now for the queue's agents."""
+        body = CallbackCreate(number=number, queue=queue, pbx=pbx)
+        return await self.create(None, body, source="queue")
+
     async def _assignee(self, user: User, assigned_user_id: int | None) -> int | None:
         if assigned_user_id is None:
             return None
@@ -303,7 +309,9 @@ class CallbackService:
         return await self.repo.add(
             Callback(
                 pbx=pbx,
-                number=parsed.e164,
+                # From the queue: as the PBX gives it, as its missed calls are kept (the call
+                # the caller leaves then merges into this callback).
+                number=body.number.strip() if source == "queue" else parsed.e164,
                 e164=parsed.e164,
                 queue=body.queue,
                 attempts=1 if source == "queue" else 0,
