@@ -27,6 +27,7 @@ from app.contracts import endpoints as contract_endpoints
 from app.customers import endpoints as customer_endpoints
 from app.db import Database, unit_of_work
 from app.errors import install_error_handlers
+from app.followups import endpoints as followup_endpoints
 from app.followups.worker import FollowupWorker
 from app.history import endpoints as history_endpoints
 from app.limits import install_limits
@@ -243,6 +244,7 @@ def create_app(
     app.include_router(tracking_endpoints.router)
     app.include_router(contract_endpoints.router)
     app.include_router(callback_endpoints.router)
+    app.include_router(followup_endpoints.router)
     app.include_router(history_endpoints.router)
     app.include_router(report_endpoints.router)
     app.include_router(pbx_endpoints.router)

@@ -122,6 +122,14 @@ CASES = [
     Case("POST", "/api/callbacks/999999/attempts", AGENT_UP, 404, {"outcome": "busy"}),
     Case("POST", "/api/callbacks/999999/dismiss", AGENT_UP, 404, {"reason": "emailed"}),
     Case("POST", "/api/callbacks/bulk", SUPERVISOR_UP, 200, {"ids": [999999], "action": "seen"}),
+    # Tasks and reminders.
+    Case("GET", "/api/tasks", AGENT_UP, 200),
+    Case("GET", "/api/tasks/summary", AGENT_UP, 200),
+    Case("POST", "/api/tasks", AGENT_UP, 201, {"title": "send the offer", "in_minutes": 60}),
+    Case("PATCH", "/api/tasks/999999", AGENT_UP, 404, {"title": "renamed"}),
+    Case("POST", "/api/tasks/999999/done", AGENT_UP, 404, {"note": ""}),
+    Case("POST", "/api/tasks/999999/reopen", AGENT_UP, 404),
+    Case("POST", "/api/tasks/999999/snooze", AGENT_UP, 404, {"minutes": 10}),
     Case("GET", "/api/customers/{customer}/contracts", AGENT_UP, 200),
     Case("GET", "/api/customers/{customer}/contract-status", AGENT_UP, 200),
     Case(
