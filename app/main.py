@@ -242,6 +242,7 @@ def create_app(
     app.include_router(agent_endpoints.router)
     app.include_router(recording_endpoints.router)
     app.include_router(tracking_endpoints.router)
+    app.include_router(tracking_endpoints.cases_router)
     app.include_router(contract_endpoints.router)
     app.include_router(callback_endpoints.router)
     app.include_router(followup_endpoints.router)

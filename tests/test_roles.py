@@ -109,6 +109,12 @@ CASES = [
     Case("GET", "/api/tracking-codes/12345678", AGENT_UP, 422),  # mistyped: the check digit
     Case("PATCH", "/api/tracking-codes/12345678", AGENT_UP, 422, {"status": "closed"}),
     Case("POST", "/api/tracking-codes/12345678/calls", AGENT_UP, 422, {"call_id": 1}),
+    Case("GET", "/api/tracking-codes", AGENT_UP, 200),
+    Case("GET", "/api/cases/categories", AGENT_UP, 200),
+    Case("POST", "/api/cases/categories", ADMIN, 201, {"name": "billing"}),
+    Case("GET", "/api/cases/slas", AGENT_UP, 200),
+    Case("PUT", "/api/cases/slas", ADMIN, 200, {"priority": "high", "resolution_minutes": 60}),
+    Case("GET", "/api/cases/report?from=2026-11-01&to=2026-11-30", SUPERVISOR_UP, 200),
     Case("GET", "/api/calls/999999/notes", AGENT_UP, 404),
     Case("GET", "/api/calls/999999/tracking-codes", AGENT_UP, 404),
     Case("POST", "/api/calls/999999/notes", AGENT_UP, 404, {"text": "hello"}),

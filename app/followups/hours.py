@@ -56,7 +56,7 @@ class BusinessHours:
             ) from None
         if closes <= opens:
             raise ValueError("business_hours: the office must close after it opens")
-        weekend = frozenset(_WEEKDAYS.index(d) for d in settings.business_weekend)
+        weekend = frozenset(_WEEKDAYS.index(d.strip().lower()) for d in settings.business_weekend)
         if len(weekend) == 7:
             raise ValueError("business_weekend: at least one working day is needed")
         return BusinessHours(
