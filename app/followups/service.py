@@ -7,7 +7,7 @@ due while no instance was running is claimed by the first one back."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.callbacks.repository import CallbackRepository
 from app.callbacks.service import CallbackService
 from app.config import Settings
+from app.contracts.status import add_months
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.followups.due import due_from, parse_moment
 from app.followups.repository import TaskRepository
@@ -117,6 +118,16 @@ def task_payload(task: Task, names: dict[int, str], codes: dict[int, str]) -> di
         "customer_name": names.get(task.customer_id or 0, ""),
         "tracking_code": codes.get(task.tracking_code_id or 0, ""),
     }
+
+
+CONTRACT_NOTICE_TITLE = "Support contract ending: call about renewal"
+
+
+async def contract_notices(session: AsyncSession, settings: Settings, today: date) -> int:
+    """A task for the owner of every customer whose contract ends within the notice window
+    (TAMAS_CONTRACT_NOTICE_MONTHS), once per contract whatever the instances: how many new."""
+    last = add_months(today, settings.contract_notice_months)
+    return await TaskRepository(session).add_contract_notices(today, last, CONTRACT_NOTICE_TITLE)
 
 
 class TaskService:
