@@ -30,9 +30,9 @@ export function readableNumber(number, e164) {
 /**
  * A button that calls `number` (`e164` when known is what is sent); `customer` is who is
  * being called, when known. The button shows the number, or `text` when given (the number
- * is then only in its accessible name).
+ * is then only in its accessible name); `callbackId`: the callback this call makes.
  */
-export function callButton({ number, e164 = null, customer = null, text = null }) {
+export function callButton({ number, e164 = null, customer = null, text = null, callbackId = null }) {
   const display = readableNumber(number, e164);
   const button = h(
     "button",
@@ -41,7 +41,7 @@ export function callButton({ number, e164 = null, customer = null, text = null }
       class: text ? "call call-labelled" : "call",
       "aria-label": t("call_number", { number: digits(display) }),
       "aria-disabled": pending ? "true" : null,
-      onclick: () => dial({ number: e164 || number, display, e164, customer }),
+      onclick: () => dial({ number: e164 || number, display, e164, customer, callbackId }),
     },
     h("span", { class: "call-icon", "aria-hidden": "true", text: "☎" }),
     text ? h("span", { text }) : h("span", { class: "number", dir: "ltr", text: digits(display) }),
@@ -49,13 +49,15 @@ export function callButton({ number, e164 = null, customer = null, text = null }
   return button;
 }
 
-async function dial({ number, display, e164, customer }) {
+async function dial({ number, display, e164, customer, callbackId }) {
   if (pending || !board) return;
   setPending(true);
   const card = board.requested({ display, e164, customer });
   try {
     const body = { number };
     if (customer?.id) body.customer_id = customer.id;
+    // The callback this call makes: claimed, and the call recorded as one of its tries.
+    if (callbackId) body.callback_id = callbackId;
     const origination = await api("/api/originations", { method: "POST", body });
     board.accepted(card, origination);
   } catch (err) {
