@@ -119,7 +119,7 @@ _CONTRACT_NOTICES = text(
 INSERT INTO tasks (kind, title, notes, customer_id, contract_id, assignee_user_id, due_at,
                    remind_at, done_note)
 SELECT 'contract', :title, c.level || ' ' || c.ends_on::text, c.customer_id, c.id,
-       cu.owner_id, now(), NULL, ''
+       cu.owner_id, NULL, NULL, ''
 FROM contracts c JOIN customers cu ON cu.id = c.customer_id
 WHERE c.ends_on BETWEEN :first AND :last AND cu.owner_id IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.contract_id = c.id)

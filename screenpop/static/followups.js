@@ -10,6 +10,7 @@ import { errorText, numberText } from "./customers.js";
 import { callButton, readableNumber } from "./dialling.js";
 import { $, h, joined } from "./dom.js";
 import "./i18n_followups.js";
+import { contractList } from "./reports_followups.js";
 import { digits, t, timeElement } from "./i18n.js";
 
 const POLL_MS = 60_000;
@@ -25,6 +26,7 @@ export class Followups {
     this.tasks = [];
     this.callbacks = [];
     this.summary = null;
+    this.contracts = [];
     this.problem = "";
     this.notices = []; // {message, problem, dismissing}
     this.shown = new Set(); // "reminder:ID" and "callback_due:ID@due_at" with a notice up
@@ -45,7 +47,7 @@ export class Followups {
 
   stop() {
     clearInterval(this.timer);
-    Object.assign(this, { tasks: [], callbacks: [], summary: null, problem: "", notices: [] });
+    Object.assign(this, { tasks: [], callbacks: [], summary: null, contracts: [], problem: "", notices: [] });
     this.shown.clear();
     this.render();
     this.renderNotices();
@@ -53,12 +55,13 @@ export class Followups {
 
   async refresh() {
     try {
-      const [tasks, callbacks, summary] = await Promise.all([
+      const [tasks, callbacks, summary, contracts] = await Promise.all([
         api("/api/tasks"),
         api("/api/callbacks?status=due&due_only=true"),
         api("/api/tasks/summary"),
+        api("/api/contracts/expiring"),
       ]);
-      Object.assign(this, { tasks, callbacks, summary, problem: "" });
+      Object.assign(this, { tasks, callbacks, summary, contracts, problem: "" });
     } catch (err) {
       this.problem = errorText(err);
     }
@@ -109,6 +112,7 @@ export class Followups {
         ),
       ),
       this.form,
+      contractList(this.contracts),
     );
   }
 

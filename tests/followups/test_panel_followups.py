@@ -13,7 +13,17 @@ from sqlalchemy import delete, select
 
 from app.config import Settings
 from app.db import Database, unit_of_work
-from app.models import AuthToken, Callback, Customer, PopEvent, Role, Task, TrackingCode, User
+from app.models import (
+    AuthToken,
+    Callback,
+    Contract,
+    Customer,
+    PopEvent,
+    Role,
+    Task,
+    TrackingCode,
+    User,
+)
 from app.tracking.service import TrackingService
 from tests.fixtures.factories import make_customer, make_user
 from tests.screenpop.support import serving
@@ -34,7 +44,7 @@ async def db(scratch_db: Database) -> AsyncIterator[Database]:
     yield scratch_db
     assert scratch_db.sessionmaker is not None
     async with unit_of_work(scratch_db.sessionmaker) as session:
-        for model in (PopEvent, Task, Callback, TrackingCode, Customer, AuthToken, User):
+        for model in (PopEvent, Task, Callback, TrackingCode, Contract, Customer, AuthToken, User):
             await session.execute(delete(model))
 
 
@@ -45,6 +55,11 @@ async def test_due_list_a_reminder_popping_and_dismissing_with_a_reason(
     async with unit_of_work(db.sessionmaker) as session:
         sara = await make_user(session, Role.agent, username="sara", devices=["PJSIP/1001"])
         customer = await make_customer(session, settings, "علی رضایی", ("09121234567",))
+        customer.owner_id = sara.id
+        today = datetime.now(UTC).date()
+        ends = today + timedelta(days=70)
+        session.add(Contract(customer_id=customer.id, level="طلایی", ends_on=ends,
+                             starts_on=today - timedelta(days=300)))  # fmt: skip
         week_ago = datetime.now(UTC) - timedelta(days=7)
         session.add(Task(title="ارسال پیش‌فاکتور", assignee_user_id=sara.id, due_at=week_ago,
                          remind_at=week_ago, reminded_at=week_ago, customer_id=customer.id,
@@ -64,6 +79,13 @@ async def test_due_list_a_reminder_popping_and_dismissing_with_a_reason(
         overdue = page.locator("li.task.overdue")
         await expect(overdue).to_contain_text("ارسال پیش‌فاکتور")
         await expect(overdue).to_contain_text("علی رضایی")
+        # Ali's contract ends in 2 months: listed, with its notice task for Sara (the
+        # worker makes it at start).
+        await expect(page.locator(".contracts-ending")).to_contain_text("علی رضایی")
+        await expect(page.locator(".contracts-ending")).to_contain_text("۲ ماه مانده")
+        await expect(
+            page.locator("li.task").filter(has_text="قرارداد پشتیبانی رو به پایان")
+        ).to_have_count(1)
         await panel.shot("60-due-list")
 
         # A task added from the panel with a Jalali time: listed, and its reminder pops.
