@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
 # The development default is public (it is in this file): refused outside development.
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
 
@@ -203,6 +205,22 @@ class Settings(BaseSettings):
 
     # A support contract ending within this many days shows as "expiring soon".
     contract_expiring_days: int = Field(default=30, ge=1, le=365)
+    # Contract notices: contracts ending within this many months are listed for follow-up,
+    # each made a task for the customer's owner (once), and the pop says "ends in N months".
+    contract_notice_months: int = Field(default=6, ge=1, le=60)
+
+    # Follow-ups. Callbacks: how many calls to try, and the minutes between them.
+    callback_max_tries: int = Field(default=3, ge=1, le=20)
+    callback_retry_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    # How often each instance looks for reminders and callbacks falling due (and pops them:
+    # exactly one instance claims each).
+    followups_tick_seconds: float = Field(default=5.0, gt=0, le=300)
+    # Case SLAs count wall-clock time unless office hours are set ("08:00-17:00", in
+    # time_zone): then only those hours on working days count. The weekend (Iran: Friday;
+    # add "thursday" for a two-day weekend) and holidays (ISO or Jalali dates) do not count.
+    business_hours: str = Field(default="", pattern=r"^$|^\d{2}:\d{2}-\d{2}:\d{2}$")
+    business_weekend: list[str] = Field(default_factory=lambda: ["friday"])
+    business_holidays: list[str] = Field(default_factory=list)
 
     @field_validator("default_region")
     @classmethod
@@ -248,6 +266,22 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Tehran)") from None
         return value
+
+    @field_validator("business_weekend")
+    @classmethod
+    def _weekend(cls, value: list[str]) -> list[str]:
+        days = [d.strip().lower() for d in value]
+        for day in days:
+            if day not in WEEKDAYS:
+                raise ValueError(f"unknown weekday {day!r} (monday ... sunday)")
+        return days
+
+    @model_validator(mode="after")
+    def _business_calendar(self) -> Settings:
+        from app.followups.hours import BusinessHours
+
+        BusinessHours.from_settings(self)  # a bad value is told at start, not at first use
+        return self
 
     @field_validator("dial_deny_prefixes")
     @classmethod

@@ -27,6 +27,8 @@ from app.contracts import endpoints as contract_endpoints
 from app.customers import endpoints as customer_endpoints
 from app.db import Database, unit_of_work
 from app.errors import install_error_handlers
+from app.followups import endpoints as followup_endpoints
+from app.followups.worker import FollowupWorker
 from app.history import endpoints as history_endpoints
 from app.limits import install_limits
 from app.originations import endpoints as origination_endpoints
@@ -123,6 +125,7 @@ def create_app(
         recording_tasks: RecordingTasks | None = None
         wallboard: Wallboard | None = None
         recorder: CallRecorder | None = None
+        followups: FollowupWorker | None = None
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
@@ -169,6 +172,9 @@ def create_app(
             )
             recording_tasks.start()
             app.state.recording_tasks = recording_tasks
+            followups = FollowupWorker(database.sessionmaker, settings)
+            followups.start()
+            app.state.followups = followups
 
             async def make_listener(pbx_id: str) -> AmiListener:
                 pbx = configs[pbx_id]
@@ -214,6 +220,8 @@ def create_app(
                 await wrapup.stop()
             if keeper is not None:
                 await keeper.stop()
+            if followups is not None:
+                await followups.stop()
             if recording_tasks is not None:
                 await recording_tasks.stop()
             if wallboard is not None:
@@ -248,8 +256,10 @@ def create_app(
     app.include_router(agent_endpoints.router)
     app.include_router(recording_endpoints.router)
     app.include_router(tracking_endpoints.router)
+    app.include_router(tracking_endpoints.cases_router)
     app.include_router(contract_endpoints.router)
     app.include_router(callback_endpoints.router)
+    app.include_router(followup_endpoints.router)
     app.include_router(history_endpoints.router)
     app.include_router(report_endpoints.router)
     app.include_router(review_endpoints.router)

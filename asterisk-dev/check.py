@@ -10,7 +10,8 @@ reports in its log at load time, or not at all:
   transport, each identify's endpoint and each registration's auth name sections of the right
   type; an endpoint's context exists in the dialplan;
 - queues.conf: only options Asterisk 12+ knows (eventwhencalled, eventmemberstatus and
-  updatecdr are gone), a valid strategy, every member and state interface a PJSIP endpoint;
+  updatecdr are gone), a valid strategy, every member and state interface a PJSIP endpoint,
+  the context= a caller exits to (the queue callback) a dialplan context;
 - the dialplan (extensions.conf and its #include files): every include => lands on a context,
   every Queue() and every queue name [tamas-settings] sets is in queues.conf, every
   Dial(PJSIP/name) an endpoint; and, following the dialplan as a channel runs it
@@ -672,7 +673,7 @@ def check(conf_dir: Path = HERE) -> list[str]:
     queue_names = {s.name for s in queues if s.name != "general"}
 
     problems += _check_pjsip(pjsip, by_type, plan)
-    problems += _check_queues(queues, endpoints)
+    problems += _check_queues(queues, endpoints, set(plan.extens))
     problems += _check_dialplan(plan, queue_names, endpoints)
     run = DialplanRun(plan).run_all()
     problems += list(run.problems)
@@ -722,7 +723,7 @@ def _check_pjsip(pjsip: list[Section], by_type: dict[str, set[str]], plan: Dialp
     return out
 
 
-def _check_queues(queues: list[Section], endpoints: set[str]) -> list[str]:
+def _check_queues(queues: list[Section], endpoints: set[str], contexts: set[str]) -> list[str]:
     out: list[str] = []
     for s in queues:
         known = QUEUE_GENERAL if s.name == "general" else QUEUE_OPTIONS
@@ -734,6 +735,8 @@ def _check_queues(queues: list[Section], endpoints: set[str]) -> list[str]:
                 out.append(f"{where}: [{s.name}] {key}: not a queues.conf option")
             elif key == "strategy" and value not in QUEUE_STRATEGIES:
                 out.append(f"{where}: [{s.name}] strategy={value}: not a strategy")
+            elif key == "context" and value not in contexts:
+                out.append(f"{where}: [{s.name}] context={value}: no such dialplan context")
             elif key == "member":
                 fields = [f.strip() for f in value.split(",")]
                 for interface in (fields[0], fields[3] if len(fields) > 3 else ""):

@@ -130,6 +130,7 @@ class PopRepository:
         call_ids: Sequence[int],
         today: date,
         expiring_days: int,
+        notice_months: int = 0,
     ) -> CardExtras:
         out = CardExtras()
         if customer_ids:
@@ -140,7 +141,7 @@ class PopRepository:
             for contract in (await self.session.execute(stmt)).scalars():
                 contracts[contract.customer_id].append(contract)
             out.contracts = {
-                c: contract_status(rows, today, expiring_days).as_dict()
+                c: contract_status(rows, today, expiring_days, notice_months).as_dict()
                 for c, rows in contracts.items()
             }
             stmt2 = (

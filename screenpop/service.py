@@ -63,10 +63,13 @@ def customer_card(
 
 
 class PopService:
-    def __init__(self, session: AsyncSession, region: str, expiring_days: int = 30) -> None:
+    def __init__(
+        self, session: AsyncSession, region: str, expiring_days: int = 30, notice_months: int = 0
+    ) -> None:
         self.repo = PopRepository(session)
         self.region = region
         self.expiring_days = expiring_days
+        self.notice_months = notice_months
 
     async def publish(
         self,
@@ -110,6 +113,7 @@ class PopService:
             [i for e, i, _ in decided if e.call.answered_at is not None],
             datetime.now(UTC).date(),
             self.expiring_days,
+            self.notice_months,
         )
         pops: list[dict[str, Any]] = []
         for event, call_id, rows in decided:

@@ -164,12 +164,17 @@ class CallRecorder:
                 await service.close_unseen(extras.live_calls)
             stored = await service.record_many(latest.values()) if latest else {}
             ids = {key: stored[(call.pbx, call.linkedid)] for key, call in latest.items()}
-            pops = PopService(session, self.region, self.settings.contract_expiring_days)
+            pops = PopService(
+                session,
+                self.region,
+                self.settings.contract_expiring_days,
+                self.settings.contract_notice_months,
+            )
             messages: list[dict[str, Any]] = []
             if any(e.kind == "answered" for e in events):
                 await TrackingService(session, self.settings).auto_issue(events, ids)
             if any(e.kind == "ended" for e in events):
-                await CallbackService(session).track(events, ids)
+                await CallbackService(session, self.settings).track(events, ids)
             if extras.originates or any(e.call.origination for e in events):
                 failed = await OriginationService(session, self.settings).track(
                     events, extras.originates, ids

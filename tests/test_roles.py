@@ -110,6 +110,12 @@ CASES = [
     Case("GET", "/api/tracking-codes/12345678", AGENT_UP, 422),  # mistyped: the check digit
     Case("PATCH", "/api/tracking-codes/12345678", AGENT_UP, 422, {"status": "closed"}),
     Case("POST", "/api/tracking-codes/12345678/calls", AGENT_UP, 422, {"call_id": 1}),
+    Case("GET", "/api/tracking-codes", AGENT_UP, 200),
+    Case("GET", "/api/cases/categories", AGENT_UP, 200),
+    Case("POST", "/api/cases/categories", ADMIN, 201, {"name": "billing"}),
+    Case("GET", "/api/cases/slas", AGENT_UP, 200),
+    Case("PUT", "/api/cases/slas", ADMIN, 200, {"priority": "high", "resolution_minutes": 60}),
+    Case("GET", "/api/cases/report?from=2026-11-01&to=2026-11-30", SUPERVISOR_UP, 200),
     Case("GET", "/api/calls/999999/notes", AGENT_UP, 404),
     Case("GET", "/api/calls/999999/tracking-codes", AGENT_UP, 404),
     Case("POST", "/api/calls/999999/notes", AGENT_UP, 404, {"text": "hello"}),
@@ -117,6 +123,20 @@ CASES = [
     Case("GET", "/api/callbacks", AGENT_UP, 200),
     Case("POST", "/api/callbacks/999999/claim", AGENT_UP, 404),
     Case("POST", "/api/callbacks/999999/release", AGENT_UP, 404),
+    Case("POST", "/api/callbacks", AGENT_UP, 201, {"number": "09121234567", "in_minutes": 5}),
+    Case("GET", "/api/callbacks/999999/attempts", AGENT_UP, 404),
+    Case("PATCH", "/api/callbacks/999999", AGENT_UP, 404, {"note": "after 5"}),
+    Case("POST", "/api/callbacks/999999/attempts", AGENT_UP, 404, {"outcome": "busy"}),
+    Case("POST", "/api/callbacks/999999/dismiss", AGENT_UP, 404, {"reason": "emailed"}),
+    Case("POST", "/api/callbacks/bulk", SUPERVISOR_UP, 200, {"ids": [999999], "action": "seen"}),
+    # Tasks and reminders.
+    Case("GET", "/api/tasks", AGENT_UP, 200),
+    Case("GET", "/api/tasks/summary", AGENT_UP, 200),
+    Case("POST", "/api/tasks", AGENT_UP, 201, {"title": "send the offer", "in_minutes": 60}),
+    Case("PATCH", "/api/tasks/999999", AGENT_UP, 404, {"title": "renamed"}),
+    Case("POST", "/api/tasks/999999/done", AGENT_UP, 404, {"note": ""}),
+    Case("POST", "/api/tasks/999999/reopen", AGENT_UP, 404),
+    Case("POST", "/api/tasks/999999/snooze", AGENT_UP, 404, {"minutes": 10}),
     Case("GET", "/api/customers/{customer}/contracts", AGENT_UP, 200),
     Case("GET", "/api/customers/{customer}/contract-status", AGENT_UP, 200),
     Case(
@@ -207,6 +227,8 @@ class PbxCase:
 PBX_CASES = [
     PbxCase("GET", "/pbx/lookup?number=09121234567", 200),
     PbxCase("GET", "/pbx/tracking?code=12345678", 200),
+    # Past the token check, the form fields (number, queue) are missing (422).
+    PbxCase("POST", "/pbx/callbacks?format=text", 422),
     # Past the token check, a name outside the recordings' root is refused before anything
     # is stored (400).
     PbxCase("POST", "/pbx/recordings?name=../../outside.wav", 400),

@@ -41,6 +41,7 @@ async def panel_options(settings: SettingsDep, _: AgentUser) -> dict[str, Any]:
         "dispositions": list(settings.dispositions),
         "pause_reasons": list(settings.pause_reasons),
         "contract_expiring_days": settings.contract_expiring_days,
+        "contract_notice_months": settings.contract_notice_months,
     }
 
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import calendar
 from datetime import UTC, date, datetime
 from typing import Annotated
 
@@ -8,7 +7,7 @@ from fastapi import APIRouter, Query, status
 
 from app.contracts.repository import ContractRepository
 from app.contracts.schemas import ContractIn, ContractRead, ContractStatusRead, ExpiringContract
-from app.contracts.status import contract_status
+from app.contracts.status import add_months, contract_status, months_between
 from app.customers.service import CustomerService
 from app.deps import AgentUser, SessionDep, SettingsDep, SupervisorUser
 from app.errors import NotFound
@@ -16,12 +15,6 @@ from app.models import Contract
 from app.schemas import DbId
 
 router = APIRouter(tags=["support contracts"])
-
-
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def today() -> date:
@@ -44,7 +37,9 @@ async def customer_contract_status(
     """Active, expiring soon, expired or none, as the pop shows it."""
     await CustomerService(session, settings).get(customer_id)
     contracts = (await ContractRepository(session).of_customers([customer_id]))[customer_id]
-    found = contract_status(contracts, today(), settings.contract_expiring_days)
+    found = contract_status(
+        contracts, today(), settings.contract_expiring_days, settings.contract_notice_months
+    )
     return ContractStatusRead(**found.as_dict())
 
 
@@ -92,11 +87,16 @@ async def delete_contract(contract_id: DbId, session: SessionDep, _: SupervisorU
 @router.get("/api/contracts/expiring", response_model=list[ExpiringContract])
 async def expiring_contracts(
     session: SessionDep,
+    settings: SettingsDep,
     _: AgentUser,
-    months: Annotated[int, Query(ge=1, le=60, description="how far ahead")] = 6,
+    months: Annotated[
+        int | None, Query(ge=1, le=60, description="how far ahead (default: the setting)")
+    ] = None,
 ) -> list[ExpiringContract]:
-    """Contracts ending from today to N months ahead (default 6), soonest first, for
-    follow-up calls."""
+    """Contracts ending from today to N months ahead (default TAMAS_CONTRACT_NOTICE_MONTHS,
+    6), soonest first, for follow-up calls; each with its notice task (made for the
+    customer's owner) when there is one."""
+    months = months or settings.contract_notice_months
     first = today()
     rows = await ContractRepository(session).ending_between(first, add_months(first, months))
     return [
@@ -104,6 +104,9 @@ async def expiring_contracts(
             **ContractRead.model_validate(c).model_dump(),
             customer_name=name,
             days_left=(c.ends_on - first).days,
+            months_left=months_between(first, c.ends_on),
+            owner_user_id=owner,
+            notice_task_id=task,
         )
-        for c, name in rows
+        for c, name, owner, task in rows
     ]

@@ -6,7 +6,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Contract, Customer
+from app.models import Contract, Customer, Task
 
 
 class ContractRepository:
@@ -26,11 +26,15 @@ class ContractRepository:
             out[contract.customer_id].append(contract)
         return out
 
-    async def ending_between(self, first: date, last: date) -> list[tuple[Contract, str]]:
+    async def ending_between(
+        self, first: date, last: date
+    ) -> list[tuple[Contract, str, int | None, int | None]]:
+        """(contract, customer name, customer's owner, notice task id) ending in the days."""
         stmt = (
-            select(Contract, Customer.name)
+            select(Contract, Customer.name, Customer.owner_id, Task.id)
             .join(Customer, Customer.id == Contract.customer_id)
+            .outerjoin(Task, Task.contract_id == Contract.id)
             .where(Contract.ends_on >= first, Contract.ends_on <= last)
             .order_by(Contract.ends_on, Contract.id)
         )
-        return [(c, n) for c, n in (await self.session.execute(stmt)).all()]
+        return [(c, n, o, t) for c, n, o, t in (await self.session.execute(stmt)).all()]

@@ -59,8 +59,15 @@ class ContractStatusRead(BaseModel):
     level: str
     ends_on: date | None
     days_left: int | None
+    notice: bool = Field(
+        default=False, description="ends within TAMAS_CONTRACT_NOTICE_MONTHS (default 6)"
+    )
+    months_left: int | None = None
 
 
 class ExpiringContract(ContractRead):
     customer_name: str
     days_left: int
+    months_left: int
+    owner_user_id: int | None
+    notice_task_id: int | None = Field(description="the task made for the owner, if any")

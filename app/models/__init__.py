@@ -6,9 +6,13 @@ from app.models.base import Base
 from app.models.calls import Call, CallCustomer, CallLeg
 from app.models.cases import (
     Callback,
+    CallbackAttempt,
     CallNote,
     CallReview,
+    CaseCategory,
+    CaseSla,
     Contract,
+    Task,
     TrackingCode,
     TrackingCodeCall,
 )
@@ -29,6 +33,9 @@ __all__ = [
     "CallNote",
     "CallReview",
     "Callback",
+    "CallbackAttempt",
+    "CaseCategory",
+    "CaseSla",
     "Contract",
     "Customer",
     "CustomerKind",
@@ -43,6 +50,7 @@ __all__ = [
     "Role",
     "SettingDigest",
     "SpySession",
+    "Task",
     "TrackingCode",
     "TrackingCodeCall",
     "User",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
+from app.callbacks.service import CallbackService
 from app.db import unit_of_work
 from app.deps import AgentUser, SessionDep, SessionmakerDep, SettingsDep
 from app.errors import DomainError, PbxRefused, PbxUnreachable
@@ -61,6 +62,8 @@ async def originate(
             pbx=body.pbx,
             confirm=body.confirm,
         )
+        if body.callback_id is not None:
+            await CallbackService(session, settings).dialling(user, body.callback_id, origination)
     # Committed first: the PBX's first events for this call may come back within
     # milliseconds, to whichever instance follows the PBX, and must find it.
     actions: PbxActions = request.app.state.actions

@@ -33,6 +33,11 @@ class OriginateRequest(Input):
         description="place the call even though you are on a call or another click-to-call "
         "of yours is still ringing (refused with 409 otherwise)",
     )
+    callback_id: DbId | None = Field(
+        default=None,
+        description="the callback this call makes: you claim it, and the call's end is "
+        "recorded as one of its tries (reached, busy, no answer)",
+    )
 
 
 class OriginationRead(BaseModel):

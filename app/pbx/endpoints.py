@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Form, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from app.callbacks.service import CallbackService
 from app.deps import PbxCaller, ReaderDep, SessionDep, SettingsDep
+from app.errors import InvalidInput
 from app.pbx.service import PbxLookupService
 from app.tracking.codes import BadCode, parse
 from app.tracking.repository import TrackingRepository
@@ -80,6 +82,36 @@ async def tracking(
             ("owner", owner),
             ("owner_extension", extension),
             ("customer_id", str(found.customer_id or "")),
+        ],
+        format,
+    )
+
+
+@router.post("/callbacks", response_class=PlainTextResponse)
+async def request_callback(
+    session: SessionDep,
+    settings: SettingsDep,
+    pbx: PbxCaller,
+    number: Annotated[str, Form(max_length=64, description="the caller id")],
+    queue: Annotated[str, Form(max_length=80, description="the queue they waited in")] = "",
+    format: Annotated[Format, Query()] = "text",
+) -> Response:
+    """A caller waiting in a queue pressed the key to be called back instead (the
+    dialplan's `[tamas-queue-callback]`, a POST with `number` and `queue` as form fields):
+    a callback due now for the queue's agents (one open callback per number: asking again
+    adds to it). Answers `booked` 1 and `callback_id`, or `booked` 0 with a `reason` (an
+    anonymous or unreadable caller id): the caller hears which."""
+    try:
+        callback = await CallbackService(session, settings).requested(pbx.id, number, queue)
+    except InvalidInput as exc:
+        return _answer([("booked", "0"), ("reason", exc.message)], format)
+    return _answer(
+        [
+            ("booked", "1"),
+            ("callback_id", str(callback.id)),
+            ("number", callback.number),
+            ("queue", callback.queue),
+            ("requests", str(callback.attempts)),
         ],
         format,
     )

@@ -1,16 +1,22 @@
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 
 from app.calls.schemas import CallRead
-from app.deps import AgentUser, SessionDep, SettingsDep
-from app.errors import NotFound
-from app.models import TrackingCode
+from app.deps import AdminUser, AgentUser, SessionDep, SettingsDep, SupervisorUser, has_role
+from app.errors import Conflict, NotFound
+from app.history.filters import day_bounds
+from app.models import CaseCategory, CaseSla, Role, TrackingCode
 from app.tracking.schemas import (
+    CategoryIn,
+    CategoryRead,
     LinkCall,
     NoteRead,
+    SlaIn,
+    SlaRead,
     TrackingCodeCreate,
     TrackingCodeRead,
     TrackingCodeUpdate,
@@ -21,6 +27,7 @@ from recordings.schemas import RecordingBrief
 from recordings.service import RecordingService
 
 router = APIRouter(prefix="/api/tracking-codes", tags=["tracking codes"])
+cases_router = APIRouter(prefix="/api/cases", tags=["tracking codes"])
 
 CodePath = Annotated[
     str,
@@ -44,8 +51,45 @@ async def issue_code(
     if body.call_id is not None:
         await RecordingService(session, settings).call_for_user(user, body.call_id)
     return await service.issue(
-        by=user, call_id=body.call_id, customer_id=body.customer_id, subject=body.subject
+        by=user,
+        call_id=body.call_id,
+        customer_id=body.customer_id,
+        subject=body.subject,
+        category=body.category,
+        priority=body.priority,
     )
+
+
+@router.get("", response_model=list[TrackingCodeRead])
+async def list_cases(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: AgentUser,
+    status: Literal["open", "closed"] | None = "open",
+    breached: Annotated[bool, Query(description="only those past an SLA deadline")] = False,
+    everyone: Annotated[bool, Query(description="supervisors: everyone's")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> list[TrackingCode]:
+    """Cases, newest first, each with its category, priority, SLA deadlines and whether it
+    breached them (first response, resolution). Yours (as owner); supervisors may ask for
+    everyone's."""
+    if everyone and not has_role(user, Role.supervisor):
+        everyone = False
+    rows = await TrackingService(session, settings).cases.cases(
+        owner_id=None if everyone else user.id,
+        status=status,
+        opened_from=None,
+        opened_to=None,
+        limit=limit,
+    )
+    if breached:
+        rows = [r for r in rows if _breached(r)]
+    return rows
+
+
+def _breached(code: TrackingCode) -> bool:
+    read = TrackingCodeRead.model_validate(code)
+    return read.first_response_breached or read.resolution_breached
 
 
 @router.get("/{code}", response_model=TrackingThread)
@@ -103,5 +147,68 @@ async def update_code(
 ) -> TrackingCode:
     """Close or reopen a case, change its subject; supervisors may reassign it."""
     return await TrackingService(session, settings).update(
-        user, code, status=body.status, subject=body.subject, owner_user_id=body.owner_user_id
+        user,
+        code,
+        status=body.status,
+        subject=body.subject,
+        owner_user_id=body.owner_user_id,
+        category=body.category,
+        priority=body.priority,
+        responded=body.responded,
     )
+
+
+@cases_router.get("/categories", response_model=list[CategoryRead])
+async def list_categories(
+    session: SessionDep, settings: SettingsDep, _: AgentUser
+) -> list[CaseCategory]:
+    """The case categories agents pick from."""
+    return await TrackingService(session, settings).cases.categories()
+
+
+@cases_router.post("/categories", status_code=status.HTTP_201_CREATED, response_model=CategoryRead)
+async def add_category(
+    body: CategoryIn, session: SessionDep, settings: SettingsDep, _: AdminUser
+) -> CaseCategory:
+    """Admins: a new case category (409 when it exists)."""
+    created = await TrackingService(session, settings).cases.add_category(body.name.strip())
+    if created is None:
+        raise Conflict("this category exists already", field="name")
+    return created
+
+
+@cases_router.get("/slas", response_model=list[SlaRead])
+async def list_slas(session: SessionDep, settings: SettingsDep, _: AgentUser) -> list[CaseSla]:
+    """The SLA targets per category and priority ("" for any): minutes to the first response
+    and to the resolution, on the wall clock or in office hours (TAMAS_BUSINESS_HOURS)."""
+    return await TrackingService(session, settings).cases.slas()
+
+
+@cases_router.put("/slas", response_model=SlaRead)
+async def put_sla(body: SlaIn, session: SessionDep, settings: SettingsDep, _: AdminUser) -> CaseSla:
+    """Admins: set the targets of a category and priority. Cases opened from now on (or
+    re-classified) get deadlines from them; open cases keep theirs."""
+    service = TrackingService(session, settings)
+    if body.category:
+        await service._category(body.category)
+    return await service.cases.put_sla(body.model_dump())
+
+
+@cases_router.get("/report")
+async def case_report(
+    session: SessionDep,
+    settings: SettingsDep,
+    _: SupervisorUser,
+    from_: Annotated[
+        str,
+        Query(alias="from", min_length=1, max_length=40, description="first day (ISO or Jalali)"),
+    ],
+    to: Annotated[str, Query(min_length=1, max_length=40, description="last day, inclusive")],
+) -> dict[str, object]:
+    """Cases opened in these days, per category and priority and in all: opened, closed,
+    mean first-response and resolution time (seconds, on the SLA clock: office hours when
+    TAMAS_BUSINESS_HOURS is set), and how many breached each SLA target."""
+    start, end = day_bounds(from_, to, settings.time_zone)
+    assert start is not None and end is not None
+    rows = await TrackingService(session, settings).report(start, end, datetime.now(UTC))
+    return {"from": start.isoformat(), "to": end.isoformat(), "rows": rows}

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, String, bindparam, delete, select, text
+from sqlalchemy import BigInteger, DateTime, String, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Call, CallNote, TrackingCode, TrackingCodeCall
+from app.models import Call, CallNote, CaseCategory, CaseSla, TrackingCode, TrackingCodeCall
 
 # For each (call, device that answered it): whether the call has a code, the customers
 # linked to it, and the user of that device. One statement for what auto-issuing needs.
@@ -31,8 +33,12 @@ WITH wanted AS (
     SELECT * FROM unnest(:codes, :call_ids, :customer_ids, :owner_ids)
         AS w (code, call_id, customer_id, owner_id)
 ), issued AS (
-    INSERT INTO tracking_codes (code, customer_id, status, subject, owner_user_id, automatic)
-    SELECT code, customer_id, 'open', '', owner_id, true FROM wanted
+    INSERT INTO tracking_codes (code, customer_id, status, subject, owner_user_id, automatic,
+                                created_at, first_response_at, first_response_due_at,
+                                resolution_due_at)
+    SELECT code, customer_id, 'open', '', owner_id, true, :opened, :opened, :first_due,
+           :resolution_due
+    FROM wanted
     ON CONFLICT (code) DO NOTHING
     RETURNING code, id
 ), linked AS (
@@ -47,6 +53,9 @@ SELECT code, id FROM issued
     bindparam("call_ids", type_=ARRAY(BigInteger)),
     bindparam("customer_ids", type_=ARRAY(BigInteger)),
     bindparam("owner_ids", type_=ARRAY(BigInteger)),
+    bindparam("first_due", type_=DateTime(timezone=True)),
+    bindparam("resolution_due", type_=DateTime(timezone=True)),
+    bindparam("opened", type_=DateTime(timezone=True)),
 )
 
 
@@ -78,7 +87,11 @@ class TrackingRepository:
         }
 
     async def issue_automatic(
-        self, rows: Sequence[tuple[str, int, int | None, int | None]]
+        self,
+        rows: Sequence[tuple[str, int, int | None, int | None]],
+        first_due: datetime | None = None,
+        resolution_due: datetime | None = None,
+        opened: datetime | None = None,
     ) -> dict[str, int]:
         """Automatic codes (code, call id, customer id, owner id), each linked to its call;
         by code -> id those issued (a code already taken is left out: drawn again)."""
@@ -89,6 +102,9 @@ class TrackingRepository:
             "call_ids": [r[1] for r in rows],
             "customer_ids": [r[2] for r in rows],
             "owner_ids": [r[3] for r in rows],
+            "first_due": first_due,
+            "resolution_due": resolution_due,
+            "opened": opened or datetime.now(UTC),
         }
         return {code: i for code, i in (await self.session.execute(_ISSUE_AND_LINK, params)).all()}
 
@@ -157,3 +173,79 @@ class TrackingRepository:
             assert code.customer_id is not None
             out[code.customer_id].append(code)
         return out
+
+
+class CaseSettingsRepository:
+    """The admin's case categories and SLA targets."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def categories(self) -> list[CaseCategory]:
+        stmt = select(CaseCategory).order_by(CaseCategory.name)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def category(self, name: str) -> CaseCategory | None:
+        stmt = select(CaseCategory).where(CaseCategory.name == name)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def add_category(self, name: str) -> CaseCategory | None:
+        stmt = (
+            insert(CaseCategory)
+            .values(name=name)
+            .on_conflict_do_nothing(index_elements=["name"])
+            .returning(CaseCategory)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def slas(self) -> list[CaseSla]:
+        stmt = select(CaseSla).order_by(CaseSla.category, CaseSla.priority)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def put_sla(self, values: dict[str, Any]) -> CaseSla:
+        base = insert(CaseSla).values(values)
+        stmt = base.on_conflict_do_update(
+            constraint="uq_case_slas_key",
+            set_={
+                "first_response_minutes": base.excluded.first_response_minutes,
+                "resolution_minutes": base.excluded.resolution_minutes,
+            },
+        ).returning(CaseSla)
+        result = await self.session.execute(stmt, execution_options={"populate_existing": True})
+        sla: CaseSla = result.scalar_one()
+        return sla
+
+    async def sla_for(self, category: str, priority: str) -> CaseSla | None:
+        """The most specific targets: this category and priority, the category for any
+        priority, any category at this priority, then the default ("", "")."""
+        stmt = (
+            select(CaseSla)
+            .where(
+                CaseSla.category.in_(sorted({category, ""})),
+                CaseSla.priority.in_(sorted({priority, ""})),
+            )
+            .order_by((CaseSla.category == "").asc(), (CaseSla.priority == "").asc())
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def cases(
+        self,
+        *,
+        owner_id: int | None,
+        status: str | None,
+        opened_from: datetime | None,
+        opened_to: datetime | None,
+        limit: int,
+    ) -> list[TrackingCode]:
+        stmt = select(TrackingCode)
+        if owner_id is not None:
+            stmt = stmt.where(TrackingCode.owner_user_id == owner_id)
+        if status is not None:
+            stmt = stmt.where(TrackingCode.status == status)
+        if opened_from is not None:
+            stmt = stmt.where(TrackingCode.created_at >= opened_from)
+        if opened_to is not None:
+            stmt = stmt.where(TrackingCode.created_at < opened_to)
+        stmt = stmt.order_by(TrackingCode.created_at.desc(), TrackingCode.id.desc())
+        return list((await self.session.execute(stmt.limit(limit))).scalars())

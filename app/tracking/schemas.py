@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from app.calls.schemas import CallRead
 from app.schemas import DbId, Input
+from app.tracking.sla import breached
+
+Priority = Literal["low", "normal", "high", "urgent"]
 
 
 class TrackingCodeCreate(Input):
@@ -15,12 +18,19 @@ class TrackingCodeCreate(Input):
         default=None, description="whose case it is (default: the call's customer, if one)"
     )
     subject: str = Field(default="", max_length=200)
+    category: str = Field(default="", max_length=80, description="one of the admin's categories")
+    priority: Priority = "normal"
 
 
 class TrackingCodeUpdate(Input):
     status: Literal["open", "closed"] | None = None
     subject: str | None = Field(default=None, max_length=200)
     owner_user_id: DbId | None = Field(default=None, description="supervisors: reassign it")
+    category: str | None = Field(default=None, max_length=80)
+    priority: Priority | None = None
+    responded: bool | None = Field(
+        default=None, description="true: the customer has had a first answer now"
+    )
 
 
 class LinkCall(Input):
@@ -51,6 +61,21 @@ class TrackingCodeRead(BaseModel):
     automatic: bool
     created_at: datetime
     closed_at: datetime | None
+    category: str
+    priority: str
+    first_response_at: datetime | None
+    first_response_due_at: datetime | None = Field(description="the SLA's deadline, if any")
+    resolution_due_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def first_response_breached(self) -> bool:
+        return breached(self.first_response_due_at, self.first_response_at, datetime.now(UTC))
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def resolution_breached(self) -> bool:
+        return breached(self.resolution_due_at, self.closed_at, datetime.now(UTC))
 
 
 class TrackingThread(TrackingCodeRead):
@@ -60,3 +85,31 @@ class TrackingThread(TrackingCodeRead):
     names: dict[int, str] = Field(
         default_factory=dict, description="the names of the users the calls and notes name"
     )
+
+
+class CategoryIn(Input):
+    name: str = Field(min_length=1, max_length=80)
+
+
+class CategoryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+
+
+class SlaIn(Input):
+    category: str = Field(default="", max_length=80, description='"" for any category')
+    priority: Priority | Literal[""] = Field(default="", description='"" for any priority')
+    first_response_minutes: int | None = Field(default=None, ge=1, le=525600)
+    resolution_minutes: int | None = Field(default=None, ge=1, le=525600)
+
+
+class SlaRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    category: str
+    priority: str
+    first_response_minutes: int | None
+    resolution_minutes: int | None

@@ -5,16 +5,19 @@ the PBX's IVR."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.followups.hours import clock_of
 from app.models import Call, CallCustomer, Role, TrackingCode, User, UserDevice
 from app.tracking import codes
-from app.tracking.repository import TrackingRepository
+from app.tracking.repository import CaseSettingsRepository, TrackingRepository
+from app.tracking.sla import PRIORITIES, Targets, breached, deadlines, took
 from telephony.events import extension_of
 from telephony.model import CallEvent
 
@@ -26,6 +29,22 @@ class TrackingService:
         self.session = session
         self.settings = settings
         self.repo = TrackingRepository(session)
+        self.cases = CaseSettingsRepository(session)
+
+    async def deadlines(
+        self, category: str, priority: str, opened: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        """The SLA's (first response, resolution) deadlines of a case opened then."""
+        found = await self.cases.sla_for(category, priority)
+        targets = Targets(found.first_response_minutes, found.resolution_minutes) if found else None
+        return deadlines(opened, targets, clock_of(self.settings))
+
+    async def _category(self, name: str) -> str:
+        name = name.strip()
+        if name and await self.cases.category(name) is None:
+            raise InvalidInput(f"no case category {name!r} (see /api/cases/categories)",
+                               field="category")  # fmt: skip
+        return name
 
     def parse(self, text: str) -> str:
         try:
@@ -44,9 +63,16 @@ class TrackingService:
         subject: str = "",
         owner_user_id: int | None = None,
         automatic: bool = False,
+        category: str = "",
+        priority: str = "normal",
     ) -> TrackingCode:
         if call_id is not None and customer_id is None:
             customer_id = await self._only_customer(call_id)
+        if priority not in PRIORITIES:
+            raise InvalidInput(f"priority is one of {', '.join(PRIORITIES)}", field="priority")
+        category = await self._category(category)
+        now = datetime.now(UTC)
+        first_due, resolution_due = await self.deadlines(category, priority, now)
         for _ in range(DRAWS):
             created = await self.repo.insert(
                 {
@@ -56,6 +82,14 @@ class TrackingService:
                     "issued_by_user_id": by.id if by else None,
                     "owner_user_id": owner_user_id or (by.id if by else None),
                     "automatic": automatic,
+                    "category": category,
+                    "priority": priority,
+                    # The clock its deadlines count from (not the transaction's start).
+                    "created_at": now,
+                    # Opened on a call: the customer is being answered.
+                    "first_response_at": now if call_id is not None else None,
+                    "first_response_due_at": first_due,
+                    "resolution_due_at": resolution_due,
                 }
             )
             if created is not None:
@@ -93,6 +127,8 @@ class TrackingService:
         # One statement issues the batch's codes and links them to their calls (a code drawn
         # twice, or already taken, is drawn again).
         issued = 0
+        opened = datetime.now(UTC)
+        first_due, resolution_due = await self.deadlines("", "normal", opened)
         for _ in range(DRAWS):
             if not waiting:
                 break
@@ -101,7 +137,10 @@ class TrackingService:
                 [
                     (code, call_id, _only(waiting[call_id][1]), waiting[call_id][2])
                     for code, call_id in rows.items()
-                ]
+                ],
+                first_due,
+                resolution_due,
+                opened,
             )
             for code in created:
                 waiting.pop(rows[code], None)
@@ -120,6 +159,7 @@ class TrackingService:
         if call is None:
             raise NotFound(f"call {call_id} not found", field="call_id")
         await self.repo.link(code.id, call_id)
+        code.first_response_at = code.first_response_at or datetime.now(UTC)
         if code.customer_id is None:
             code.customer_id = await self._only_customer(call_id)
         # The caller quoted an existing case: the code issued automatically for this call,
@@ -144,8 +184,25 @@ class TrackingService:
         status: str | None,
         subject: str | None,
         owner_user_id: int | None,
+        category: str | None = None,
+        priority: str | None = None,
+        responded: bool | None = None,
     ) -> TrackingCode:
         code = await self.get(text)
+        changed = False
+        if category is not None and category.strip() != code.category:
+            code.category = await self._category(category)
+            changed = True
+        if priority is not None and priority != code.priority:
+            code.priority = priority
+            changed = True
+        if changed:
+            # Re-classified: the targets of its new class, counted from when it was opened.
+            code.first_response_due_at, code.resolution_due_at = await self.deadlines(
+                code.category, code.priority, code.created_at
+            )
+        if responded:
+            code.first_response_at = code.first_response_at or datetime.now(UTC)
         if owner_user_id is not None and owner_user_id != code.owner_user_id:
             if user.role == Role.agent.value:
                 raise PermissionDenied("only supervisors reassign cases")
@@ -155,8 +212,47 @@ class TrackingService:
         if status is not None and status != code.status:
             code.status = status
             code.closed_at = datetime.now(UTC) if status == "closed" else None
+            if status == "closed":
+                code.first_response_at = code.first_response_at or code.closed_at
         await self.session.flush()
         return code
+
+    async def report(self, start: datetime, end: datetime, now: datetime) -> list[dict[str, Any]]:
+        """Per (category, priority), then all: opened, closed, mean first response and
+        resolution seconds on the SLA clock, breaches of each target."""
+        clock = clock_of(self.settings)
+        rows = await self.cases.cases(
+            owner_id=None, status=None, opened_from=start, opened_to=end, limit=1_000_000
+        )
+        groups: dict[tuple[str, str], list[TrackingCode]] = {}
+        for code in rows:
+            groups.setdefault((code.category, code.priority), []).append(code)
+            groups.setdefault(("*", "*"), []).append(code)
+        out = []
+        for (category, priority), codes_ in sorted(
+            groups.items(), key=lambda kv: kv[0] == ("*", "*")
+        ):
+            first = [t for c in codes_ if (t := took(c.created_at, c.first_response_at, clock))]
+            whole = [t for c in codes_ if (t := took(c.created_at, c.closed_at, clock))]
+            out.append(
+                {
+                    "category": category,
+                    "priority": priority,
+                    # The clock its deadlines count from (not the transaction's start).
+                    "created_at": now,
+                    "opened": len(codes_),
+                    "closed": sum(1 for c in codes_ if c.status == "closed"),
+                    "mean_first_response_seconds": _mean(first),
+                    "mean_resolution_seconds": _mean(whole),
+                    "first_response_breached": sum(
+                        breached(c.first_response_due_at, c.first_response_at, now) for c in codes_
+                    ),
+                    "resolution_breached": sum(
+                        breached(c.resolution_due_at, c.closed_at, now) for c in codes_
+                    ),
+                }
+            )
+        return out
 
     async def names(self, user_ids: Sequence[int | None]) -> dict[int, str]:
         wanted = sorted({u for u in user_ids if u is not None})
@@ -180,6 +276,12 @@ class TrackingService:
         )
         device = (await self.session.execute(stmt)).scalar_one_or_none()
         return user.full_name or user.username, extension_of(device) if device else ""
+
+
+def _mean(values: list[timedelta]) -> float | None:
+    if not values:
+        return None
+    return round(sum(v.total_seconds() for v in values) / len(values), 1)
 
 
 def _only(ids: list[int]) -> int | None:

@@ -172,6 +172,7 @@ export class Callbacks {
       // A line several customers share: the call is to the line, not one of them.
       customer: customers.length === 1 ? customers[0] : null,
       text: t("call_back"),
+      callbackId: callback.id,
     });
     button.dataset.focus = `${callback.id}:call`;
     return button;

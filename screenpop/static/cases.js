@@ -14,6 +14,7 @@ import {
 } from "./codes.js";
 import { directionText, errorText, extensionOf, outcomeText } from "./customers.js";
 import { $, h, joined } from "./dom.js";
+import "./i18n_followups.js";
 import { digits, t, timeElement } from "./i18n.js";
 import { Player } from "./recordings.js";
 
@@ -115,8 +116,12 @@ export class CaseFinder {
           h("h3", { id: "case-title", tabindex: "-1" }, t("case_title"), " ", shown),
           copyButton(c.code, shown),
           h("span", { class: `badge case-${c.status}`, text: t(`case_${c.status}`) }),
+          c.first_response_breached || c.resolution_breached
+            ? h("span", { class: "badge sla-breached", text: t("sla_breached") })
+            : null,
         ),
         c.subject ? h("p", { class: "case-subject", text: c.subject }) : null,
+        slaLine(c),
         h(
           "p",
           { class: "muted" },
@@ -240,4 +245,19 @@ function byCall(notes) {
   const out = new Map();
   for (const note of notes) out.set(note.call_id, [...(out.get(note.call_id) ?? []), note]);
   return out;
+}
+
+/** The case's class and SLA deadlines, the missed ones said so. */
+function slaLine(c) {
+  const parts = [
+    c.category ? t("case_category", { name: c.category }) : null,
+    c.priority && c.priority !== "normal" ? t(`priority_${c.priority}`) : null,
+    c.first_response_due_at && !c.first_response_at
+      ? h("span", { class: c.first_response_breached ? "overdue" : null }, `${t("sla_first_response_due")} `, timeElement(c.first_response_due_at))
+      : null,
+    c.resolution_due_at && c.status === "open"
+      ? h("span", { class: c.resolution_breached ? "overdue" : null }, `${t("sla_resolution_due")} `, timeElement(c.resolution_due_at))
+      : null,
+  ].filter(Boolean);
+  return parts.length ? h("p", { class: "case-sla" }, joined(parts, t("sep"))) : null;
 }

@@ -5,6 +5,7 @@
 import { api, currentUser } from "./api.js";
 import { errorText, field } from "./customers.js";
 import { h, showFormErrors } from "./dom.js";
+import "./i18n_followups.js";
 import { applyLang, dayElement, digits, formatDay, t } from "./i18n.js";
 
 const SUPERVISORS = new Set(["supervisor", "admin"]);
@@ -26,6 +27,9 @@ export function contractBadge(contract, { none = false } = {}) {
     text = contract.days_left
       ? t("contract_expiring", { level, n: digits(contract.days_left) })
       : t("contract_expiring_today", { level });
+  } else if (contract.notice && contract.months_left) {
+    // Within the contract-notice window: "ends in 2 months" (time to talk renewal).
+    text = t("contract_notice", { level, n: digits(contract.months_left) });
   } else text = t("contract_active", { level, date: day.text });
   return h(
     "span",

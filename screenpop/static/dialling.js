@@ -31,9 +31,9 @@ export function readableNumber(number, e164) {
 /**
  * A button that calls `number` (`e164` when known is what is sent); `customer` is who is
  * being called, when known. The button shows the number, or `text` when given (the number
- * is then only in its accessible name).
+ * is then only in its accessible name); `callbackId`: the callback this call makes.
  */
-export function callButton({ number, e164 = null, customer = null, text = null, confirm = false }) {
+export function callButton({ number, e164 = null, customer = null, text = null, confirm = false, callbackId = null }) {
   const display = readableNumber(number, e164);
   const button = h(
     "button",
@@ -42,7 +42,7 @@ export function callButton({ number, e164 = null, customer = null, text = null, 
       class: text ? "call call-labelled" : "call",
       "aria-label": t("call_number", { number: digits(display) }),
       "aria-disabled": pending ? "true" : null,
-      onclick: () => dial({ number: e164 || number, display, e164, customer, confirm }),
+      onclick: () => dial({ number: e164 || number, display, e164, customer, confirm, callbackId }),
     },
     h("span", { class: "call-icon", "aria-hidden": "true", text: "☎" }),
     text ? h("span", { text }) : h("span", { class: "number", dir: "ltr", text: digits(display) }),
@@ -54,7 +54,7 @@ export function callButton({ number, e164 = null, customer = null, text = null, 
  * Place the call. The server refuses a second call while one is under way (409): the
  * card says so and offers to place it anyway (`confirm`).
  */
-async function dial({ number, display, e164, customer, confirm = false }) {
+async function dial({ number, display, e164, customer, confirm = false, callbackId }) {
   if (pending || !board) return;
   setPending(true);
   const card = board.requested({ display, e164, customer });
@@ -62,6 +62,8 @@ async function dial({ number, display, e164, customer, confirm = false }) {
     const body = { number };
     if (customer?.id) body.customer_id = customer.id;
     if (confirm) body.confirm = true;
+    // The callback this call makes: claimed, and the call recorded as one of its tries.
+    if (callbackId) body.callback_id = callbackId;
     const origination = await api("/api/originations", { method: "POST", body });
     board.accepted(card, origination);
   } catch (err) {

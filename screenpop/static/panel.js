@@ -13,6 +13,7 @@ import { ContractSection } from "./contracts.js";
 import { CustomerCard, errorText, extensionOf } from "./customers.js";
 import { dialInto } from "./dialling.js";
 import { Desk } from "./desk.js";
+import { Followups } from "./followups.js";
 import { $ } from "./dom.js";
 import { applyLang, currentLang, digits, setLang, t } from "./i18n.js";
 import { Phonebook } from "./phonebook.js";
@@ -42,6 +43,7 @@ const reviews = new Reviews({
 const tabs = new Tabs($("side-tabs"), {
   onSelect: (id) => {
     if (id === "tab-callbacks" && token()) callbacks.refresh();
+    if (id === "tab-due" && token()) followups.refresh();
   },
 });
 const cases = new CaseFinder({ openCustomer });
@@ -49,6 +51,12 @@ const callbacks = new Callbacks({
   openCustomer,
   onCount: (n) => {
     $("callbacks-count").textContent = n ? digits(n) : "";
+  },
+});
+const followups = new Followups({
+  openCustomer,
+  onCount: (n) => {
+    $("due-count").textContent = n ? digits(n) : "";
   },
 });
 const board = new PopBoard({
@@ -71,6 +79,10 @@ const socket = new PopSocket({
     if (message.type === "agent") availability.show(message.status);
     else if (message.type === "supervised") availability.supervised(message);
     else if (message.type === "review") reviews.handle(message);
+    else if (message.type === "reminder" || message.type === "callback_due") {
+      followups.handle(message);
+      if (message.type === "callback_due") callbacks.soon();
+    }
     else {
       board.handle(message);
       if (message.type !== "pop") {
@@ -125,6 +137,7 @@ function startPanel() {
   socket.start();
   callbacks.start();
   reviews.start();
+  followups.start();
   desk.start();
 }
 
@@ -132,6 +145,7 @@ function startPanel() {
 function endSession(messageKey = null) {
   socket.stop();
   callbacks.stop();
+  followups.stop();
   board.clear();
   card.clear();
   book.clear();

@@ -13,6 +13,7 @@ import { h, newId, showFormErrors } from "./dom.js";
 import { PRESETS, presetDays, relabelDays, setDay } from "./days.js";
 import { applyLang, currentLang, digits, formatCount, formatDay, plural, t } from "./i18n.js";
 import { fieldsOf } from "./history.js";
+import { caseTable, contractList } from "./reports_followups.js";
 
 const { Chart } = globalThis; // the UMD file sets it
 const DEFAULT_DAYS = 7;
@@ -49,6 +50,7 @@ export class View {
     this.status = h("p", { class: "muted", role: "status" });
     this.table = h("div", { class: "kpi-table" });
     this.figures = h("div", { class: "kpi-charts" });
+    this.followups = h("div", { class: "pane followup-figures" });
     this.el = h(
       "section",
       { class: "view reports-view", "aria-labelledby": headingId },
@@ -56,6 +58,7 @@ export class View {
       h("p", { class: "hint", "data-i18n": supervisor ? "reports_intro_supervisor" : "reports_intro_agent" }),
       this.form,
       h("div", { class: "pane" }, this.status, this.table),
+      supervisor ? this.followups : null,
       this.figures,
     );
     applyLang(this.el);
@@ -177,14 +180,17 @@ export class View {
     this.table.setAttribute("aria-busy", "true");
     try {
       // The table as asked; the charts each by their own grouping, over the same period.
-      const [main, hours, days, agents] = await Promise.all([
+      const signal = loading.signal;
+      const [main, hours, days, agents, cases, contracts] = await Promise.all([
         get({}),
         get({ by: "hour" }),
         get({ by: "day" }),
         get({ by: "agent" }),
+        this.supervisor ? api(`/api/cases/report?${this.params()}`, { signal }) : null,
+        this.supervisor ? api("/api/contracts/expiring", { signal }) : null,
       ]);
       showFormErrors(this.form, null);
-      this.result = { main, hours, days, agents };
+      this.result = { main, hours, days, agents, cases, contracts };
       this.render();
     } catch (err) {
       if (err.name === "AbortError") return;
@@ -203,6 +209,7 @@ export class View {
     if (!r) return;
     this.status.textContent = r.main.rows.length ? plural("report_rows", r.main.rows.length) : t("report_empty");
     this.table.replaceChildren(r.main.rows.length ? kpiTable(r.main) : "");
+    if (r.cases) this.followups.replaceChildren(caseTable(r.cases), contractList(r.contracts));
     for (const chart of this.charts) chart.destroy();
     this.charts = [];
     this.figures.replaceChildren(

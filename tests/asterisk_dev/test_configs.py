@@ -79,6 +79,7 @@ def test_the_checks_see_broken_configs(etc_copy: Path) -> None:
     edit(etc_copy / "pjsip.conf", "context=from-trunk\ndisallow", "context=from-trnk\ndisallow")
     edit(etc_copy / "queues.conf", "persistentmembers=yes", "persistentmembers=yes\nupdatecdr=yes")
     edit(etc_copy / "queues.conf", "strategy=ringall", "strategy=ringsome")
+    edit(etc_copy / "queues.conf", "=tamas-queue-callback", "=tamas-queue-callbak")
     edit(etc_copy / "queues.conf", "member => PJSIP/1003,", "member => PJSIP/1004,", last=True)
     edit(etc_copy / "extensions.conf", "include => outbound", "include => outbond")
     edit(etc_copy / "extensions.conf", "Dial(PJSIP/1001,20)", "Dial(PJSIP/1010,20)")
@@ -94,8 +95,11 @@ def test_the_checks_see_broken_configs(etc_copy: Path) -> None:
         "[general] updatecdr: gone since Asterisk 12: use the MEMBERINTERFACE variable "
         "(setinterfacevar)",
         "[support] strategy=ringsome: not a strategy",
+        "[support] context=tamas-queue-callbak: no such dialplan context",
         "[support-vip] strategy=ringsome: not a strategy",
+        "[support-vip] context=tamas-queue-callbak: no such dialplan context",
         "[sales] strategy=ringsome: not a strategy",
+        "[sales] context=tamas-queue-callbak: no such dialplan context",
         "[sales] member PJSIP/1004: no such endpoint",
         "[from-internal] includes [outbond], which does not exist",
         "[from-trunk] Dial(PJSIP/1010): no endpoint [1010]",
@@ -104,7 +108,7 @@ def test_the_checks_see_broken_configs(etc_copy: Path) -> None:
         "AMI user [tamas] read: no class 'calls'",
         "rtpstart 10000 must be below rtpend 9999",
     ]
-    assert problems[0].startswith("pjsip.conf:") and problems[10].startswith(
+    assert problems[0].startswith("pjsip.conf:") and problems[13].startswith(
         "extensions_tamas.conf:"
     )
     run = subprocess.run(

@@ -25,7 +25,8 @@ def test_the_dialplan_reads_cleanly(plan: Dialplan) -> None:
     assert plan.problems == []
     assert set(plan.contexts) == {
         "tamas-settings", "tamas-auth", "tamas-inbound", "tamas-lookup", "tamas-destinations",
-        "tamas-tracking", "tamas-tracking-lookup", "tamas-spy",
+        "tamas-tracking", "tamas-tracking-lookup", "tamas-spy", "tamas-queue-callback",
+        "tamas-callback-request",
     }  # fmt: skip
     # Includable from extensions.conf or extensions_custom.conf: only its own contexts.
     assert all(c.startswith("tamas-") for c in plan.contexts)
@@ -42,7 +43,13 @@ def test_every_goto_and_gosub_lands(plan: Dialplan) -> None:
                     checked += 1
     assert checked > 20
     # A subroutine returns on each of its paths: the CURL() one ends before the AGI one.
-    for name in ("tamas-settings", "tamas-auth", "tamas-lookup", "tamas-tracking-lookup"):
+    for name in (
+        "tamas-settings",
+        "tamas-auth",
+        "tamas-lookup",
+        "tamas-tracking-lookup",
+        "tamas-callback-request",
+    ):
         steps = plan.contexts[name]["s"]
         assert steps[-1].app == "Return"
         assert all(steps[i - 1].app == "Return" for i, s in enumerate(steps) if s.label == "agi")
@@ -78,7 +85,13 @@ async def test_every_hash_key_read_is_one_tamas_answers(
     for code in (people.code, "12345678", "1234"):  # found, not found, mistyped
         r = await client.get(f"/pbx/tracking?code={code}&format=json", headers=AUTH)
         tracking |= set(r.json())
-    used: dict[str, set[str]] = {"tamas": set(), "tamas_code": set()}
+    callback: set[str] = set()
+    for number in ("09121234567", "anonymous"):  # booked, not booked
+        r = await client.post(
+            "/pbx/callbacks?format=json", data={"number": number, "queue": "support"}, headers=AUTH
+        )
+        callback |= set(r.json())
+    used: dict[str, set[str]] = {"tamas": set(), "tamas_code": set(), "tamas_callback": set()}
     for extens in plan.contexts.values():
         for steps in extens.values():
             for step in steps:
@@ -86,6 +99,7 @@ async def test_every_hash_key_read_is_one_tamas_answers(
                     used[hash_name].add(key)
     assert used["tamas"] <= LOOKUP_KEYS
     assert used["tamas_code"] <= tracking
+    assert used["tamas_callback"] == {"booked"} and "booked" in callback
     assert {"found", "name", "vip", "contract", "agent_extension"} <= used["tamas"]
     assert {"valid", "found", "status", "owner_extension"} <= used["tamas_code"]
 
@@ -110,8 +124,26 @@ def test_curl_never_holds_a_call(plan: Dialplan) -> None:
                 # The token header is added right before the request, not with the settings.
                 assert steps[i - 1].app == "Gosub" and steps[i - 1].args == "tamas-auth,s,1"
                 assert step.args.startswith("HASH(") and "format=hash" in step.args
-                assert "TAMAS_LOOKUP" in steps[i + 1].args or "TAMAS_TRACKING" in steps[i + 1].args
-    assert curls == 2
+                told = ("TAMAS_LOOKUP", "TAMAS_TRACKING", "TAMAS_CALLBACK")
+                assert any(name in steps[i + 1].args for name in told)
+    assert curls == 3
     # Every call that Tamas cannot answer still reaches the normal queue.
     inbound = [s.args for s in plan.contexts["tamas-inbound"]["s"]]
     assert '$["${TAMAS_LOOKUP}" != "ok"]?tamas-destinations,queue,1' in inbound
+
+
+def test_a_caller_who_presses_1_in_the_queue_is_booked_and_told(plan: Dialplan) -> None:
+    (step, *_) = plan.contexts["tamas-queue-callback"]["1"][1:]
+    assert step.app == "Gosub" and step.args.startswith("tamas-callback-request,s,1(")
+    apps = [(s.app, s.args) for s in plan.contexts["tamas-queue-callback"]["1"]]
+    assert ("Playback", "custom/tamas-callback-booked") in apps
+    assert ("Playback", "custom/tamas-callback-failed") in apps
+    # Not booked: back to the queue rather than lost.
+    assert apps[-1] == ("Goto", "tamas-destinations,queue,1")
+    # Every queue the dialplan sends callers to says which one it is, for the request.
+    for exten in ("queue", "vip", "sales"):
+        steps = plan.contexts["tamas-destinations"][exten]
+        at = [s.app for s in steps].index("Queue")
+        assert steps[at - 1].args.startswith("TAMAS_IN_QUEUE=")
+    queues = (CONF.parent / "queues.conf").read_text()
+    assert "\ncontext=tamas-queue-callback\n" in queues

@@ -193,6 +193,16 @@ async def test_the_agi_script_sets_what_the_dialplan_reads(
     run = await run_agi(["tracking", "1234"], channel)
     assert run.sets["HASH(tamas_code,valid)"] == "0"
 
+    # The queue callback: a POST of the caller's number and queue.
+    run = await run_agi(["callback", "09351112233", "support"], channel)
+    assert run.returncode == 0 and run.verbose == []
+    got = {k.removeprefix("HASH(tamas_callback,").removesuffix(")"): v for k, v in run.sets.items()}
+    assert (got["booked"], got["number"], got["queue"], got["requests"]) == (
+        "1", "09351112233", "support", "1",
+    )  # fmt: skip
+    run = await run_agi(["callback", "anonymous", "support"], channel)
+    assert run.sets["HASH(tamas_callback,booked)"] == "0"
+
 
 async def test_the_agi_script_gives_up_quickly_and_says_why(people: People, live: str) -> None:
     wrong = await run_agi(["caller", "09121234567"], {"TAMAS_URL": live}, token="nope")
