@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.followups.service import FollowupService
 from app.models import Callback, PopEvent, QueueMember, Role
-from tests.asterisk_dev.support import CONF, read_dialplan, settings_of, split_top
+from tests.asterisk_dev.support import CONF, read_dialplan, split_top
+from tests.asterisk_dev.test_lookup import auth_header
 from tests.fixtures.factories import make_user
 from tests.fixtures.pbx import calling_pbx
 from tests.fixtures.recorder import InlineRecorder
@@ -61,10 +62,9 @@ async def test_pressing_1_in_the_queue_books_a_callback_for_its_agents(
     now = datetime.now(UTC)
     session.add(QueueMember(pbx="pbx1", queue="support", interface="PJSIP/1001", updated_at=now))
     await session.flush()
-    conf = settings_of(read_dialplan(CONF.read_text()))
-    header = conf["CURLOPT(httpheader)"].replace("${TAMAS_TOKEN}", TOKEN)
-    name, _, value = header.partition(": ")
-    values = {"TAMAS_URL": "http://tamas.test", "TAMAS_AUTH": conf["TAMAS_AUTH"]}
+    # The header [tamas-auth] adds, from the token in Asterisk's environment.
+    name, value = auth_header(TOKEN)
+    values = {"TAMAS_URL": "http://tamas.test"}
     # 05_queue_abandoned's caller, as the PBX gives the number.
     url, data = curl_request(values | {"ARG1": "09187654321", "ARG2": "support"})
     form = {name: value, "Content-Type": "application/x-www-form-urlencoded"}
