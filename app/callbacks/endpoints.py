@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from app.callbacks.service import CallbackService
-from app.deps import AgentUser, SessionDep
+from app.deps import AgentUser, SessionDep, SettingsDep
+from app.messaging.service import MessagingService
 from app.models import Callback
 from app.schemas import DbId
 
@@ -60,10 +61,21 @@ async def list_callbacks(
 
 
 @router.post("/{callback_id}/claim", response_model=CallbackRead)
-async def claim_callback(callback_id: DbId, session: SessionDep, user: AgentUser) -> Callback:
+async def claim_callback(
+    callback_id: DbId,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: AgentUser,
+) -> Callback:
     """Take a callback (409 when another agent has it); then call the number
-    (`POST /api/originations`)."""
-    return await CallbackService(session).claim(user, callback_id, True)
+    (`POST /api/originations`). With the SMS trigger `callback_scheduled` on, the customer
+    is told by text that you will call."""
+    callback = await CallbackService(session).claim(user, callback_id, True)
+    await MessagingService(session, settings, request.app.state.sms_triggers).callback_claimed(
+        callback, user
+    )
+    return callback
 
 
 @router.post("/{callback_id}/release", response_model=CallbackRead)

@@ -13,6 +13,7 @@ from app.models.cases import (
     TrackingCodeCall,
 )
 from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
+from app.models.messaging import SmsMessage, SmsOptOut, SmsTrigger, SurveyAnswer
 from app.models.pops import PopEvent
 from app.models.recordings import Recording, RecordingAudit
 from app.models.users import AuthToken, LoginThrottle, Role, User, UserDevice
@@ -40,6 +41,10 @@ __all__ = [
     "RecordingAudit",
     "Role",
     "SettingDigest",
+    "SmsMessage",
+    "SmsOptOut",
+    "SmsTrigger",
+    "SurveyAnswer",
     "TrackingCode",
     "TrackingCodeCall",
     "User",
