@@ -264,7 +264,7 @@ class HttpProvider(_Guarded):
         if code >= 400:
             raise ProviderError(
                 self._clean(f"provider HTTP {code}: {response.text[:200]}"),
-                retryable=code >= 500 or code in (408, 409, 425, 429),
+                retryable=code >= 500 or code in (401, 403, 408, 409, 425, 429),
             )
         data: Any = None
         if self.conf.id_path or self.conf.ok_path:

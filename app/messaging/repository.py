@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
@@ -236,22 +236,23 @@ class OutboxRepository:
 
     # -- causes found by sweeps --------------------------------------------------------------
 
-    async def contracts_ending(self, on: date) -> list[tuple[int, int, str, date, str, str]]:
+    async def contracts_ending(self, on: date) -> list[tuple[int, int, str, date, str, list[str]]]:
         """Contracts whose last day is ``on``: (contract, customer, name, ends_on, level,
-        the customer's first mobile number or else first number)."""
-        phone = (
-            select(CustomerPhone.e164)
+        the customer's numbers in the order they were added)."""
+        phones = (
+            select(func.array_agg(aggregate_order_by(CustomerPhone.e164, CustomerPhone.id)))
             .where(CustomerPhone.customer_id == Customer.id)
-            .order_by((CustomerPhone.label != "mobile"), CustomerPhone.id)
-            .limit(1)
             .scalar_subquery()
         )
         stmt = (
-            select(Contract.id, Customer.id, Customer.name, Contract.ends_on, Contract.level, phone)
+            select(
+                Contract.id, Customer.id, Customer.name, Contract.ends_on, Contract.level, phones
+            )
             .join(Customer, Customer.id == Contract.customer_id)
             .where(Contract.ends_on == on)
             .order_by(Contract.id)
         )
         return [
-            (a, b, c, d, e, f) for a, b, c, d, e, f in (await self.session.execute(stmt)).all() if f
+            (a, b, c, d, e, list(f or []))
+            for a, b, c, d, e, f in (await self.session.execute(stmt)).all()
         ]

@@ -13,6 +13,7 @@ from string import Formatter
 from typing import Any
 
 import jdatetime
+import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,15 +119,27 @@ class MessagingService:
         )
         return parsed.e164 if parsed is not None else None
 
+    def mobile(self, number: str) -> str | None:
+        """The number in E.164 when a text can reach it (a mobile, not a landline)."""
+        e164 = self.e164(number)
+        if e164 is None:
+            return None
+        kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
+        mobile = (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        )
+        return e164 if kind in mobile else None
+
     async def queue(self, text: Text, *, strict: bool = False) -> SmsMessage | None:
         """Queue one text; None when its trigger is off, its number unusable, or its cause
         queued one already. Opted-out and rate-limited texts are stored as cancelled (the
         customer's timeline says why); with ``strict`` (an agent sending) they are refused
         instead."""
-        number = self.e164(text.number)
+        number = self.mobile(text.number)
         if number is None:
             if strict:
-                raise InvalidInput("this is not a number a text can go to", field="number")
+                raise InvalidInput("a text can only go to a mobile number", field="number")
             return None
         if text.body is not None:
             body = text.body
@@ -181,18 +194,22 @@ class MessagingService:
     # -- causes ------------------------------------------------------------------------------
 
     async def _customer(self, customer_id: int | None) -> tuple[str, str]:
-        """The customer's name and number to text (a mobile first)."""
+        """The customer's name and the first of its numbers a text can reach."""
         if customer_id is None:
             return "", ""
         stmt = (
             select(Customer.name, CustomerPhone.e164)
             .join(CustomerPhone, CustomerPhone.customer_id == Customer.id, isouter=True)
             .where(Customer.id == customer_id)
-            .order_by((CustomerPhone.label != "mobile"), CustomerPhone.id)
-            .limit(1)
+            .order_by(CustomerPhone.id)
         )
-        row = (await self.session.execute(stmt)).first()
-        return (row[0], row[1] or "") if row else ("", "")
+        rows = (await self.session.execute(stmt)).all()
+        if not rows:
+            return "", ""
+        return rows[0][0], self.first_mobile([e for _, e in rows if e])
+
+    def first_mobile(self, numbers: Sequence[str]) -> str:
+        return next((n for n in numbers if self.mobile(n)), "")
 
     async def _user_name(self, user_id: int | None) -> str:
         if user_id is None:
@@ -332,8 +349,11 @@ class MessagingService:
             name,
             ends_on,
             level,
-            phone,
+            phones,
         ) in await self.repo.contracts_ending(ends):
+            phone = self.first_mobile(phones)
+            if not phone:
+                continue
             shown = (
                 jdatetime.date.fromgregorian(date=ends_on).strftime("%Y/%m/%d")
                 if self.settings.sms_language == "fa"
