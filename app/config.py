@@ -63,6 +63,33 @@ class PbxSettings(BaseModel):
         return value
 
 
+class SmsHttpSettings(BaseModel):
+    """A provider spoken to over plain HTTP (Ghasedak, SMS.ir, Melipayamak...): where to
+    send, how, and where its answer holds the message's id. In ``url``, ``headers`` and
+    ``body`` the fields {number} (E.164 digits without +), {national} (09121234567), {e164}
+    (+989121234567), {text}, {local_id} (the outbox's id: the same for every try of one
+    message), {sender} and {api_key} are filled in; in a JSON body each is JSON-escaped."""
+
+    url: str = Field(pattern=r"^https?://\S+$")
+    method: Literal["POST", "GET", "PUT"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    # "json": the body template is JSON; "form": it is k=v&k=v, each value URL-encoded.
+    body_format: Literal["json", "form"] = "json"
+    body: str = ""
+    # Where the answer's JSON has the provider's message id (dotted, list items by index:
+    # "data.messageId", "entries.0.messageid"); "" when it gives none.
+    id_path: str = ""
+    # The answer is a success when this dotted path holds this value (besides a 2xx), e.g.
+    # "status" = "1" for SMS.ir; empty: a 2xx is enough.
+    ok_path: str = ""
+    ok_value: str = ""
+    api_key: SecretStr | None = None
+    sender: str = ""
+    # Whether the provider refuses a second message with the same {local_id} (then a try
+    # whose answer was lost cannot send the text twice: see the README).
+    deduplicates: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TAMAS_",
@@ -221,6 +248,51 @@ class Settings(BaseSettings):
     business_hours: str = Field(default="", pattern=r"^$|^\d{2}:\d{2}-\d{2}:\d{2}$")
     business_weekend: list[str] = Field(default_factory=lambda: ["friday"])
     business_holidays: list[str] = Field(default_factory=list)
+
+    # SMS. "none": texts are still queued (so none is lost) but not sent until a provider
+    # is set. "kavenegar": its REST API; "http": sms_http below (any other provider).
+    sms_provider: Literal["none", "kavenegar", "http"] = "none"
+    sms_kavenegar_api_key: SecretStr | None = None
+    sms_kavenegar_sender: str = Field(default="", pattern=r"^[0-9]{0,20}$")
+    # Tests point this at a local fake Kavenegar; leave it for the real one.
+    sms_kavenegar_base_url: str = Field(
+        default="https://api.kavenegar.com", pattern=r"^https?://\S+$"
+    )
+    sms_http: SmsHttpSettings | None = None
+    # Which template of a trigger texts use.
+    sms_language: Literal["fa", "en"] = "fa"
+    # Tries of one message before it is "failed"; waits between them double from the first
+    # to at most the longest.
+    sms_max_attempts: int = Field(default=8, ge=1, le=50)
+    sms_backoff_first_seconds: float = Field(default=30.0, gt=0, le=3600)
+    sms_backoff_most_seconds: float = Field(default=3600.0, gt=0, le=86400)
+    # How long a worker owns a message it claimed; one that died sending lets it go then.
+    sms_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    sms_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    sms_batch: int = Field(default=100, ge=1, le=5000)
+    sms_concurrency: int = Field(default=20, ge=1, le=500)
+    sms_poll_seconds: float = Field(default=2.0, gt=0, le=300)
+    # No texts in these hours (local time, time_zone), e.g. "22:00-08:00": queued until the
+    # window opens. Empty: any time.
+    sms_quiet_hours: str = Field(default="22:00-08:00", pattern=r"^$|^\d{2}:\d{2}-\d{2}:\d{2}$")
+    # At most this many texts to one number in sms_rate_window_minutes (0: no limit); more
+    # are cancelled (automatic ones) or refused (an agent's).
+    sms_rate_per_number: int = Field(default=5, ge=0, le=1000)
+    sms_rate_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # Delivery reports: ask the provider (Kavenegar) about texts sent at least this long ago
+    # and not yet delivered, for this long after sending. 0: only its callback is used.
+    sms_status_poll_seconds: float = Field(default=60.0, ge=0, le=86400)
+    sms_status_poll_hours: float = Field(default=24.0, gt=0, le=24 * 7)
+    # The token a provider's delivery callback carries (?token=); unset: callbacks refused.
+    sms_callback_token: SecretStr | None = None
+    # The contract-expiring text goes this many days before the contract's last day.
+    sms_contract_days_before: int = Field(default=7, ge=1, le=90)
+    # Post-call surveys: the SMS link for answered calls that took no IVR survey, sent this
+    # many minutes after the call (trigger "survey_link"); the link's address is
+    # public_url/survey/<token> and is good for survey_link_days.
+    public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://\S+$")
+    survey_link_delay_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    survey_link_days: int = Field(default=3, ge=1, le=30)
 
     @field_validator("default_region")
     @classmethod

@@ -31,11 +31,16 @@ from app.followups import endpoints as followup_endpoints
 from app.followups.worker import FollowupWorker
 from app.history import endpoints as history_endpoints
 from app.limits import install_limits
+from app.messaging import endpoints as messaging_endpoints
+from app.messaging.providers import build_provider
+from app.messaging.service import TriggerBook
+from app.messaging.worker import OutboxWorker
 from app.originations import endpoints as origination_endpoints
 from app.pbx import endpoints as pbx_endpoints
 from app.reports import endpoints as report_endpoints
 from app.reviews import endpoints as review_endpoints
 from app.supervision import endpoints as supervision_endpoints
+from app.surveys import endpoints as survey_endpoints
 from app.tracking import endpoints as tracking_endpoints
 from app.users import endpoints as user_endpoints
 from app.users.service import ensure_first_admin
@@ -126,6 +131,7 @@ def create_app(
         wallboard: Wallboard | None = None
         recorder: CallRecorder | None = None
         followups: FollowupWorker | None = None
+        sms_worker: OutboxWorker | None = None
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
@@ -148,6 +154,7 @@ def create_app(
                 [wrapup.on_calls],
                 region=settings.default_region,
                 settings=settings,
+                sms_triggers=app.state.sms_triggers,
             )
             app.state.call_recorder = recorder
             hub = Hub()
@@ -175,6 +182,13 @@ def create_app(
             followups = FollowupWorker(database.sessionmaker, settings)
             followups.start()
             app.state.followups = followups
+            sms_worker = OutboxWorker(
+                database.sessionmaker,
+                settings,
+                build_provider(settings),
+            )
+            sms_worker.start()
+            app.state.sms_worker = sms_worker
 
             async def make_listener(pbx_id: str) -> AmiListener:
                 pbx = configs[pbx_id]
@@ -224,6 +238,8 @@ def create_app(
                 await followups.stop()
             if recording_tasks is not None:
                 await recording_tasks.stop()
+            if sms_worker is not None:
+                await sms_worker.stop()
             if wallboard is not None:
                 await wallboard.stop()
             if fanout is not None:
@@ -239,6 +255,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.sms_triggers = TriggerBook()
     app.state.metrics_registry = metrics.build_registry(app.state, [p.id for p in settings.pbxes])
     install_error_handlers(app)
     install_limits(app, settings)
@@ -264,6 +281,8 @@ def create_app(
     app.include_router(report_endpoints.router)
     app.include_router(review_endpoints.router)
     app.include_router(supervision_endpoints.router)
+    app.include_router(messaging_endpoints.router)
+    app.include_router(survey_endpoints.router)
     app.include_router(admin.router)
     app.include_router(audit_endpoints.router)
     app.include_router(pop_endpoints.router)

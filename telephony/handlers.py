@@ -14,6 +14,7 @@ from app.callbacks.service import CallbackService
 from app.calls.service import CallLogService
 from app.config import Settings
 from app.db import SessionMaker, unit_of_work
+from app.messaging.service import MessagingService, TriggerBook
 from app.models import Origination
 from app.originations.service import OriginationService
 from app.phones import display_number
@@ -56,6 +57,7 @@ class CallRecorder:
         pops: bool = True,
         region: str = "IR",
         settings: Settings | None = None,
+        sms_triggers: TriggerBook | None = None,
     ):
         self.sessionmaker = sessionmaker
         self.publishers = publishers or []
@@ -63,6 +65,7 @@ class CallRecorder:
         self.region = region
         self.settings = settings or Settings(pbxes=[], default_region=region)
         self.stored = 0
+        self.sms_triggers = sms_triggers or TriggerBook()
         self._board_notified = 0.0
         # Queue members: the availability last stored for each, and device-state changes
         # waiting to be stored together.
@@ -175,6 +178,11 @@ class CallRecorder:
                 await TrackingService(session, self.settings).auto_issue(events, ids)
             if any(e.kind == "ended" for e in events):
                 await CallbackService(session, self.settings).track(events, ids)
+            if any(e.kind in ("answered", "ended") for e in events):
+                # Texts for missed calls and automatic tracking codes, in this transaction.
+                await MessagingService(session, self.settings, self.sms_triggers).after_calls(
+                    events, ids
+                )
             if extras.originates or any(e.call.origination for e in events):
                 failed = await OriginationService(session, self.settings).track(
                     events, extras.originates, ids

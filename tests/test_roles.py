@@ -174,6 +174,23 @@ CASES = [
     Case("POST", "/api/supervision/agents/{user}/queues/support/logout", SUPERVISOR_UP, 422),
     Case("GET", "/api/supervision/activity?from=2026-11-01&to=2026-11-30", AGENT_UP, 200),
     Case("GET", "/api/supervision/activity/timeline?day=1405-09-01", AGENT_UP, 200),
+    # Texts to customers (queued: this app has no provider), their triggers and opt-outs;
+    # surveys and CSAT.
+    Case("POST", "/api/sms", AGENT_UP, 201, {"body": "سلام", "number": "09121234567"}),
+    Case("GET", "/api/customers/{customer}/sms", AGENT_UP, 200),
+    Case("GET", "/api/sms/triggers", SUPERVISOR_UP, 200),
+    Case(
+        "PUT",
+        "/api/sms/triggers/missed_call",
+        ADMIN,
+        200,
+        {"enabled": False, "template_fa": "تماس شما", "template_en": "your call"},
+    ),
+    Case("GET", "/api/sms/opt-outs", SUPERVISOR_UP, 200),
+    Case("POST", "/api/sms/opt-outs", AGENT_UP, 201, {"number": "09121234567"}),
+    Case("DELETE", "/api/sms/opt-outs/09129999999", SUPERVISOR_UP, 404),
+    Case("GET", "/api/calls/999999/survey", AGENT_UP, 404),
+    Case("GET", "/api/reports/csat?from=2026-11-01&to=2026-11-30", AGENT_UP, 200),
 ]
 
 
@@ -229,6 +246,7 @@ PBX_CASES = [
     PbxCase("GET", "/pbx/tracking?code=12345678", 200),
     # Past the token check, the form fields (number, queue) are missing (422).
     PbxCase("POST", "/pbx/callbacks?format=text", 422),
+    PbxCase("GET", "/pbx/survey?linkedid=unknown.1&q1=5", 200),
     # Past the token check, a name outside the recordings' root is refused before anything
     # is stored (400).
     PbxCase("POST", "/pbx/recordings?name=../../outside.wav", 400),
@@ -365,6 +383,11 @@ PUBLIC = {
     ("MOUNT", "/panel"): "the panel's static files; its API calls carry the token",
     ("GET", "/api/recordings/{recording_id}/stream"): "no token: a short-lived address signed "
     "for one user and one recording (403 otherwise: tests/recordings/test_stream.py)",
+    ("POST", "/sms/delivery/{provider}"): "an SMS provider's delivery report: refused without "
+    "TAMAS_SMS_CALLBACK_TOKEN (tests/messaging/test_triggers.py)",
+    ("GET", "/survey/{token}"): "the survey an SMS link opens: signed for one call, expiring "
+    "(tests/messaging/test_surveys.py)",
+    ("POST", "/survey/{token}"): "the answers of that survey: the same signed link",
 }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from app.callbacks.schemas import (
     AttemptIn,
@@ -17,6 +17,7 @@ from app.callbacks.schemas import (
 )
 from app.callbacks.service import CallbackService
 from app.deps import AgentUser, SessionDep, SettingsDep, SupervisorUser
+from app.messaging.service import MessagingService
 from app.models import Callback
 from app.schemas import DbId
 
@@ -130,12 +131,21 @@ async def bulk_callbacks(
 
 @router.post("/{callback_id}/claim", response_model=CallbackRead)
 async def claim_callback(
-    callback_id: DbId, session: SessionDep, settings: SettingsDep, user: AgentUser
+    callback_id: DbId,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: AgentUser,
 ) -> CallbackRead:
     """Take a callback (409 when another agent has it); then call the number
-    (`POST /api/originations` with `callback_id`, which links the call to it)."""
+    (`POST /api/originations` with `callback_id`, which links the call to it). With the SMS
+    trigger `callback_scheduled` on, the customer is told by text that you will call."""
     service = CallbackService(session, settings)
-    return (await _read(service, [await service.claim(user, callback_id, True)]))[0]
+    callback = await service.claim(user, callback_id, True)
+    await MessagingService(session, settings, request.app.state.sms_triggers).callback_claimed(
+        callback, user
+    )
+    return (await _read(service, [callback]))[0]
 
 
 @router.post("/{callback_id}/release", response_model=CallbackRead)

@@ -17,6 +17,7 @@ from app.models.cases import (
     TrackingCodeCall,
 )
 from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
+from app.models.messaging import SmsMessage, SmsOptOut, SmsTrigger, SurveyAnswer
 from app.models.pops import PopEvent
 from app.models.recordings import Recording, RecordingAudit
 from app.models.supervision import AgentActivity, SpySession
@@ -49,7 +50,11 @@ __all__ = [
     "RecordingAudit",
     "Role",
     "SettingDigest",
+    "SmsMessage",
+    "SmsOptOut",
+    "SmsTrigger",
     "SpySession",
+    "SurveyAnswer",
     "Task",
     "TrackingCode",
     "TrackingCodeCall",

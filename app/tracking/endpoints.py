@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from app.calls.schemas import CallRead
 from app.deps import AdminUser, AgentUser, SessionDep, SettingsDep, SupervisorUser, has_role
 from app.errors import Conflict, NotFound
 from app.history.filters import day_bounds
+from app.messaging.service import MessagingService
 from app.models import CaseCategory, CaseSla, Role, TrackingCode
 from app.tracking.schemas import (
     CategoryIn,
@@ -42,15 +43,20 @@ CodePath = Annotated[
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TrackingCodeRead)
 async def issue_code(
-    body: TrackingCodeCreate, session: SessionDep, settings: SettingsDep, user: AgentUser
+    body: TrackingCodeCreate,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: AgentUser,
 ) -> TrackingCode:
     """Issue a tracking code for a case (optionally starting with a call); the customer can
     quote it on a later call. Answered inbound calls get one automatically unless
-    `TAMAS_TRACKING_AUTO_ISSUE` is off."""
+    `TAMAS_TRACKING_AUTO_ISSUE` is off. With the SMS trigger `tracking_code` on, the customer
+    gets the code by text."""
     service = TrackingService(session, settings)
     if body.call_id is not None:
         await RecordingService(session, settings).call_for_user(user, body.call_id)
-    return await service.issue(
+    code = await service.issue(
         by=user,
         call_id=body.call_id,
         customer_id=body.customer_id,
@@ -58,6 +64,11 @@ async def issue_code(
         category=body.category,
         priority=body.priority,
     )
+    # The customer's text with the code (trigger "tracking_code"), in this transaction.
+    await MessagingService(session, settings, request.app.state.sms_triggers).tracking_issued(
+        [code]
+    )
+    return code
 
 
 @router.get("", response_model=list[TrackingCodeRead])
