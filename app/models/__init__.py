@@ -13,6 +13,12 @@ from app.models.cases import (
     TrackingCodeCall,
 )
 from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
+from app.models.integrations import (
+    IntegrationEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from app.models.pops import PopEvent
 from app.models.recordings import Recording, RecordingAudit
 from app.models.users import AuthToken, LoginThrottle, Role, User, UserDevice
@@ -31,6 +37,7 @@ __all__ = [
     "Customer",
     "CustomerKind",
     "CustomerPhone",
+    "IntegrationEvent",
     "LoginThrottle",
     "Origination",
     "PopEvent",
@@ -44,4 +51,7 @@ __all__ = [
     "TrackingCodeCall",
     "User",
     "UserDevice",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
