@@ -125,7 +125,7 @@ async def get_endpoint(endpoint_id: int, session: SessionDep, _: AdminUser) -> E
     return _read(endpoint, counts)
 
 
-@router.patch("/api/admin/webhooks/{endpoint_id}", response_model=EndpointWithSecret)
+@router.patch("/api/admin/webhooks/{endpoint_id}", response_model=EndpointWithSecret | EndpointRead)
 async def update_endpoint(
     endpoint_id: int, body: EndpointUpdate, session: SessionDep, _: AdminUser
 ) -> EndpointRead:

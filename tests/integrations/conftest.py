@@ -22,6 +22,8 @@ from app.models import (
     User,
     WebhookEndpoint,
 )
+from telephony.simulator import AmiSimulator
+from tests.screenpop.support import SECRET, USER
 
 
 @pytest.fixture
@@ -55,3 +57,9 @@ def fast(settings: Settings) -> Settings:
             "webhook_max_attempts": 4,
         }
     )
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[AmiSimulator]:
+    async with AmiSimulator(username=USER, secret=SECRET) as simulator:
+        yield simulator
