@@ -294,6 +294,32 @@ class Settings(BaseSettings):
     survey_link_delay_minutes: int = Field(default=10, ge=1, le=24 * 60)
     survey_link_days: int = Field(default=3, ge=1, le=30)
 
+    # Webhooks (the endpoints are registered on the admin page): how long an endpoint may
+    # take to answer, how many tries before a delivery is dead, and the waits between tries
+    # (doubled each time from the first up to the longest, each with up to half of it
+    # taken off at random so that a recovering endpoint is not hit by every instance at once).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_backoff_first_seconds: float = Field(default=5.0, gt=0, le=3600)
+    webhook_backoff_most_seconds: float = Field(default=3600.0, gt=0, le=86400)
+    # Deliveries in flight at once per instance (one per endpoint: each endpoint's are in order).
+    webhook_concurrency: int = Field(default=16, ge=1, le=1000)
+    # Events kept for the event stream's resumption (Last-Event-ID), in days.
+    integration_events_retention_days: int = Field(default=7, ge=1, le=365)
+
+    # Pop enrichment: an HTTP GET to the ERP/website asked for each pop's caller, its
+    # answer's labelled fields shown on the pop and the customer card. The URL template's
+    # fields: {number} (E.164), {customer_id}, {external_id} (empty when unknown). Unset: off.
+    enrichment_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # Headers sent with it, as JSON: {"Authorization": "Bearer ..."} (never logged).
+    enrichment_headers: dict[str, SecretStr] = Field(default_factory=dict)
+    # A pop never waits for it: an answer that comes within this budget is put on the pop
+    # (an update of it when the pop went first), a later one is marked late.
+    enrichment_budget_ms: int = Field(default=300, ge=10, le=10_000)
+    # The slowest answer still taken (and shown when it arrives), and how long one is kept.
+    enrichment_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    enrichment_ttl_seconds: float = Field(default=300.0, ge=0, le=86400)
+
     @field_validator("default_region")
     @classmethod
     def _region_upper(cls, value: str) -> str:

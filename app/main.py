@@ -30,6 +30,10 @@ from app.errors import install_error_handlers
 from app.followups import endpoints as followup_endpoints
 from app.followups.worker import FollowupWorker
 from app.history import endpoints as history_endpoints
+from app.integrations import endpoints as integration_endpoints
+from app.integrations.repository import NOTIFY_CHANNEL as INTEGRATIONS_CHANNEL
+from app.integrations.stream import EventStream
+from app.integrations.worker import WebhookWorker
 from app.limits import install_limits
 from app.messaging import endpoints as messaging_endpoints
 from app.messaging.providers import build_provider
@@ -132,6 +136,7 @@ def create_app(
         recorder: CallRecorder | None = None
         followups: FollowupWorker | None = None
         sms_worker: OutboxWorker | None = None
+        webhooks: WebhookWorker | None = None
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
@@ -164,12 +169,25 @@ def create_app(
             wallboard = Wallboard(database.sessionmaker, settings)
             wallboard.start()
             app.state.wallboard = wallboard
+            worker = webhooks = WebhookWorker(database.sessionmaker, settings)
+            worker.start()
+            app.state.webhooks = worker
+            stream = EventStream()
+            app.state.event_stream = stream
+
+            def integrations_changed(*_: object) -> None:
+                worker.changed()
+                stream.changed()
+
             fanout = PgFanout(
                 database.dsn,
                 hub,
                 database.sessionmaker,
                 settings.default_region,
-                extra_channels={"tamas_wallboard": wallboard.changed},
+                extra_channels={
+                    "tamas_wallboard": wallboard.changed,
+                    INTEGRATIONS_CHANNEL: integrations_changed,
+                },
             )
             await fanout.start()
             app.state.fanout = fanout
@@ -242,6 +260,8 @@ def create_app(
                 await sms_worker.stop()
             if wallboard is not None:
                 await wallboard.stop()
+            if webhooks is not None:
+                await webhooks.stop()
             if fanout is not None:
                 await fanout.stop()
             if actions is not None:
@@ -285,6 +305,7 @@ def create_app(
     app.include_router(survey_endpoints.router)
     app.include_router(admin.router)
     app.include_router(audit_endpoints.router)
+    app.include_router(integration_endpoints.router)
     app.include_router(pop_endpoints.router)
     app.include_router(wallboard_endpoints.router)
     app.include_router(health.router)

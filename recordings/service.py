@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.errors import InvalidInput, NotFound
+from app.integrations import events as ev
+from app.integrations.service import emit
 from app.models import Call, Recording, RecordingAudit, Role, User
 from recordings import media
 from recordings.repository import RecordingRepository
@@ -242,6 +244,7 @@ class RecordingService:
     async def _describe(
         self, storage: Storage, recording: Recording, relative: str, now: datetime
     ) -> None:
+        was_available = recording.state == "available"
         path = await asyncio.to_thread(storage.local_path, relative)
         described = await asyncio.to_thread(media.probe, path)
         recording.relative_path = relative
@@ -257,6 +260,8 @@ class RecordingService:
         recording.codec = described.codec[:32]
         recording.content_type = described.content_type[:64]
         await self.session.flush()
+        if not was_available:
+            await emit(self.session, [ev.envelope(ev.RECORDING_READY, recording_data(recording))])
 
     async def _locate(self, storage: Storage, recording: Recording, call: Call) -> str:
         if recording.relative_path:
@@ -402,6 +407,25 @@ class RecordingService:
             await self.audit(None, recording, "delete", detail="retention")
         await self.session.flush()
         return done
+
+
+def recording_data(recording: Recording) -> dict[str, Any]:
+    """A recording as the integrations' ``recording.ready`` carries it."""
+    return {
+        "recording_id": recording.id,
+        "call_id": recording.call_id,
+        "pbx": recording.pbx,
+        "position": recording.position,
+        "source": recording.source,
+        "duration_seconds": recording.duration_seconds,
+        "size": recording.size,
+        "format": recording.format,
+        "codec": recording.codec,
+        "content_type": recording.content_type,
+        "sha256": recording.sha256,
+        # With a supervisor's or admin's token (agents: their own calls' only).
+        "audio_url": f"/api/recordings/{recording.id}/audio",
+    }
 
 
 def _stat_all(storage: Storage, relatives: Sequence[str]) -> list[FileInfo | None]:

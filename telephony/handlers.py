@@ -14,6 +14,8 @@ from app.callbacks.service import CallbackService
 from app.calls.service import CallLogService
 from app.config import Settings
 from app.db import SessionMaker, unit_of_work
+from app.integrations.events import call_events
+from app.integrations.service import emit
 from app.messaging.service import MessagingService, TriggerBook
 from app.models import Origination
 from app.originations.service import OriginationService
@@ -167,6 +169,9 @@ class CallRecorder:
                 await service.close_unseen(extras.live_calls)
             stored = await service.record_many(latest.values()) if latest else {}
             ids = {key: stored[(call.pbx, call.linkedid)] for key, call in latest.items()}
+            # For webhooks and the event stream: written with the calls, sent after commit
+            # by the webhook worker (never a network call here).
+            await emit(session, call_events(events, ids, service.holders))
             pops = PopService(
                 session,
                 self.region,

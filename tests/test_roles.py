@@ -191,6 +191,24 @@ CASES = [
     Case("DELETE", "/api/sms/opt-outs/09129999999", SUPERVISOR_UP, 404),
     Case("GET", "/api/calls/999999/survey", AGENT_UP, 404),
     Case("GET", "/api/reports/csat?from=2026-11-01&to=2026-11-30", AGENT_UP, 200),
+    # Integrations: webhooks are configured by admins; the event stream is for supervisors
+    # and admins (past the role check: an unknown event type, 422, since a good request
+    # would stream for ever).
+    Case("GET", "/api/admin/webhooks/event-types", ADMIN, 200),
+    Case("GET", "/api/admin/webhooks", ADMIN, 200),
+    Case(
+        "POST",
+        "/api/admin/webhooks",
+        ADMIN,
+        201,
+        {"url": "https://erp.example.com/hook", "event_types": ["call.ended"]},
+    ),
+    Case("GET", "/api/admin/webhooks/deliveries", ADMIN, 200),
+    Case("POST", "/api/admin/webhooks/deliveries/999999/redeliver", ADMIN, 404),
+    Case("GET", "/api/admin/webhooks/999999", ADMIN, 404),
+    Case("PATCH", "/api/admin/webhooks/999999", ADMIN, 404, {"enabled": False}),
+    Case("DELETE", "/api/admin/webhooks/999999", ADMIN, 404),
+    Case("GET", "/api/events/stream?types=nope", SUPERVISOR_UP, 422),
 ]
 
 

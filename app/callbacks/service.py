@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Table, bindparam, or_, select, text
+from sqlalchemy import DateTime, Table, bindparam, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -24,6 +24,8 @@ from app.callbacks.schemas import CallbackCreate, CallbackUpdate
 from app.config import Settings
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.followups.due import due_from
+from app.integrations import events as ev
+from app.integrations.service import emit
 from app.models import Callback, CallbackAttempt, Customer, CustomerPhone, Origination, Role, User
 from app.phones import try_parse_phone
 from telephony.model import CallEvent
@@ -53,6 +55,16 @@ def _owe() -> Any:
             "queue": stmt.excluded.queue,
             "updated_at": bindparam("updated_now", type_=DateTime(timezone=True)),
         },
+    ).returning(
+        callbacks.c.id,
+        callbacks.c.pbx,
+        callbacks.c.number,
+        callbacks.c.e164,
+        callbacks.c.queue,
+        callbacks.c.attempts,
+        callbacks.c.last_call_id,
+        # A row the upsert inserted (not updated) has no deleting transaction yet.
+        literal_column("(xmax = 0)").label("created"),
     )
 
 
@@ -186,7 +198,26 @@ class CallbackService:
 
     async def _owe_many(self, rows: list[dict[str, Any]]) -> None:
         now = datetime.now(UTC)
-        await self.session.execute(_owe(), [{**row, "updated_now": now} for row in rows])
+        result = await self.session.execute(_owe(), [{**row, "updated_now": now} for row in rows])
+        # A callback newly owed is news for the integrations; another missed call of a
+        # number already owed one only counts an attempt more.
+        created = [
+            ev.envelope(
+                ev.CALLBACK_CREATED,
+                {
+                    "callback_id": r.id,
+                    "pbx": r.pbx,
+                    "number": r.number,
+                    "e164": r.e164,
+                    "queue": r.queue,
+                    "attempts": r.attempts,
+                    "call_id": r.last_call_id,
+                },
+            )
+            for r in result.all()
+            if r.created
+        ]
+        await emit(self.session, created)
 
     async def _settle_many(self, answered: list[tuple[str, str, str | None, int, str]]) -> None:
         numbers = sorted({n for _, n, _, _, _ in answered})

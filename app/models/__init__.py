@@ -17,6 +17,12 @@ from app.models.cases import (
     TrackingCodeCall,
 )
 from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
+from app.models.integrations import (
+    IntegrationEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from app.models.messaging import SmsMessage, SmsOptOut, SmsTrigger, SurveyAnswer
 from app.models.pops import PopEvent
 from app.models.recordings import Recording, RecordingAudit
@@ -41,6 +47,7 @@ __all__ = [
     "Customer",
     "CustomerKind",
     "CustomerPhone",
+    "IntegrationEvent",
     "LoginThrottle",
     "Origination",
     "PopEvent",
@@ -60,4 +67,7 @@ __all__ = [
     "TrackingCodeCall",
     "User",
     "UserDevice",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

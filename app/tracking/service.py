@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.followups.hours import clock_of
+from app.integrations import events as ev
+from app.integrations.service import emit
 from app.models import Call, CallCustomer, Role, TrackingCode, User, UserDevice
 from app.tracking import codes
 from app.tracking.repository import CaseSettingsRepository, TrackingRepository
@@ -98,6 +100,8 @@ class TrackingService:
             raise Conflict("no free tracking code: widen the code length")
         if call_id is not None:
             await self.repo.link(created.id, call_id)
+        data = ev.tracking_code_data(created, call_id=call_id)
+        await emit(self.session, [ev.envelope(ev.TRACKING_CODE_CREATED, data)])
         return created
 
     async def _only_customer(self, call_id: int) -> int | None:
@@ -129,6 +133,7 @@ class TrackingService:
         issued = 0
         opened = datetime.now(UTC)
         first_due, resolution_due = await self.deadlines("", "normal", opened)
+        news: list[ev.Event] = []
         for _ in range(DRAWS):
             if not waiting:
                 break
@@ -143,8 +148,25 @@ class TrackingService:
                 opened,
             )
             for code in created:
-                waiting.pop(rows[code], None)
+                call_id = rows[code]
+                _, customers, owner = waiting.pop(call_id)
                 issued += 1
+                news.append(
+                    ev.envelope(
+                        ev.TRACKING_CODE_CREATED,
+                        {
+                            "code": code,
+                            "status": "open",
+                            "subject": "",
+                            "customer_id": _only(customers),
+                            "owner_user_id": owner,
+                            "automatic": True,
+                            "call_id": call_id,
+                            "change": "created",
+                        },
+                    )
+                )
+        await emit(self.session, news)
         return issued
 
     async def get(self, text: str) -> TrackingCode:
@@ -165,6 +187,7 @@ class TrackingService:
         # The caller quoted an existing case: the code issued automatically for this call,
         # untouched (no other call, no subject), is not a case of its own. Closed and
         # unlinked, never deleted: codes are not reused.
+        merged: list[ev.Event] = []
         for other in (await self.repo.codes_of_calls([call_id]))[call_id]:
             if other.id == code.id or not other.automatic or other.subject:
                 continue
@@ -173,7 +196,22 @@ class TrackingService:
                 other.status = "closed"
                 other.closed_at = datetime.now(UTC)
                 other.subject = f"merged into {code.code}"
+                merged.append(
+                    ev.envelope(
+                        ev.TRACKING_CODE_CHANGED, ev.tracking_code_data(other, change="merged")
+                    )
+                )
         await self.session.flush()
+        await emit(
+            self.session,
+            [
+                ev.envelope(
+                    ev.TRACKING_CODE_CHANGED,
+                    ev.tracking_code_data(code, call_id=call_id, change="call_linked"),
+                ),
+                *merged,
+            ],
+        )
         return code
 
     async def update(
@@ -214,7 +252,10 @@ class TrackingService:
             code.closed_at = datetime.now(UTC) if status == "closed" else None
             if status == "closed":
                 code.first_response_at = code.first_response_at or code.closed_at
-        await self.session.flush()
+        if self.session.is_modified(code):
+            await self.session.flush()
+            data = ev.tracking_code_data(code, change="updated")
+            await emit(self.session, [ev.envelope(ev.TRACKING_CODE_CHANGED, data)])
         return code
 
     async def report(self, start: datetime, end: datetime, now: datetime) -> list[dict[str, Any]]:

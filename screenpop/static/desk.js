@@ -1,7 +1,7 @@
 // The supervisor views (call history, KPI reports, the live wallboard) as views of the same
 // page as the agent's panel: one sign-in, one session, and the agent's own pops keep coming
 // while a supervisor (who may take calls too) reads the history. The address's #fragment
-// names the view (#history, #reports, #wallboard), so a wall screen can open straight on the
+// names the view (#history, #reports, #wallboard, #integrations for admins), so a wall screen can open straight on the
 // wallboard and a reload stays where it was. A view's module (and Chart.js) is loaded the
 // first time it is opened; agents get their own history and figures, and no wallboard.
 
@@ -14,10 +14,16 @@ const VIEWS = {
   reports: { load: () => import("./reports.js"), supervisor: false },
   activity: { load: () => import("./activity.js"), supervisor: false },
   wallboard: { load: () => import("./wallboard.js"), supervisor: true },
+  integrations: { load: () => import("./integrations.js"), supervisor: true, admin: true },
 };
 
 export const isSupervisor = (user = currentUser()) =>
   user?.role === "supervisor" || user?.role === "admin";
+
+export const isAdmin = (user = currentUser()) => user?.role === "admin";
+
+/** Whether this user may open the view ``spec`` (admins only for the admin's views). */
+const mayOpen = (spec) => (!spec.supervisor || isSupervisor()) && (!spec.admin || isAdmin());
 
 export class Desk {
   /** `openCustomer(id)` shows a customer in the panel's customer card. */
@@ -34,9 +40,9 @@ export class Desk {
   /** Signed in: show the links this user may follow and the view the address names. */
   start() {
     this.active = true;
-    const supervisor = isSupervisor();
     for (const link of this.links) {
-      link.parentElement.hidden = Boolean(VIEWS[link.dataset.view]?.supervisor) && !supervisor;
+      const spec = VIEWS[link.dataset.view];
+      link.parentElement.hidden = Boolean(spec) && !mayOpen(spec);
     }
     // A supervisor with no phone takes no calls: their panel would stay empty, so they
     // land on the wallboard (an address naming a view still opens that view).
@@ -71,7 +77,7 @@ export class Desk {
     if (!this.active) return;
     const spec = VIEWS[name];
     // Other fragments (the skip link's) and views this user may not open: the panel.
-    if (!spec || (spec.supervisor && !isSupervisor())) {
+    if (!spec || !mayOpen(spec)) {
       this.showPanel();
       return;
     }
