@@ -47,7 +47,7 @@ export class Desk {
     // A supervisor with no phone takes no calls: their panel would stay empty, so they
     // land on the wallboard (an address naming a view still opens that view).
     const user = currentUser();
-    if (supervisor && !user?.devices?.length && !location.hash.slice(1)) {
+    if (isSupervisor(user) && !user?.devices?.length && !location.hash.slice(1)) {
       history.replaceState(null, "", "#wallboard");
     }
     return this.route();

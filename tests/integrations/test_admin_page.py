@@ -55,11 +55,13 @@ async def test_an_admin_adds_a_url_reads_the_log_and_sends_a_dead_delivery_again
         await expect(view.get_by_role("heading", name="یکپارچه‌سازی: وب‌هوک‌ها")).to_be_visible()
         await expect(view.get_by_text("هنوز نشانی‌ای ثبت نشده است.")).to_be_visible()
 
-        # No event picked: the API's message next to the form.
+        # No event picked: the API's refusal shown on the form, in Persian.
         form = view.locator("form.webhook-form")
         await form.get_by_label("نشانی (URL)").fill(receiver.url)
         await form.get_by_role("button", name="افزودن نشانی").click()
-        await expect(form.locator(".form-error, .field-error").first).to_contain_text("event")
+        await expect(form.locator(".form-error, .field-error").first).to_contain_text(
+            "پذیرفته نیست"
+        )
         # The browser logs the refused request; nothing else went wrong.
         assert [e for e in admin.errors if "422" not in e] == []
         admin.errors.clear()
