@@ -10,6 +10,7 @@ import { ApiError, api } from "./api.js";
 import { errorText, numberText } from "./customers.js";
 import { callButton, readableNumber } from "./dialling.js";
 import { $, debounce, h, joined } from "./dom.js";
+import "./i18n_followups.js";
 import { digits, t, timeElement } from "./i18n.js";
 
 const POLL_MS = 30_000;
@@ -145,6 +146,12 @@ export class Callbacks {
               ? h("span", {}, `${t("callback_last")} `, timeElement(callback.last_call_at))
               : null,
             callback.queue ? t("queue", { queue: callback.queue }) : null,
+            // Scheduled (or rescheduled by a try): when it is due.
+            new Date(callback.due_at) > new Date()
+              ? h("span", {}, `${t("due_at")} `, timeElement(callback.due_at))
+              : null,
+            callback.tries ? t("callback_tries", { n: digits(callback.tries), of: digits(callback.max_tries) }) : null,
+            callback.note || null,
           ],
           t("sep"),
         ),
