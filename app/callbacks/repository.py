@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Callback, CallbackAttempt, QueueMember, User, UserDevice
+from app.models import Callback, CallbackAttempt, Origination, QueueMember, User, UserDevice
 
 
 class CallbackRepository:
@@ -129,6 +129,12 @@ class CallbackRepository:
             if (pbx, queue) in out:
                 out[(pbx, queue)].append(user_id)
         return out
+
+    async def originator(self, ref: str) -> int | None:
+        """Who placed this click-to-call."""
+        stmt = select(Origination.user_id).where(Origination.ref == ref)
+        found: int | None = (await self.session.execute(stmt)).scalar_one_or_none()
+        return found
 
     async def active_user(self, user_id: int) -> User | None:
         user = await self.session.get(User, user_id)

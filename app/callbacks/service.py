@@ -162,12 +162,8 @@ class CallbackService:
             callback.origination_ref = None
             if outcome is None:
                 continue
-            user_id = await self._originator(event.call.origination)
+            user_id = await self.repo.originator(event.call.origination)
             await self._record(callback, outcome, user_id, call_id, "")
-
-    async def _originator(self, ref: str) -> int | None:
-        stmt = select(Origination.user_id).where(Origination.ref == ref)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def _record(
         self, callback: Callback, outcome: str, user_id: int | None, call_id: int | None, note: str

@@ -6,10 +6,11 @@
 // No message says a callback came or went: the lists are asked for when the tab is shown,
 // after a call of this agent's ends, and every half minute.
 
-import { ApiError, api } from "./api.js";
+import { ApiError, api, currentUser } from "./api.js";
 import { errorText, numberText } from "./customers.js";
 import { callButton, readableNumber } from "./dialling.js";
 import { $, debounce, h, joined } from "./dom.js";
+import "./i18n_followups.js";
 import { digits, t, timeElement } from "./i18n.js";
 
 const POLL_MS = 30_000;
@@ -30,6 +31,8 @@ export class Callbacks {
     this.request = null;
     this.names = new Map(); // e164 -> {at, customers}
     this.soon = debounce(() => this.refresh(), 300);
+    this.picked = new Set(); // supervisors: the open callbacks ticked for a bulk action
+    this.bulk = $("callbacks-bulk");
     document.addEventListener("langchange", () => this.render());
   }
 
@@ -44,6 +47,8 @@ export class Callbacks {
     this.soon.cancel();
     this.request?.abort();
     Object.assign(this, { open: [], mine: [], problem: "", timer: null, request: null });
+    this.picked.clear();
+    this.bulk.replaceChildren();
     this.names.clear();
     this.render();
   }
@@ -95,6 +100,7 @@ export class Callbacks {
         ? this.mine.map((c) => this.item(c, true))
         : [h("li", { class: "muted", text: t("callbacks_mine_none") })]),
     );
+    this.renderBulk();
     this.openList.replaceChildren(
       ...(this.open.length
         ? this.open.map((c) => this.item(c, false))
@@ -112,12 +118,79 @@ export class Callbacks {
     }
   }
 
+  supervisor() {
+    return ["supervisor", "admin"].includes(currentUser()?.role);
+  }
+
+  /** Supervisors: mark the ticked callbacks seen, or dismiss them with one reason. */
+  renderBulk() {
+    const on = this.supervisor() && this.open.length > 0;
+    this.bulk.hidden = !on;
+    if (!on) return;
+    const open = new Set(this.open.map((c) => c.id));
+    for (const id of [...this.picked]) if (!open.has(id)) this.picked.delete(id);
+    if (this.bulk.childElementCount) {
+      this.bulk.querySelector(".bulk-picked").textContent = t("bulk_picked", { n: digits(this.picked.size) });
+      return;
+    }
+    const reason = h("input", { id: "bulk-reason", maxlength: "500" });
+    const error = h("p", { class: "form-error", role: "alert" });
+    const send = async (action) => {
+      error.textContent = "";
+      if (!this.picked.size) {
+        error.textContent = t("bulk_none_picked");
+        return;
+      }
+      if (action === "dismiss" && !reason.value.trim()) {
+        error.textContent = t("dismiss_reason_needed");
+        reason.focus();
+        return;
+      }
+      try {
+        const done = await api("/api/callbacks/bulk", {
+          method: "POST",
+          body: { ids: [...this.picked], action, reason: reason.value.trim() },
+        });
+        this.picked.clear();
+        reason.value = "";
+        await this.refresh();
+        this.status.textContent = t(action === "seen" ? "bulk_seen_done" : "bulk_dismissed", { n: digits(done.changed) });
+      } catch (err) {
+        error.textContent = errorText(err);
+      }
+    };
+    this.bulk.replaceChildren(
+      h("span", { class: "bulk-picked muted", text: t("bulk_picked", { n: digits(this.picked.size) }) }),
+      h("button", { type: "button", class: "secondary small", text: t("bulk_seen"), onclick: () => send("seen") }),
+      h("label", { for: "bulk-reason", text: t("dismiss_reason") }),
+      reason,
+      h("button", { type: "button", class: "secondary small", text: t("bulk_dismiss"), onclick: () => send("dismiss") }),
+      error,
+    );
+    this.bulk.onsubmit = (event) => event.preventDefault();
+  }
+
   item(callback, mine) {
     const display = readableNumber(callback.number, callback.e164);
     const customers = this.names.get(callback.e164)?.customers ?? [];
+    const pick =
+      !mine && this.supervisor()
+        ? h("input", {
+            type: "checkbox",
+            class: "bulk-pick",
+            checked: this.picked.has(callback.id),
+            "aria-label": t("bulk_pick_label", { number: digits(display) }),
+            onchange: (event) => {
+              if (event.target.checked) this.picked.add(callback.id);
+              else this.picked.delete(callback.id);
+              this.renderBulk();
+            },
+          })
+        : null;
     return h(
       "li",
-      { class: "callback" },
+      { class: `callback${callback.seen_at ? " seen" : ""}` },
+      pick,
       h(
         "p",
         { class: "callback-who" },
@@ -145,6 +218,12 @@ export class Callbacks {
               ? h("span", {}, `${t("callback_last")} `, timeElement(callback.last_call_at))
               : null,
             callback.queue ? t("queue", { queue: callback.queue }) : null,
+            // Scheduled (or rescheduled by a try): when it is due.
+            new Date(callback.due_at) > new Date()
+              ? h("span", {}, `${t("due_at")} `, timeElement(callback.due_at))
+              : null,
+            callback.tries ? t("callback_tries", { n: digits(callback.tries), of: digits(callback.max_tries) }) : null,
+            callback.note || null,
           ],
           t("sep"),
         ),

@@ -1,6 +1,6 @@
-"""Two Tamas instances on one database: every reminder pops exactly once (one pop row, one
-message per panel, whichever instance claimed it), including those that fell due while no
-instance was running."""
+"""Two Tamas instances on one database: every reminder and every due callback pops exactly
+once (one pop row, one message per panel, whichever instance claimed it), including those
+that fell due while no instance was running."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 
 from app.config import Settings
 from app.db import Database, unit_of_work
-from app.models import PopEvent, Role, Task, User
+from app.models import Callback, PopEvent, Role, Task, User
 from tests.fixtures.factories import make_token, make_user
 from tests.screenpop.support import Agent, eventually, serving
 
@@ -20,6 +20,10 @@ def reminders(agent: Agent) -> dict[int, int]:
     """seq -> task id of the reminders a panel got (a message seen both in the catch-up and
     live has one seq, and the panel keeps it once)."""
     return {m["seq"]: m["task_id"] for m in agent.messages if m["type"] == "reminder"}
+
+
+def callbacks_due(agent: Agent) -> dict[int, int]:
+    return {m["seq"]: m["callback_id"] for m in agent.messages if m["type"] == "callback_due"}
 
 
 async def test_each_reminder_pops_once_across_two_instances(
@@ -35,6 +39,10 @@ async def test_each_reminder_pops_once_across_two_instances(
         for n in range(5):
             session.add(Task(title=f"while down {n}", assignee_user_id=sara.id, due_at=past,
                              remind_at=past, done_note=""))  # fmt: skip
+        for n in range(3):
+            session.add(Callback(pbx="", number=f"+98912000000{n}", e164=f"+98912000000{n}",
+                                 first_call_at=past, last_call_at=past, due_at=past,
+                                 assigned_user_id=sara.id, source="manual"))  # fmt: skip
     conf = settings.model_copy(
         update={"database_url": scratch_db.settings.database_url, "followups_tick_seconds": 0.05}
     )
@@ -56,13 +64,18 @@ async def test_each_reminder_pops_once_across_two_instances(
             assert len(ids) == 45
 
             async def everyone_has_all() -> bool:
-                return all(set(reminders(a).values()) == ids for a in agents)
+                return all(
+                    set(reminders(a).values()) == ids and len(callbacks_due(a)) == 3 for a in agents
+                )
 
             await eventually(everyone_has_all)
             fired: list[Any] = [app_a.state.followups.fired, app_b.state.followups.fired]
         async with unit_of_work(maker) as session:
             pops = (await session.execute(
                 select(PopEvent.linkedid).where(PopEvent.kind == "reminder")
+            )).scalars().all()  # fmt: skip
+            callback_pops = (await session.execute(
+                select(PopEvent.linkedid).where(PopEvent.kind == "callback_due")
             )).scalars().all()  # fmt: skip
             reminded = (await session.execute(
                 select(Task.reminded_at).where(Task.reminded_at.is_(None))
@@ -71,11 +84,16 @@ async def test_each_reminder_pops_once_across_two_instances(
         assert sorted(pops) == sorted(f"task-{i}" for i in ids)
         for agent in agents:
             assert sorted(reminders(agent).values()) == sorted(ids)
-        assert sum(fired) == 45 and reminded == []
+            assert sorted(callbacks_due(agent).values()) == sorted(
+                set(callbacks_due(agent).values())
+            )
+        assert len(callback_pops) == len(set(callback_pops)) == 3
+        assert sum(fired) == 48 and reminded == []
     finally:
         for agent in agents:
             await agent.close()
         async with unit_of_work(maker) as session:
             await session.execute(delete(PopEvent))
             await session.execute(delete(Task))
+            await session.execute(delete(Callback))
             await session.execute(delete(User))

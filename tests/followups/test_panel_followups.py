@@ -146,3 +146,46 @@ async def test_due_list_a_reminder_popping_and_dismissing_with_a_reason(
         await expect(page.locator(".case-sla .overdue")).to_contain_text("مهلت رسیدگی")
         await panel.shot("63-case-breached")
         await panel.close()
+
+
+async def test_a_supervisor_dismisses_and_marks_seen_many_callbacks(
+    db: Database, settings: Settings, browser: Browser
+) -> None:
+    assert db.sessionmaker is not None and db.settings.database_url is not None
+    now = datetime.now(UTC)
+    async with unit_of_work(db.sessionmaker) as session:
+        await make_user(session, Role.supervisor, username="boss")
+        for n in range(3):
+            session.add(Callback(pbx="pbx1", number=f"0912100000{n}", e164=f"+98912100000{n}",
+                                 queue="support", first_call_at=now - timedelta(minutes=n),
+                                 last_call_at=now, due_at=now))  # fmt: skip
+    conf = settings.model_copy(update={"database_url": db.settings.database_url})
+    async with serving(conf) as (port, _app):
+        panel = await Panel.open(browser, port)
+        page = panel.page
+        await panel.sign_in("boss")
+        await page.get_by_role("tab", name="تماس‌های برگشتی").click()
+        await expect(page.locator("#callbacks-open li.callback")).to_have_count(3)
+        bulk = page.locator("#callbacks-bulk")
+        await page.get_by_role("checkbox", name="انتخاب تماس برگشتی ۰۹۱۲ ۱۰۰ ۰۰۰۰").check()
+        await page.get_by_role("checkbox", name="انتخاب تماس برگشتی ۰۹۱۲ ۱۰۰ ۰۰۰۱").check()
+        await expect(bulk.locator(".bulk-picked")).to_have_text("۲ انتخاب شده")
+        await bulk.get_by_role("button", name="رد کردن انتخاب‌شده‌ها").click()
+        await expect(bulk.get_by_role("alert")).to_have_text("دلیل رد کردن را بنویسید.")
+        await bulk.get_by_label("دلیل").fill("تکراری")
+        await bulk.get_by_role("button", name="رد کردن انتخاب‌شده‌ها").click()
+        await expect(page.locator("#callbacks-status")).to_have_text("۲ تماس برگشتی رد شد.")
+        await expect(page.locator("#callbacks-open li.callback")).to_have_count(1)
+        await page.get_by_role("checkbox", name="انتخاب تماس برگشتی ۰۹۱۲ ۱۰۰ ۰۰۰۲").check()
+        await bulk.get_by_role("button", name="دیده شد").click()
+        await expect(page.locator("#callbacks-status")).to_have_text(
+            "۱ تماس برگشتی دیده‌شده علامت خورد."
+        )
+        await expect(page.locator("#callbacks-open li.callback.seen")).to_have_count(1)
+        await panel.shot("64-bulk")
+        await panel.close()
+    async with db.sessionmaker() as session:
+        rows = (await session.execute(select(Callback).order_by(Callback.number))).scalars().all()
+        assert [(c.status, c.done_note, c.seen_at is not None) for c in rows] == [
+            ("done", "تکراری", False), ("done", "تکراری", False), ("open", "", True),
+        ]  # fmt: skip
