@@ -154,7 +154,8 @@ async def test_a_supervisor_dismisses_and_marks_seen_many_callbacks(
     assert db.sessionmaker is not None and db.settings.database_url is not None
     now = datetime.now(UTC)
     async with unit_of_work(db.sessionmaker) as session:
-        await make_user(session, Role.supervisor, username="boss")
+        # A supervisor who takes calls too (one without a phone lands on the wallboard).
+        await make_user(session, Role.supervisor, username="boss", devices=["PJSIP/1009"])
         for n in range(3):
             session.add(Callback(pbx="pbx1", number=f"0912100000{n}", e164=f"+98912100000{n}",
                                  queue="support", first_call_at=now - timedelta(minutes=n),
