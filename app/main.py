@@ -34,6 +34,7 @@ from app.pbx import endpoints as pbx_endpoints
 from app.reports import endpoints as report_endpoints
 from app.tracking import endpoints as tracking_endpoints
 from app.users import endpoints as user_endpoints
+from app.users.devices import DeviceRefresher
 from app.users.service import ensure_first_admin
 from recordings import endpoints as recording_endpoints
 from recordings.cache import ServingFiles
@@ -117,6 +118,7 @@ def create_app(
         wrapup: WrapUp | None = None
         actions: PbxActions | None = None
         recording_tasks: RecordingTasks | None = None
+        devices: DeviceRefresher | None = None
         wallboard: Wallboard | None = None
         recorder: CallRecorder | None = None
         try:
@@ -165,13 +167,27 @@ def create_app(
             )
             recording_tasks.start()
             app.state.recording_tasks = recording_tasks
+            # Which devices are the PBXes' own phones, and which trunks: read before any
+            # listener starts, then kept up to date.
+            devices = DeviceRefresher(
+                database.sessionmaker,
+                {p.id: p.internal_devices for p in configs.values()},
+                settings.device_refresh_seconds,
+            )
+            await devices.refresh_once()
+            devices.start()
+            app.state.devices = devices
 
             async def make_listener(pbx_id: str) -> AmiListener:
                 pbx = configs[pbx_id]
                 return AmiListener(
                     PbxConfig(pbx.id, pbx.host, pbx.port, pbx.username, pbx.secret),
                     recorder,
-                    tracker=CallTracker(pbx.id, region=settings.default_region),
+                    tracker=CallTracker(
+                        pbx.id,
+                        is_internal=devices.books[pbx.id].is_internal,
+                        region=settings.default_region,
+                    ),
                     backoff=Backoff(
                         first=settings.ami_reconnect_first_seconds,
                         most=settings.ami_reconnect_most_seconds,
@@ -208,6 +224,8 @@ def create_app(
                 await wrapup.stop()
             if keeper is not None:
                 await keeper.stop()
+            if devices is not None:
+                await devices.stop()
             if recording_tasks is not None:
                 await recording_tasks.stop()
             if wallboard is not None:
