@@ -43,6 +43,10 @@ class PbxSettings(BaseModel):
     # The queue-member interface of an agent's device when it differs from the device, e.g.
     # "Local/{extension}@from-queue/n" on FreePBX. {device} and {extension} are filled in.
     member_interface: str = "{device}"
+    # The PBX's own phones that are no agent's (a reception desk, a meeting room), beside the
+    # agents' devices: together they are the internal devices, everything else a trunk. Both
+    # empty: a device is internal when its name looks like an extension (PJSIP/1001).
+    internal_devices: list[str] = Field(default_factory=list)
     # Recordings: the PBX's own recording folder, stripped from the paths it reports to find
     # the file under Tamas's recordings root (the spool mounted or synced there).
     spool_prefix: str = "/var/spool/asterisk/monitor/"
@@ -176,6 +180,8 @@ class Settings(BaseSettings):
     )
     # After-call work: seconds an agent stays paused after each call (0: off).
     wrapup_seconds: int = Field(default=0, ge=0, le=3600)
+    # How often the agents' devices (which devices are internal, not trunks) are read again.
+    device_refresh_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     # Recordings. The root holds the PBX's recordings (its spool mounted or synced there, or
     # pushed by the PBX); unset: data_dir/recordings.

@@ -47,6 +47,7 @@ from app.supervision import endpoints as supervision_endpoints
 from app.surveys import endpoints as survey_endpoints
 from app.tracking import endpoints as tracking_endpoints
 from app.users import endpoints as user_endpoints
+from app.users.devices import DeviceRefresher
 from app.users.service import ensure_first_admin
 from recordings import endpoints as recording_endpoints
 from recordings.cache import ServingFiles
@@ -132,6 +133,7 @@ def create_app(
         wrapup: WrapUp | None = None
         actions: PbxActions | None = None
         recording_tasks: RecordingTasks | None = None
+        devices: DeviceRefresher | None = None
         wallboard: Wallboard | None = None
         recorder: CallRecorder | None = None
         followups: FollowupWorker | None = None
@@ -207,13 +209,27 @@ def create_app(
             )
             sms_worker.start()
             app.state.sms_worker = sms_worker
+            # Which devices are the PBXes' own phones, and which trunks: read before any
+            # listener starts, then kept up to date.
+            devices = DeviceRefresher(
+                database.sessionmaker,
+                {p.id: p.internal_devices for p in configs.values()},
+                settings.device_refresh_seconds,
+            )
+            await devices.refresh_once()
+            devices.start()
+            app.state.devices = devices
 
             async def make_listener(pbx_id: str) -> AmiListener:
                 pbx = configs[pbx_id]
                 return AmiListener(
                     PbxConfig(pbx.id, pbx.host, pbx.port, pbx.username, pbx.secret),
                     recorder,
-                    tracker=CallTracker(pbx.id, region=settings.default_region),
+                    tracker=CallTracker(
+                        pbx.id,
+                        is_internal=devices.books[pbx.id].is_internal,
+                        region=settings.default_region,
+                    ),
                     backoff=Backoff(
                         first=settings.ami_reconnect_first_seconds,
                         most=settings.ami_reconnect_most_seconds,
@@ -254,6 +270,8 @@ def create_app(
                 await keeper.stop()
             if followups is not None:
                 await followups.stop()
+            if devices is not None:
+                await devices.stop()
             if recording_tasks is not None:
                 await recording_tasks.stop()
             if sms_worker is not None:

@@ -49,8 +49,8 @@ _ENDED_TAGS = 4096
 
 def default_is_internal(device: str) -> bool:
     """An extension-like device (``PJSIP/1001``) is internal; a named one (``PJSIP/trunk``,
-    ``SIP/provider``) is external. Tamas passes a better test when it knows the agents'
-    devices."""
+    ``SIP/provider``) is external. Only for a PBX whose devices Tamas does not know: it
+    passes ``telephony.devices.KnownDevices.is_internal`` when it does."""
     return bool(_EXTENSION.match(extension_of(device)))
 
 

@@ -29,6 +29,11 @@ class UserRepository:
             stmt = stmt.where(User.is_active.is_(True))
         return (await self.session.execute(stmt)).scalars().all()
 
+    async def all_devices(self) -> Sequence[str]:
+        """Every user's device (a deactivated user's phone is still one of the PBX's)."""
+        stmt = select(UserDevice.device).order_by(UserDevice.device)
+        return (await self.session.execute(stmt)).scalars().all()
+
     async def device_owners(self, devices: Sequence[str]) -> dict[str, int]:
         stmt = select(UserDevice.device, UserDevice.user_id).where(UserDevice.device.in_(devices))
         return {d: u for d, u in (await self.session.execute(stmt)).all()}

@@ -122,6 +122,7 @@ export class CallView {
       ["did", call.did ? numberText(call.did) : null],
       ["agent", agent],
       ["outcome", outcomeText(call.outcome)],
+      ["missed_reason", call.missed_reason ? t(`reason_${call.missed_reason}`) : null],
       ["wait_col", duration(call.wait_seconds)],
       ["talk_time", duration(call.talk_seconds)],
       ["hold_time", call.hold_seconds ? duration(call.hold_seconds) : null],

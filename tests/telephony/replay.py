@@ -3,6 +3,8 @@ recorded chunks, each stamped with the time its last byte arrived."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from telephony.events import event_from_message
 from telephony.framing import FrameParser, Message
 from telephony.model import CallEvent
@@ -10,8 +12,10 @@ from telephony.tracker import CallTracker
 from tests.telephony.traces import trace_chunks
 
 
-def replay(name: str, pbx: str = "pbx1") -> tuple[CallTracker, list[CallEvent]]:
-    tracker = CallTracker(pbx)
+def replay(
+    name: str, pbx: str = "pbx1", *, is_internal: Callable[[str], bool] | None = None
+) -> tuple[CallTracker, list[CallEvent]]:
+    tracker = CallTracker(pbx) if is_internal is None else CallTracker(pbx, is_internal=is_internal)
     parser = FrameParser()
     out: list[CallEvent] = []
     for chunk, at in trace_chunks(name):
