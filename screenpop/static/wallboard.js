@@ -5,6 +5,7 @@
 // replaces the whole board, so a reconnect is a resync.
 
 import { token } from "./api.js";
+import { reasonText } from "./availability.js";
 import { numberText } from "./customers.js";
 import { h, newId } from "./dom.js";
 import { applyLang, digits, duration, formatCount, t } from "./i18n.js";
@@ -321,7 +322,7 @@ export class View {
 }
 
 function agentState(a) {
-  if (a.state === "paused" && a.reason) return t("avail_paused_reason", { reason: a.reason });
+  if (a.state === "paused" && a.reason) return t("avail_paused_reason", { reason: reasonText(a.reason) });
   return t(`wall_agent_${a.state}`);
 }
 
