@@ -59,10 +59,10 @@ async def test_sigterm_mid_burst_stores_what_was_received_and_sends_panels_away(
         assert scratch_db.sessionmaker is not None
         async with unit_of_work(scratch_db.sessionmaker) as session:
             boss = await make_user(session, Role.supervisor)
-            screen = await websockets.connect(f"ws://127.0.0.1:{port}/ws/wallboard")
-            await screen.send(
-                json.dumps({"type": "auth", "token": await make_token(session, settings, boss)})
-            )
+            boss_token = await make_token(session, settings, boss)
+        # Signed in with the token once it is committed (the server reads it at once).
+        screen = await websockets.connect(f"ws://127.0.0.1:{port}/ws/wallboard")
+        await screen.send(json.dumps({"type": "auth", "token": boss_token}))
         assert json.loads(await screen.recv())["type"] == "board"
         board_closed = asyncio.create_task(_close_code(screen))
         traffic = sim.generate(rate=25, speed=4.0)

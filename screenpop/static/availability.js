@@ -4,7 +4,7 @@
 // join themselves. What is shown is always the PBX's word: a request changes nothing here
 // until the PBX reports the change (an `agent` message), just as a pause made from the phone.
 
-import { api } from "./api.js";
+import { api, currentUser } from "./api.js";
 import { errorText } from "./customers.js";
 import { $, h } from "./dom.js";
 import { currentLang, duration, t, tMaybe } from "./i18n.js";
@@ -90,8 +90,10 @@ export class Availability {
     const s = this.status;
     clearInterval(this.ticker);
     this.ticker = null;
-    this.root.hidden = !s;
-    if (!s) return;
+    // Someone with no phone (a supervisor) takes no calls: nothing to say about it.
+    const phoneless = !currentUser()?.devices?.length && !this.line;
+    this.root.hidden = !s || (phoneless && s.state === "no_queue");
+    if (this.root.hidden) return;
     const lineBusy = this.line && !["ringing", "on_call"].includes(s.state);
     this.root.dataset.state = lineBusy ? this.line : s.state;
     const text = lineBusy ? t(`avail_${this.line}`) : stateText(s);

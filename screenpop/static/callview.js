@@ -45,6 +45,8 @@ export class CallView {
   }
 
   async open(id) {
+    // Until a call is opened, the list has the whole width (ux.css).
+    this.el.parentElement?.classList.add("with-call");
     this.loading?.abort();
     const loading = new AbortController();
     this.loading = loading;

@@ -259,6 +259,9 @@ async def test_codes_notes_cases_callbacks_and_contracts_in_the_panel(
         boss = await Panel.open(browser, port)
         await boss.sign_in("boss")
         page = boss.page
+        # A supervisor without a phone lands on the wallboard; the customers are on the panel.
+        await expect(page.locator(".wallboard")).to_be_visible()
+        await page.get_by_role("link", name="تماس‌ها", exact=True).click()
         await page.get_by_label("جستجوی نام، شرکت یا شماره").fill("علی")
         await page.locator("#results").get_by_role("button", name="علی رضایی").click()
         customer = page.locator("#customer-body")
