@@ -33,6 +33,7 @@ from app.originations import endpoints as origination_endpoints
 from app.pbx import endpoints as pbx_endpoints
 from app.reports import endpoints as report_endpoints
 from app.supervision import endpoints as supervision_endpoints
+from app.supervision import qa_endpoints
 from app.tracking import endpoints as tracking_endpoints
 from app.users import endpoints as user_endpoints
 from app.users.service import ensure_first_admin
@@ -240,6 +241,7 @@ def create_app(
     app.include_router(history_endpoints.router)
     app.include_router(report_endpoints.router)
     app.include_router(supervision_endpoints.router)
+    app.include_router(qa_endpoints.router)
     app.include_router(pbx_endpoints.router)
     app.include_router(admin.router)
     app.include_router(audit_endpoints.router)

@@ -7,13 +7,13 @@ from app.models.calls import Call, CallCustomer, CallLeg
 from app.models.cases import (
     Callback,
     CallNote,
-    CallReview,
     Contract,
     TrackingCode,
     TrackingCodeCall,
 )
 from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
 from app.models.pops import PopEvent
+from app.models.qa import QaForm, QaReview
 from app.models.recordings import Recording, RecordingAudit
 from app.models.supervision import AgentActivity, SpySession
 from app.models.users import AuthToken, LoginThrottle, Role, User, UserDevice
@@ -27,7 +27,6 @@ __all__ = [
     "CallCustomer",
     "CallLeg",
     "CallNote",
-    "CallReview",
     "Callback",
     "Contract",
     "Customer",
@@ -37,6 +36,8 @@ __all__ = [
     "Origination",
     "PopEvent",
     "Priority",
+    "QaForm",
+    "QaReview",
     "QueueMember",
     "Recording",
     "RecordingAudit",
