@@ -174,6 +174,10 @@ CASES = [
     Case("POST", "/api/supervision/qa/reviews/999999/acknowledge", AGENT_UP, 404, {}),
     Case("POST", "/api/supervision/qa/reviews/999999/dispute", AGENT_UP, 404, {"comment": "no"}),
     Case("GET", "/api/supervision/qa/trend?from=2026-11-01&to=2026-11-30", AGENT_UP, 200),
+    Case("GET", "/api/supervision/periods?from=2026-11-01&to=2026-11-30", SUPERVISOR_UP, 200),
+    Case(
+        "GET", "/api/supervision/periods/heatmap?from=2026-11-01&to=2026-11-30", SUPERVISOR_UP, 200
+    ),
 ]
 
 
