@@ -13,6 +13,7 @@ const VIEWS = {
   history: { load: () => import("./history.js"), supervisor: false },
   reports: { load: () => import("./reports.js"), supervisor: false },
   activity: { load: () => import("./activity.js"), supervisor: false },
+  periods: { load: () => import("./periods.js"), supervisor: true },
   wallboard: { load: () => import("./wallboard.js"), supervisor: true },
 };
 
