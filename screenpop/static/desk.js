@@ -14,6 +14,7 @@ const VIEWS = {
   reports: { load: () => import("./reports.js"), supervisor: false },
   activity: { load: () => import("./activity.js"), supervisor: false },
   periods: { load: () => import("./periods.js"), supervisor: true },
+  qa: { load: () => import("./qa.js"), supervisor: false },
   wallboard: { load: () => import("./wallboard.js"), supervisor: true },
 };
 
