@@ -19,6 +19,7 @@ from app.phones import try_parse_phone
 from telephony.events import AmiEvent, device_of, extension_of, is_local
 from telephony.model import (
     ORIGINATION_VARIABLE,
+    SPY_VARIABLE,
     CallEvent,
     CallEventKind,
     CallSnapshot,
@@ -115,6 +116,7 @@ class _Call:
     originate_failed: bool = False
     origination: str = ""  # Tamas's click-to-call reference (TAMAS_ORIGINATION)
     originate_reason: str = ""
+    supervision: bool = False  # a supervisor listening in (TAMAS_SPY_CHANNEL)
     transfers: list[Transfer] = field(default_factory=list)
     hold_seconds: float = 0.0
     recordings: list[str] = field(default_factory=list)
@@ -576,6 +578,11 @@ class CallTracker:
             value = event.get("Value")
             if call is not None and value and value not in call.recordings:
                 call.recordings.append(value)
+        elif variable.lstrip("_") == SPY_VARIABLE:
+            # Tamas's Originate of a supervisor's phone into ChanSpy: not a call of its own.
+            call, _ = self._call_of(event)
+            if call is not None:
+                call.supervision = True
         elif variable.lstrip("_") == ORIGINATION_VARIABLE:
             # Set by Tamas's Originate on the agent's channel before it rings (inherited by
             # later legs with the underscores): the call is that click-to-call.
@@ -735,6 +742,7 @@ class CallTracker:
             agent_devices=tuple(dict.fromkeys(c.device for c in agents)),
             origination=call.origination,
             originate_reason=call.originate_reason,
+            supervision=call.supervision,
         )
 
 

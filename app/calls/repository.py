@@ -12,6 +12,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
+    delete,
     func,
     literal_column,
     select,
@@ -80,6 +81,12 @@ def _link() -> Any:
 class CallRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def delete(self, keys: Sequence[tuple[str, str]]) -> None:
+        if keys:
+            await self.session.execute(
+                delete(Call).where(tuple_(Call.pbx, Call.linkedid).in_(list(keys)))
+            )
 
     async def upsert(
         self, rows: Sequence[dict[str, Any]]
