@@ -102,3 +102,48 @@ async def test_a_review_with_a_form_reaches_the_agent_who_disputes_it(
     async with db.sessionmaker() as session:
         (review,) = (await session.execute(select(QaReview))).scalars().all()
     assert (review.failed, review.status, review.score) == (True, "disputed", 0.0)
+
+
+async def test_an_admin_builds_a_form(
+    db: Database, sim: AmiSimulator, settings: Settings, browser: Browser
+) -> None:
+    assert db.sessionmaker is not None
+    async with unit_of_work(db.sessionmaker) as session:
+        await make_user(session, Role.admin, username="chief")
+    async with serving(instance_settings(settings, db, sim)) as (port, app):
+        await eventually(lambda: follows(app))
+        admin = await Panel.open(browser, port)
+        page = admin.page
+        await admin.sign_in("chief")
+        await page.get_by_role("link", name="ارزیابی کیفیت").click()
+        builder = page.locator(".qa-builder")
+        await builder.get_by_label("نام فرم").fill("پشتیبانی")
+        await builder.get_by_label("عنوان بخش").fill("آغاز تماس")
+        first = builder.locator(".qa-builder-question").nth(0)
+        await first.get_by_label("متن پرسش").fill("هویت مشتری را پرسید؟")
+        await first.get_by_label("حیاتی").check()
+        await builder.get_by_role("button", name="افزودن پرسش").click()
+        second = builder.locator(".qa-builder-question").nth(1)
+        await second.get_by_label("متن پرسش").fill("لحن")
+        await second.get_by_label("نوع پاسخ").select_option("scale")
+        await second.get_by_label("وزن").fill("۳")
+        await builder.get_by_role("button", name="ذخیره فرم").click()
+        await expect(builder.get_by_role("status")).to_have_text("فرم «پشتیبانی» ذخیره شد.")
+        await admin.close()
+    async with db.sessionmaker() as session:
+        form = (await session.execute(select(QaForm).where(QaForm.name == "پشتیبانی"))).scalar_one()
+    assert form.sections == [
+        {
+            "title": "آغاز تماس",
+            "questions": [
+                {
+                    "key": "q1",
+                    "text": "هویت مشتری را پرسید؟",
+                    "kind": "yes_no",
+                    "weight": 1.0,
+                    "critical": True,
+                },
+                {"key": "q2", "text": "لحن", "kind": "scale", "weight": 3.0, "critical": False},
+            ],
+        }
+    ]
