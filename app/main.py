@@ -44,6 +44,7 @@ from app.pbx import endpoints as pbx_endpoints
 from app.reports import endpoints as report_endpoints
 from app.reviews import endpoints as review_endpoints
 from app.supervision import endpoints as supervision_endpoints
+from app.supervision import qa_endpoints
 from app.surveys import endpoints as survey_endpoints
 from app.tracking import endpoints as tracking_endpoints
 from app.users import endpoints as user_endpoints
@@ -321,6 +322,7 @@ def create_app(
     app.include_router(supervision_endpoints.router)
     app.include_router(messaging_endpoints.router)
     app.include_router(survey_endpoints.router)
+    app.include_router(qa_endpoints.router)
     app.include_router(admin.router)
     app.include_router(audit_endpoints.router)
     app.include_router(integration_endpoints.router)

@@ -158,12 +158,20 @@ class CallRecorder:
         if not events and not extras:
             return
         extras = extras or Extras()
+        # A supervisor's phone listening in is followed (its end ends the session) but is
+        # not a call: not logged, popped or counted; a row stored before its channel said
+        # so (its first events in an earlier batch) goes.
+        all_events = events
+        spying = {(e.pbx, e.call.linkedid) for e in events if e.call.supervision}
+        events = [e for e in events if e.call.supervision is False]
         # Only the newest state of each call in the batch needs writing.
         latest: dict[tuple[str, str], CallSnapshot] = {}
         for event in events:
             latest[(event.pbx, event.call.linkedid)] = event.call
         async with unit_of_work(self.sessionmaker) as session:
             service = CallLogService(session)
+            if spying:
+                await service.forget(sorted(spying))
             if extras.live_calls is not None:
                 # First: a call of this batch closed here is then stored as it really is.
                 await service.close_unseen(extras.live_calls)
@@ -193,9 +201,11 @@ class CallRecorder:
                     events, extras.originates, ids
                 )
                 messages += [self._failed_before_ringing(o) for o in failed]
-            if extras.originates or any(e.kind == "ended" for e in events):
+            if extras.originates or spying:
                 # Supervisors' listening sessions: answered, failed, or over.
-                await SupervisionService(session, self.settings).track(events, extras.originates)
+                await SupervisionService(session, self.settings).track(
+                    all_events, extras.originates
+                )
             # A call's recordings are attached when it names a new one, and once more when it
             # ends (for the patterns); not again with every batch of a call still up.
             recorded = [

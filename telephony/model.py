@@ -19,6 +19,9 @@ MISSED_REASONS: tuple[MissedReason, ...] = ("no_answer", "declined", "busy")
 # originating: Tamas's own Originate (click-to-call) is ringing the agent's phone.
 # The channel variable Tamas's Originate sets to tag a click-to-call (its ActionID too).
 ORIGINATION_VARIABLE = "TAMAS_ORIGINATION"
+# Set by Tamas's Originate of a supervisor's phone into the spy context: that channel is a
+# supervisor listening in (app.supervision), not a call of its own.
+SPY_VARIABLE = "TAMAS_SPY_CHANNEL"
 
 CallEventKind = Literal[
     "started", "originating", "ringing", "dialling", "answered", "transferred", "ended"
@@ -100,6 +103,8 @@ class CallSnapshot:
     origination: str = ""
     originate_reason: str = ""
     missed_reason: MissedReason = ""
+    # A supervisor's phone in ChanSpy (SPY_VARIABLE): followed, but not logged as a call.
+    supervision: bool = False
 
     @property
     def live(self) -> bool:

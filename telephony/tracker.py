@@ -19,6 +19,7 @@ from app.phones import try_parse_phone
 from telephony.events import AmiEvent, device_of, extension_of, is_local
 from telephony.model import (
     ORIGINATION_VARIABLE,
+    SPY_VARIABLE,
     CallEvent,
     CallEventKind,
     CallSnapshot,
@@ -130,6 +131,7 @@ class _Call:
     # whether the OriginateResponse for it came.
     originated: bool = False
     responded: bool = False
+    supervision: bool = False  # a supervisor listening in (TAMAS_SPY_CHANNEL)
     transfers: list[Transfer] = field(default_factory=list)
     hold_seconds: float = 0.0
     recordings: list[str] = field(default_factory=list)
@@ -618,6 +620,11 @@ class CallTracker:
             value = event.get("Value")
             if call is not None and value and value not in call.recordings:
                 call.recordings.append(value)
+        elif variable.lstrip("_") == SPY_VARIABLE:
+            # Tamas's Originate of a supervisor's phone into ChanSpy: not a call of its own.
+            call, _ = self._call_of(event)
+            if call is not None:
+                call.supervision = True
         elif variable.lstrip("_") == ORIGINATION_VARIABLE:
             # Set by Tamas's Originate on the agent's channel before it rings (inherited by
             # later legs with the underscores): the call is that click-to-call.
@@ -816,6 +823,7 @@ class CallTracker:
             origination=call.origination,
             originate_reason=call.originate_reason,
             missed_reason=_missed_reason(call, origin) if outcome == "missed" else "",
+            supervision=call.supervision,
         )
 
 

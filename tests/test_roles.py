@@ -50,6 +50,13 @@ class Case:
     files: bool = False
 
 
+QA_FORM = {
+    "name": "Greeting",
+    "sections": [
+        {"title": "Start", "questions": [{"key": "hello", "text": "Hi?", "kind": "yes_no"}]}
+    ],
+}
+
 CASES = [
     Case("GET", "/api/auth/me", AGENT_UP, 200),
     Case("POST", "/api/auth/refresh", AGENT_UP, 200),
@@ -209,6 +216,26 @@ CASES = [
     Case("PATCH", "/api/admin/webhooks/999999", ADMIN, 404, {"enabled": False}),
     Case("DELETE", "/api/admin/webhooks/999999", ADMIN, 404),
     Case("GET", "/api/events/stream?types=nope", SUPERVISOR_UP, 422),
+    # QA: forms (an empty one is refused past the role check: 422), reviews (none: 404).
+    Case("GET", "/api/supervision/qa/forms", AGENT_UP, 200),
+    Case("POST", "/api/supervision/qa/forms", ADMIN, 422, {"name": "x", "sections": []}),
+    Case("PUT", "/api/supervision/qa/forms/999999", ADMIN, 404, QA_FORM),
+    Case(
+        "POST",
+        "/api/supervision/qa/reviews",
+        SUPERVISOR_UP,
+        404,
+        {"form_id": 1, "call_id": 999999, "answers": {}},
+    ),
+    Case("GET", "/api/supervision/qa/reviews", AGENT_UP, 200),
+    Case("GET", "/api/supervision/qa/reviews/999999", AGENT_UP, 404),
+    Case("POST", "/api/supervision/qa/reviews/999999/acknowledge", AGENT_UP, 404, {}),
+    Case("POST", "/api/supervision/qa/reviews/999999/dispute", AGENT_UP, 404, {"comment": "no"}),
+    Case("GET", "/api/supervision/qa/trend?from=2026-11-01&to=2026-11-30", AGENT_UP, 200),
+    Case("GET", "/api/supervision/periods?from=2026-11-01&to=2026-11-30", SUPERVISOR_UP, 200),
+    Case(
+        "GET", "/api/supervision/periods/heatmap?from=2026-11-01&to=2026-11-30", SUPERVISOR_UP, 200
+    ),
 ]
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    delete,
     func,
     literal,
     literal_column,
@@ -82,6 +83,12 @@ def _link() -> Any:
 class CallRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def delete(self, keys: Sequence[tuple[str, str]]) -> None:
+        if keys:
+            await self.session.execute(
+                delete(Call).where(tuple_(Call.pbx, Call.linkedid).in_(list(keys)))
+            )
 
     async def upsert(
         self, rows: Sequence[dict[str, Any]]

@@ -130,6 +130,11 @@ class CallLogService:
         )
         return ids
 
+    async def forget(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Remove the stored calls of these (pbx, linkedid): they turned out not to be
+        calls (a supervisor's phone listening in)."""
+        await self.repo.delete(keys)
+
     async def close_unseen(self, live: LiveCalls) -> list[int]:
         """After a resync: the PBX's calls stored as up that it no longer has (they ended
         while no Tamas instance was following it) are closed, with a reason saying so."""

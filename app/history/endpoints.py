@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from pydantic import BaseModel, Field
 
 from app.audit.service import AuditService
 from app.calls.schemas import CallPage, call_read
@@ -29,7 +28,7 @@ from app.deps import (
     SupervisorUser,
     has_role,
 )
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput
 from app.history.filters import (
     HistoryFilter,
     SortKey,
@@ -39,9 +38,9 @@ from app.history.filters import (
     number_filter,
 )
 from app.history.repository import HistoryRepository
-from app.models import Call, CallReview, Role, User
-from app.phones import display_number
+from app.models import Call, QaReview, Role, User
 from app.schemas import DbId, Input
+from app.supervision.qa_service import QaService, quick_score, review_message
 from app.tracking.codes import BadCode, parse
 from recordings.schemas import RecordingBrief
 from recordings.service import RecordingService
@@ -270,15 +269,33 @@ class ReviewIn(Input):
 
 
 class ReviewRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: int
     call_id: int
     reviewer_user_id: int | None
     agent_user_id: int | None
-    score: int
+    score: int = Field(description="1 to 5 (a QA form's percentage put on that scale)")
     comment: str
     created_at: datetime
+    form_id: int
+    percent: float = Field(description="the QA score, 0-100 (0 when a critical question failed)")
+    failed: bool
+    status: str = Field(description="submitted, acknowledged or disputed by the agent")
+
+
+def review_read(review: QaReview, quick_form_id: int | None) -> ReviewRead:
+    return ReviewRead(
+        id=review.id,
+        call_id=review.call_id,
+        reviewer_user_id=review.reviewer_user_id,
+        agent_user_id=review.agent_user_id,
+        score=quick_score(review, quick_form_id),
+        comment=review.comment,
+        created_at=review.created_at,
+        form_id=review.form_id,
+        percent=review.score,
+        failed=review.failed,
+        status=review.status,
+    )
 
 
 @router.post(
@@ -286,52 +303,27 @@ class ReviewRead(BaseModel):
 )
 async def review_call(
     call_id: DbId, body: ReviewIn, session: SessionDep, settings: SettingsDep, user: SupervisorUser
-) -> CallReview:
-    """A supervisor's feedback on a call (a score from 1 to 5 and a comment); the agent who
-    took the call sees it on their panel at once."""
-    call = await session.get(Call, call_id)
-    if call is None:
-        raise NotFound(f"call {call_id} not found")
-    review = CallReview(
-        call_id=call_id,
-        reviewer_user_id=user.id,
-        agent_user_id=call.answered_by_user_id,
-        score=body.score,
-        comment=body.comment.strip(),
+) -> ReviewRead:
+    """A supervisor's quick feedback on a call (a score from 1 to 5 and a comment): a QA
+    review with the built-in "call score" form (full forms: `POST /api/supervision/qa/
+    reviews`). The agent who took the call sees it on their panel at once."""
+    service = QaService(session)
+    quick = await service.quick_form()
+    review, call = await service.review(
+        user, call_id, quick.id, {"score": body.score}, body.comment
     )
-    session.add(review)
-    await session.flush()
-    if call.answered_by_user_id is not None:
-        await PopService(session, settings.default_region).add(
-            [
-                {
-                    "user_id": call.answered_by_user_id,
-                    "pbx": call.pbx,
-                    "linkedid": f"review-{review.id}",
-                    "kind": "review",
-                    "payload": {
-                        "call_id": call_id,
-                        "review_id": review.id,
-                        "score": review.score,
-                        "comment": review.comment,
-                        "by": user.full_name or user.username,
-                        "started_at": call.started_at.isoformat(),
-                        "number": call.customer_number,
-                        "number_display": display_number(
-                            call.customer_number, settings.default_region
-                        ),
-                    },
-                }
-            ]
-        )
-    return review
+    await PopService(session, settings.default_region).add(
+        review_message(review, call, user, quick, settings.default_region)
+    )
+    return review_read(review, quick.id)
 
 
 @router.get("/api/calls/{call_id}/reviews", response_model=list[ReviewRead])
 async def call_reviews(
     call_id: DbId, session: SessionDep, settings: SettingsDep, user: AgentUser
-) -> list[CallReview]:
+) -> list[ReviewRead]:
     """The reviews of a call: agents see those of their own calls."""
     await RecordingService(session, settings).call_for_user(user, call_id)
-    stmt = select(CallReview).where(CallReview.call_id == call_id).order_by(CallReview.id)
-    return list((await session.execute(stmt)).scalars())
+    service = QaService(session)
+    quick = await service.quick_form()
+    return [review_read(r, quick.id) for r in await service.of_call(call_id)]

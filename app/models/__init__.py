@@ -8,7 +8,6 @@ from app.models.cases import (
     Callback,
     CallbackAttempt,
     CallNote,
-    CallReview,
     CaseCategory,
     CaseSla,
     Contract,
@@ -25,6 +24,7 @@ from app.models.integrations import (
 )
 from app.models.messaging import SmsMessage, SmsOptOut, SmsTrigger, SurveyAnswer
 from app.models.pops import PopEvent
+from app.models.qa import QaForm, QaReview
 from app.models.recordings import Recording, RecordingAudit
 from app.models.supervision import AgentActivity, SpySession
 from app.models.users import AuthToken, LoginThrottle, Role, User, UserDevice
@@ -38,7 +38,6 @@ __all__ = [
     "CallCustomer",
     "CallLeg",
     "CallNote",
-    "CallReview",
     "Callback",
     "CallbackAttempt",
     "CaseCategory",
@@ -52,6 +51,8 @@ __all__ = [
     "Origination",
     "PopEvent",
     "Priority",
+    "QaForm",
+    "QaReview",
     "QueueMember",
     "Recording",
     "RecordingAudit",

@@ -246,23 +246,3 @@ class Contract(TimestampMixin, Base):
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     notes: Mapped[str] = mapped_column(Text, default="")
-
-
-class CallReview(Base):
-    """A supervisor's review of a call: a score and a comment the agent sees."""
-
-    __tablename__ = "call_reviews"
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
-    reviewer_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
-    agent_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
-    score: Mapped[int] = mapped_column(Integer)  # 1 to 5
-    comment: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    # When the agent dismissed its notice: unread (shown at sign-in) until then.
-    seen_at: Mapped[datetime | None]

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Call, CallReview, User
+from app.models import Call, QaForm, QaReview, User
 
 
 class ReviewRepository:
@@ -18,15 +18,17 @@ class ReviewRepository:
         """The agent's reviews not yet seen, oldest first, with their call and reviewer."""
         stmt = (
             select(
-                CallReview,
+                QaReview,
+                QaForm.key,
                 Call.started_at,
                 Call.customer_number,
                 func.coalesce(func.nullif(User.full_name, ""), User.username, "").label("by"),
             )
-            .join(Call, Call.id == CallReview.call_id)
-            .outerjoin(User, User.id == CallReview.reviewer_user_id)
-            .where(CallReview.agent_user_id == agent_id, CallReview.seen_at.is_(None))
-            .order_by(CallReview.id)
+            .join(Call, Call.id == QaReview.call_id)
+            .join(QaForm, QaForm.id == QaReview.form_id)
+            .outerjoin(User, User.id == QaReview.reviewer_user_id)
+            .where(QaReview.agent_user_id == agent_id, QaReview.seen_at.is_(None))
+            .order_by(QaReview.id)
             .limit(limit)
         )
         rows: Sequence[Any] = (await self.session.execute(stmt)).all()
@@ -36,9 +38,9 @@ class ReviewRepository:
         """Mark one of the agent's reviews seen (again: nothing changes); False when the
         agent has no such review."""
         stmt = (
-            update(CallReview)
-            .where(CallReview.id == review_id, CallReview.agent_user_id == agent_id)
-            .values(seen_at=func.coalesce(CallReview.seen_at, at))
-            .returning(CallReview.id)
+            update(QaReview)
+            .where(QaReview.id == review_id, QaReview.agent_user_id == agent_id)
+            .values(seen_at=func.coalesce(QaReview.seen_at, at))
+            .returning(QaReview.id)
         )
         return (await self.session.execute(stmt)).first() is not None

@@ -9,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
 from app.models import User
+from app.models.qa import QUICK_FORM_KEY
 from app.phones import display_number
 from app.reviews.repository import ReviewRepository
 from app.reviews.schemas import UnreadReview
+from app.supervision.qa_service import quick_score
 
 UNREAD_LIMIT = 50
 
@@ -27,7 +29,7 @@ class ReviewService:
             UnreadReview(
                 review_id=review.id,
                 call_id=review.call_id,
-                score=review.score,
+                score=quick_score(review, review.form_id if key == QUICK_FORM_KEY else None),
                 comment=review.comment,
                 by=by or "",
                 created_at=review.created_at,
@@ -35,7 +37,7 @@ class ReviewService:
                 number=number,
                 number_display=display_number(number, self.region),
             )
-            for review, started_at, number, by in rows
+            for review, key, started_at, number, by in rows
         ]
 
     async def seen(self, user: User, review_id: int) -> None:

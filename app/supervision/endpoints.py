@@ -27,6 +27,8 @@ from app.history.filters import day_bounds
 from app.models import Role, SpySession
 from app.schemas import DbId
 from app.supervision.activity_service import ActivityService
+from app.supervision.period_service import PeriodQuery, PeriodService
+from app.supervision.periods import FIGURES, Grouping
 from app.supervision.schemas import (
     SpyRequest,
     SpySessionRead,
@@ -358,3 +360,87 @@ async def activity_timeline(
         "to": end.isoformat(),
         "intervals": await ActivityService(session).timeline(agent, start, end),
     }
+
+
+# -- period reports ---------------------------------------------------------------------------
+
+PERIOD_COLUMNS = ["key", "first_day", "last_day", *FIGURES]
+
+
+def _period_query(
+    settings: Any,
+    from_: str,
+    to: str,
+    by: Grouping,
+    queue: str | None,
+    service_level_seconds: int,
+    short_abandon_seconds: int,
+    week_starts: str,
+) -> PeriodQuery:
+    start, end = _period(from_, to, settings, most_days=800)
+    return PeriodQuery(
+        start=start,
+        end=end,
+        by=by,
+        tz=settings.time_zone,
+        queue=queue,
+        service_level_seconds=service_level_seconds,
+        short_abandon_seconds=short_abandon_seconds,
+        week_starts=week_starts,
+    )
+
+
+QueueFilter = Annotated[str | None, Query(max_length=80)]
+SlQuery = Annotated[int, Query(ge=1, le=600)]
+ShortQuery = Annotated[int, Query(ge=0, le=120)]
+
+
+@router.get("/periods")
+async def periods(
+    session: SessionDep,
+    settings: SettingsDep,
+    _: SupervisorUser,
+    from_: FromQuery,
+    to: ToQuery,
+    by: Grouping = "day",
+    queue: QueueFilter = None,
+    service_level_seconds: SlQuery = 20,
+    short_abandon_seconds: ShortQuery = 5,
+    week_starts: Literal["saturday", "monday"] = "saturday",
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """Inbound calls per day, week, Jalali month (`jalali_month`, keys like 1405-01) or
+    Gregorian month, in the configured time zone; the whole period's figures next to the
+    period just before it (as long), with the changes. CSV: the groups, then the total and
+    the previous period's."""
+    q = _period_query(
+        settings, from_, to, by, queue, service_level_seconds, short_abandon_seconds, week_starts
+    )
+    report = await PeriodService(session).report(q)
+    if format == "json":
+        return report
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=PERIOD_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(report["groups"])
+    writer.writerow({"key": "total", **report["total"]})
+    writer.writerow({"key": "previous", **report["previous"]["total"]})
+    return Response(
+        "\ufeff" + buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="periods-{by}.csv"'},
+    )
+
+
+@router.get("/periods/heatmap")
+async def periods_heatmap(
+    session: SessionDep,
+    settings: SettingsDep,
+    _: SupervisorUser,
+    from_: FromQuery,
+    to: ToQuery,
+    queue: QueueFilter = None,
+) -> dict[str, Any]:
+    """Inbound calls answered and abandoned per weekday and hour of the day (local time)."""
+    q = _period_query(settings, from_, to, "day", queue, 20, 5, "saturday")
+    return await PeriodService(session).heatmap(q)

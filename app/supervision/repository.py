@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, tuple_, union_all, update
+from sqlalchemy import and_, func, insert, or_, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -227,3 +227,78 @@ class ActivityRepository:
         if users is not None:
             stmt = stmt.where(User.id.in_(list(users)))
         return {i: f or u for i, f, u in (await self.session.execute(stmt)).all()}
+
+
+class PeriodRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _inbound(self, start: datetime, end: datetime, queue: str | None) -> list[Any]:
+        conds = [
+            Call.direction == "inbound",
+            Call.outcome != "live",
+            Call.started_at >= start,
+            Call.started_at < end,
+        ]
+        if queue is not None:
+            conds.append(Call.queue == queue)
+        return conds
+
+    async def days(
+        self,
+        start: datetime,
+        end: datetime,
+        tz: str,
+        *,
+        queue: str | None,
+        service_level_seconds: int,
+        short_abandon_seconds: int,
+    ) -> list[tuple[Any, ...]]:
+        """Per local day of inbound calls: offered, answered, abandoned, short abandoned,
+        missed, answered within the service level, wait and talk of the answered, longest
+        wait."""
+        day = func.date(func.timezone(tz, Call.started_at)).label("day")
+        answered = Call.outcome == "answered"
+        abandoned = Call.outcome == "abandoned"
+        short = and_(abandoned, Call.wait_seconds < short_abandon_seconds)
+
+        def count(cond: Any) -> Any:
+            return func.count().filter(cond)
+
+        stmt = (
+            select(
+                day,
+                func.count(),
+                count(answered),
+                count(and_(abandoned, Call.wait_seconds >= short_abandon_seconds)),
+                count(short),
+                count(Call.outcome.in_(("missed", "busy"))),
+                count(and_(answered, Call.wait_seconds <= service_level_seconds)),
+                func.coalesce(func.sum(Call.wait_seconds).filter(answered), 0.0),
+                func.coalesce(func.sum(Call.talk_seconds).filter(answered), 0.0),
+                func.coalesce(func.max(Call.wait_seconds), 0.0),
+            )
+            .where(*self._inbound(start, end, queue))
+            .group_by(day)
+            .order_by(day)
+        )
+        return [tuple(r) for r in (await self.session.execute(stmt)).all()]
+
+    async def heat(
+        self, start: datetime, end: datetime, tz: str, queue: str | None
+    ) -> list[tuple[int, int, int, int]]:
+        """(ISO weekday 1-7, hour 0-23, answered, abandoned) of inbound calls, local time."""
+        local = func.timezone(tz, Call.started_at)
+        dow = func.extract("isodow", local).label("dow")
+        hour = func.extract("hour", local).label("hour")
+        stmt = (
+            select(
+                dow,
+                hour,
+                func.count().filter(Call.outcome == "answered"),
+                func.count().filter(Call.outcome == "abandoned"),
+            )
+            .where(*self._inbound(start, end, queue))
+            .group_by(dow, hour)
+        )
+        return [(int(d), int(h), a, b) for d, h, a, b in (await self.session.execute(stmt)).all()]

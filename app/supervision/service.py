@@ -24,11 +24,10 @@ from app.config import PbxSettings, Settings
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.models import SpySession, User
 from app.supervision.repository import SupervisionRepository
-from telephony.model import CallEvent, OriginateOutcome
+from telephony.model import SPY_VARIABLE, CallEvent, OriginateOutcome
 from telephony.originate import FAILURES, failure_of_response
 
 SPY_PREFIX = "tamas-spy-"
-SPY_VARIABLE = "TAMAS_SPY_CHANNEL"
 # What a channel name may hold before it goes into the dialplan (PJSIP/1001-0000002a).
 _CHANNEL = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9_.@:+#*-]+$")
 _CALLERID_UNSAFE = re.compile(r'["<>\\\r\n,;]')

@@ -7,7 +7,7 @@ import { api } from "./api.js";
 import { codeText } from "./codes.js";
 import { directionText, errorText, extensionOf, field, numberText, outcomeText } from "./customers.js";
 import { h, joined, newId, showFormErrors } from "./dom.js";
-import { applyLang, digits, dispositionText, duration, t, timeElement } from "./i18n.js";
+import { applyLang, digits, dispositionText, duration, formatCount, t, timeElement } from "./i18n.js";
 import { causeText, dialText, whoText } from "./hangup.js";
 import { Player } from "./recordings.js";
 
@@ -110,6 +110,7 @@ export class CallView {
       h("h4", { text: t("reviews") }),
       reviewList(reviews, this.names),
       this.supervisor ? this.reviewForm(call) : null,
+      this.supervisor ? this.qaForm(call) : null,
     ];
     this.body.replaceChildren(...parts.flat().filter(Boolean));
   }
@@ -263,6 +264,66 @@ export class CallView {
     return form;
   }
 
+  /** Review with a QA form while the recording above plays: kept across re-renders of the
+   * view (a recording arriving), rebuilt only for another call. */
+  qaForm(call) {
+    if (this.qa?.callId === call.id) return this.qa.el;
+    const box = h("section", { class: "qa-box" }, h("h4", { text: t("qa_review_with_form") }));
+    this.qa = { callId: call.id, el: box };
+    const picker = h("select", { name: "form", "aria-label": t("qa_form") }, h("option", { value: "", text: t("qa_pick_form") }));
+    const questions = h("div", { class: "qa-questions" });
+    const comment = h("textarea", { name: "comment", "data-field": "comment", rows: 3, maxlength: 4000 });
+    const status = h("p", { class: "muted", role: "status" });
+    let forms = [];
+    const form = h(
+      "form",
+      {
+        class: "qa-form",
+        novalidate: true,
+        onsubmit: async (event) => {
+          event.preventDefault();
+          const chosen = forms.find((f) => String(f.id) === picker.value);
+          if (!chosen) return;
+          const answers = {};
+          for (const q of chosen.sections.flatMap((sec) => sec.questions)) {
+            const el = form.elements[`q-${q.key}`];
+            const v = el?.value ?? "";
+            answers[q.key] = v === "" ? null : q.kind === "yes_no" ? v === "yes" : Number(v);
+          }
+          try {
+            const made = await api("/api/supervision/qa/reviews", { method: "POST", body: { form_id: chosen.id, call_id: call.id, answers, comment: comment.value } });
+            status.textContent = t(made.failed ? "qa_saved_failed" : "qa_saved", { n: formatCount(made.score) });
+            showFormErrors(form, null);
+            if (this.callId === call.id && this.data) {
+              this.data.reviews = await api(`/api/calls/${call.id}/reviews`);
+              this.render();
+            }
+          } catch (err) {
+            showFormErrors(form, err.error, errorText(err));
+          }
+        },
+      },
+      field("qa_form", picker),
+      questions,
+      field("qa_note", comment),
+      h("p", { class: "form-error", role: "alert" }),
+      h("button", { type: "submit", text: t("qa_submit") }),
+      status,
+    );
+    picker.addEventListener("change", () => {
+      const chosen = forms.find((f) => String(f.id) === picker.value);
+      questions.replaceChildren(...(chosen ? chosen.sections.map((sec) => qaSection(sec)) : []));
+    });
+    box.append(form);
+    api("/api/supervision/qa/forms")
+      .then((found) => {
+        forms = found.filter((f) => !f.key);
+        picker.append(...forms.map((f) => h("option", { value: f.id, text: f.name })));
+      })
+      .catch((err) => (status.textContent = errorText(err)));
+    return box;
+  }
+
   /** The view is hidden: nothing keeps playing. */
   pause() {
     for (const player of this.players.values()) if (player.source) player.pause();
@@ -279,6 +340,28 @@ export class CallView {
   }
 }
 
+/** A form's section: each question with its answers (not applicable only when it is not
+ * critical). */
+function qaSection(section) {
+  return h(
+    "fieldset",
+    { class: "qa-section" },
+    h("legend", { text: section.title }),
+    section.questions.map((q) => {
+      const choices = q.kind === "yes_no" ? [["yes", t("qa_yes")], ["no", t("qa_no")]] : [1, 2, 3, 4, 5].map((n) => [String(n), digits(n)]);
+      const select = h(
+        "select",
+        { name: `q-${q.key}`, "data-field": `answers.${q.key}` },
+        h("option", { value: "", text: q.critical ? t("qa_choose") : t("qa_na") }),
+        choices.map(([v, label]) => h("option", { value: v, text: label })),
+      );
+      const label = q.critical ? `${q.text} (${t("qa_critical")})` : q.text;
+      select.id = newId("qa");
+      return h("p", { class: "field" }, h("label", { for: select.id, text: label }), " ", select);
+    }),
+  );
+}
+
 /** Reviews of a call: score, who, when, the comment. */
 export function reviewList(reviews, names = new Map()) {
   if (!reviews.length) return h("p", { class: "muted", text: t("no_reviews") });
@@ -290,6 +373,10 @@ export function reviewList(reviews, names = new Map()) {
         "li",
         { class: "review" },
         h("span", { class: "badge score", text: t("score_of", { n: digits(r.score) }) }),
+        " ",
+        r.percent !== undefined ? h("span", { class: "badge", text: t("pct", { n: formatCount(r.percent) }) }) : null,
+        r.failed ? [" ", h("span", { class: "badge failed", text: t("qa_failed") })] : null,
+        r.status && r.status !== "submitted" ? [" ", h("span", { class: "muted", text: t(`qa_status_${r.status}`) })] : null,
         " ",
         joined([names.get(r.reviewer_user_id) ?? r.by, timeElement(r.created_at)], t("sep")),
         r.comment ? h("p", { class: "review-comment", text: r.comment }) : null,

@@ -13,6 +13,8 @@ const VIEWS = {
   history: { load: () => import("./history.js"), supervisor: false },
   reports: { load: () => import("./reports.js"), supervisor: false },
   activity: { load: () => import("./activity.js"), supervisor: false },
+  periods: { load: () => import("./periods.js"), supervisor: true },
+  qa: { load: () => import("./qa.js"), supervisor: false },
   wallboard: { load: () => import("./wallboard.js"), supervisor: true },
   integrations: { load: () => import("./integrations.js"), supervisor: true, admin: true },
 };

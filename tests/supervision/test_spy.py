@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database, unit_of_work
-from app.models import AuditEvent, CallLeg, Role, SpySession, User
+from app.models import AuditEvent, Call, CallLeg, Role, SpySession, User
 from telephony.simulator import AmiSimulator
 from telephony.simulator.spy import SPY_OPTIONS
 from tests.asterisk_dev.support import CONF
@@ -158,7 +158,10 @@ async def test_a_supervisor_listens_until_the_call_ends(
             .scalars()
             .all()
         )
+        calls = (await session.execute(select(Call))).scalars().all()
     assert [(a.target, a.details["mode"]) for a in audited] == [(f"user:{reza}", "listen")]
+    # Maryam's phone listening in was followed, not logged as a call of hers.
+    assert [(c.direction, c.answered_by_user_id) for c in calls] == [("inbound", reza)]
 
 
 async def test_an_offline_phone_and_an_unreachable_pbx_are_said(
