@@ -245,7 +245,9 @@ class PopService:
             "number": number,
             "number_display": display_number(number, self.region),
             "e164": call.customer_e164,
-            "caller_name": call.caller_name,
+            # The party on the pop: an outbound call's is the customer being dialled, not
+            # the agent calling (her own name while her phone rings, then the company's).
+            "caller_name": call.caller_name if call.direction != "outbound" else "",
             "did": call.did,
             "queue": call.queue,
             "started_at": _iso(call.started_at),

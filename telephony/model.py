@@ -14,6 +14,9 @@ Outcome = Literal["live", "answered", "missed", "abandoned", "busy", "no_answer"
 # originating: Tamas's own Originate (click-to-call) is ringing the agent's phone.
 # The channel variable Tamas's Originate sets to tag a click-to-call (its ActionID too).
 ORIGINATION_VARIABLE = "TAMAS_ORIGINATION"
+# ...and the number it has the agent's phone dial once answered: the call is known to be
+# outbound to it from the start, whatever order the OriginateResponse and Hangup come in.
+NUMBER_VARIABLE = "TAMAS_NUMBER"
 
 CallEventKind = Literal[
     "started", "originating", "ringing", "dialling", "answered", "transferred", "ended"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from app.phones import try_parse_phone
 from telephony.events import AmiEvent, device_of, extension_of, is_local
 from telephony.model import (
+    NUMBER_VARIABLE,
     ORIGINATION_VARIABLE,
     CallEvent,
     CallEventKind,
@@ -82,6 +83,10 @@ class _Channel:
     state: str = "0"
     caller_number: str = ""
     caller_name: str = ""
+    # The caller id the channel was created with (an agent's phone: its own), before an
+    # Originate's CallerID or the dialplan changed it.
+    own_number: str = ""
+    own_name: str = ""
     connected_number: str = ""
     exten: str = ""
     answered_at: float | None = None
@@ -141,6 +146,8 @@ class CallTracker:
         self.channel_call: dict[str, str] = {}  # uniqueid -> linkedid of its call
         self.unknown_events = 0
         self._pending: list[CallEvent] = []  # calls ended by a channel moving away
+        # Click-to-calls already over (an OriginateResponse after the last Hangup finds none).
+        self._ended_originations: dict[str, None] = {}
         self._handlers: dict[str, Callable[[AmiEvent], list[CallEvent]]] = {
             "Newchannel": self._newchannel,
             "Newstate": self._newstate,
@@ -315,8 +322,8 @@ class CallTracker:
         )
         call.started_at = min(call.started_at, started)
         channel.state = status.state
-        channel.caller_number = status.caller_number
-        channel.caller_name = status.caller_name
+        channel.caller_number = channel.own_number = status.caller_number
+        channel.caller_name = channel.own_name = status.caller_name
         channel.connected_number = status.connected_number
         channel.exten = status.exten
         if call.origin == channel.uniqueid and not channel.internal:
@@ -344,8 +351,8 @@ class CallTracker:
             uid, event.channel, event.linkedid or uid, event.at
         )
         channel.state = event.get("ChannelState", "0")
-        channel.caller_number = event.get("CallerIDNum")
-        channel.caller_name = event.get("CallerIDName")
+        channel.caller_number = channel.own_number = event.get("CallerIDNum")
+        channel.caller_name = channel.own_name = event.get("CallerIDName")
         channel.exten = event.get("Exten")
         if call.origin == uid and not channel.internal and channel.exten != "s":
             call.did = channel.exten
@@ -386,7 +393,13 @@ class CallTracker:
         return self._newcallerid(event)
 
     def _ringing(self, call: _Call, channel: _Channel, at: float) -> list[CallEvent]:
-        if channel.ringing_at is not None or channel.local or call.origin == channel.uniqueid:
+        if channel.ringing_at is not None or channel.local:
+            return []
+        if call.origin == channel.uniqueid:
+            if channel.internal:
+                # An Originate rings the agent's own phone first (click-to-call): one of the
+                # call's rings, announced as "originating", not as a call for her.
+                channel.ringing_at = at
             return []
         channel.ringing_at = at
         if not channel.internal:
@@ -485,6 +498,10 @@ class CallTracker:
         if call.linkedid not in self.calls:
             return []
         call.ended_at = at
+        if call.origination:
+            self._ended_originations[call.origination] = None
+            while len(self._ended_originations) > 1000:
+                del self._ended_originations[next(iter(self._ended_originations))]
         out = self._emit("ended", call)
         del self.calls[call.linkedid]
         for uid in call.channels:
@@ -584,6 +601,12 @@ class CallTracker:
             if call is not None and channel is not None and value and not call.origination:
                 call.origination = value
                 return self._emit("originating", call, device=channel.device)
+        elif variable.lstrip("_") == NUMBER_VARIABLE:
+            # The number Tamas's Originate has the agent's phone dial once answered.
+            call, _ = self._call_of(event)
+            value = event.get("Value")
+            if call is not None and value and not call.dialled_number:
+                call.dialled_number = value
         return []
 
     def _originateresponse(self, event: AmiEvent) -> list[CallEvent]:
@@ -598,6 +621,8 @@ class CallTracker:
             call = tagged[0]
         elif found is not None:
             call = found[0]
+        elif action_id in self._ended_originations:
+            return []  # its call ended before the answer came: nothing left to learn
         else:
             device = device_of(event.channel)
             candidates = [
@@ -638,6 +663,13 @@ class CallTracker:
 
         caller_number = origin.caller_number if origin else ""
         caller_name = origin.caller_name if origin else ""
+        if origin is not None and origin.internal:
+            # An agent's call: she is the caller, whatever caller id the Originate (the
+            # customer's, for her phone's display) or the dialplan (the company's outbound
+            # number) gave her channel since.
+            own = origin.own_number if origin.own_number not in ("", "<unknown>") else ""
+            caller_number = own or extension_of(origin.device)
+            caller_name = origin.own_name if origin.own_name != "<unknown>" else ""
         if direction == "inbound":
             called = call.did
             customer_number = caller_number
@@ -664,7 +696,8 @@ class CallTracker:
                 result=_ring_result(c),
             )
             for c in sorted(agents, key=lambda c: c.created_at)
-            if c is not origin and (c.ringing_at is not None or c.answered_at is not None)
+            # The originating agent's own phone is one when an Originate rang it.
+            if (c is not origin and c.answered_at is not None) or c.ringing_at is not None
         )
 
         answered_at: float | None

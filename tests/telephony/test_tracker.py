@@ -294,3 +294,25 @@ def test_a_call_whose_last_channel_moves_away_ends() -> None:
     out = t.handle(_ev("Newstate", 1, ChannelState="6", **{**a, "Linkedid": "8.1"}))
     assert (out[0].kind, out[0].call.linkedid) == ("ended", "7.1")
     assert "7.1" not in t.calls
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["06_click_to_call", "A2_click_to_call_agent_no_answer", "A3_click_to_call_customer_busy"],
+)
+def test_a_click_to_call_is_from_the_agent_to_the_customer(name: str) -> None:
+    """Whatever caller id the Originate (06: the customer's, for the agent's display) and
+    the dialplan (the company's outbound number) give the agent's channel: the call is from
+    her extension to the customer's number, and her phone's ring is one of its rings."""
+    _, events = replay(name)
+    for event in events[1:]:
+        call = event.call
+        assert (call.direction, call.caller_number, call.caller_name) == (
+            "outbound", "1001", "Sara Ahmadi",
+        ), event.kind  # fmt: skip
+        assert call.called_number == call.customer_number == "09121234567"
+    ended = events[-1].call
+    answered = name != "A2_click_to_call_agent_no_answer"
+    (ring,) = ended.rings
+    assert (ring.device, ring.result) == ("PJSIP/1001", "answered" if answered else "no_answer")
+    assert ring.at < (ring.answered_at or ring.ended_at or 0)
