@@ -124,7 +124,7 @@ class RecordingRepository:
             select(Recording, Call)
             .join(Call, Call.id == Recording.call_id)
             .where(
-                Recording.state.in_(("available", "missing", "pending")),
+                Recording.state.in_(("available", "empty", "missing", "pending")),
                 Recording.legal_hold.is_(False),
                 or_(*conds),
             )
@@ -178,7 +178,7 @@ class RecordingRepository:
             update(Recording)
             .where(
                 Recording.call_id == call_id,
-                Recording.state == "available",
+                Recording.state.in_(("available", "empty")),
                 live,
                 *_naming(path),
             )

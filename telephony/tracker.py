@@ -357,6 +357,8 @@ class CallTracker:
         if call.origin == uid and not channel.internal and channel.exten != "s":
             call.did = channel.exten
         out = self._emit("started", call) if new_call else []
+        if not new_call and not channel.internal and not channel.local:
+            out += self._dialling(call, numbered=True)
         if channel.state == STATE_RINGING:
             out += self._ringing(call, channel, event.at)
         return out
@@ -403,7 +405,7 @@ class CallTracker:
             return []
         channel.ringing_at = at
         if not channel.internal:
-            return []
+            return self._dialling(call)  # the customer's phone rings
         return self._emit("ringing", call, device=channel.device)
 
     def _answered(self, call: _Call, channel: _Channel, at: float) -> list[CallEvent]:
@@ -420,7 +422,7 @@ class CallTracker:
             origin = call.channels.get(call.origin)
             if origin is not None and origin.internal:
                 # The customer picked up an agent's outbound call.
-                return self._emit("answered", call, device=origin.device)
+                return self._dialling(call) + self._emit("answered", call, device=origin.device)
             return []
         if channel.announced:
             return []
@@ -449,12 +451,25 @@ class CallTracker:
                 exten = event.get("Exten") or src_channel.exten
                 if exten and exten != "s":
                     src_call.dialled_number = exten
-            origin = src_call.channels.get(src_call.origin)
-            if origin is not None and origin.internal and not src_call.dialling_announced:
-                # An agent's call going out: their panel shows who is being dialled.
-                src_call.dialling_announced = True
-                out += self._emit("dialling", src_call, device=origin.device)
+            out += self._dialling(src_call)
         return out + self._ringing(call, channel, event.at)
+
+    def _dialling(self, call: _Call, *, numbered: bool = False) -> list[CallEvent]:
+        """An agent's call going out reaches the outside world: her panel shows who is being
+        dialled, once, before the customer's phone rings (at the DialBegin; else at the
+        customer leg's ringing or answer, or its creation once its number is known).
+        ``numbered``: only if the number being dialled is known by now."""
+        origin = call.channels.get(call.origin)
+        if origin is None or not origin.internal or call.dialling_announced:
+            return []
+        if numbered:
+            if not call.dialled_number and origin.exten and origin.exten != "s":
+                call.dialled_number = origin.exten
+            customers = [c for c in call.channels.values() if not c.internal and not c.local]
+            if not (call.dialled_number or any(c.caller_number for c in customers)):
+                return []
+        call.dialling_announced = True
+        return self._emit("dialling", call, device=origin.device)
 
     def _dialend(self, event: AmiEvent) -> list[CallEvent]:
         dest = self._channel(event.get("DestUniqueid"))

@@ -8,12 +8,18 @@ from typing import Any
 
 import pytest
 
-from telephony.events import AmiEvent, extension_of
-from telephony.framing import Message
+from telephony.events import AmiEvent, event_from_message, extension_of
+from telephony.framing import FrameParser, Message
 from telephony.model import CallSnapshot
 from telephony.tracker import CallTracker, ChannelStatus
 from tests.telephony.replay import ended_calls, replay
-from tests.telephony.traces import call_trace_names, expected_calls, expected_row, trace_facts
+from tests.telephony.traces import (
+    call_trace_names,
+    expected_calls,
+    expected_row,
+    trace_chunks,
+    trace_facts,
+)
 
 
 def customer_calls(name: str) -> list[CallSnapshot]:
@@ -316,3 +322,30 @@ def test_a_click_to_call_is_from_the_agent_to_the_customer(name: str) -> None:
     (ring,) = ended.rings
     assert (ring.device, ring.result) == ("PJSIP/1001", "answered" if answered else "no_answer")
     assert ring.at < (ring.answered_at or ring.ended_at or 0)
+
+
+@pytest.mark.parametrize("name", ["06_click_to_call", "A3_click_to_call_customer_busy"])
+def test_dialling_comes_before_the_customer_rings_without_a_dial_begin(name: str) -> None:
+    """The agent's panel says whom it dials before the customer's phone rings, also when
+    the customer leg's DialBegin is not seen (lost, or a PBX that sends none for it)."""
+    tracker = CallTracker("pbx1")
+    parser = FrameParser()
+    out: list[tuple[str, str]] = []
+    customer_rang = False
+    for chunk, at in trace_chunks(name):
+        for frame in parser.feed(chunk):
+            if not isinstance(frame, Message):
+                continue
+            event = event_from_message("pbx1", frame, at)
+            if event is None:
+                continue
+            dest = event.get("DestChannel")
+            if event.name == "DialBegin" and dest.startswith("PJSIP/trunk"):
+                continue
+            if event.name == "Newstate" and event.channel.startswith("PJSIP/trunk"):
+                customer_rang = customer_rang or event.get("ChannelState") in ("5", "6")
+                if customer_rang and not any(kind == "dialling" for kind, _ in out):
+                    raise AssertionError("the customer rang before any dialling event")
+            out += [(e.kind, e.call.customer_number) for e in tracker.handle(event)]
+    assert [k for k, _ in out].count("dialling") == 1
+    assert ("dialling", "09121234567") in out
