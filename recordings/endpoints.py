@@ -151,6 +151,7 @@ def _available(recording: Recording) -> None:
         why = {
             "pending": "the recording has not arrived from the PBX yet",
             "missing": "the recording never arrived from the PBX",
+            "empty": "nothing was recorded: the file has no sound",
             "deleted": "the recording was deleted (retention)",
         }.get(recording.state, "the recording is not available")
         raise RecordingNotAvailable(why)

@@ -140,7 +140,7 @@ class RecordingRepository:
             select(Recording, Call)
             .join(Call, Call.id == Recording.call_id)
             .where(
-                Recording.state.in_(("available", "missing", "pending")),
+                Recording.state.in_(("available", "empty", "missing", "pending")),
                 Recording.legal_hold.is_(False),
                 or_(*conds),
             )
@@ -194,7 +194,7 @@ class RecordingRepository:
             update(Recording)
             .where(
                 Recording.call_id == call_id,
-                Recording.state == "available",
+                Recording.state.in_(("available", "empty")),
                 live,
                 *_naming(path),
             )

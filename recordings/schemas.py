@@ -14,7 +14,10 @@ class RecordingBrief(BaseModel):
 
     id: int
     position: int = Field(description="its order within the call (transfers record again)")
-    state: str = Field(description="pending (not there yet), available, missing, deleted")
+    state: str = Field(
+        description="pending (not there yet), available, empty (a file without any sound: "
+        "nothing to play), missing, deleted"
+    )
     duration_seconds: float | None
     content_type: str
     legal_hold: bool

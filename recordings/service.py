@@ -56,6 +56,11 @@ def whole_since(recording: Recording) -> datetime | None:
     return recording.available_at if recording.state == "pending" else None
 
 
+def is_empty(described: media.Media) -> bool:
+    """A file with no sound in it: nothing at all, or a header without a single frame."""
+    return described.size == 0 or described.duration_seconds == 0
+
+
 @dataclass(frozen=True)
 class Checked:
     available: int = 0
@@ -218,7 +223,7 @@ class RecordingService:
         )
         if info is not None and not growing:
             await self._describe(storage, recording, relative, now)
-            return "available"
+            return recording.state
         # Set here, not by the column's SQL ``now()``: a row whose update carries an SQL
         # expression is written with a statement of its own, one with plain values goes
         # with the rest of the chunk in one executemany (50 statements a chunk before).
@@ -250,7 +255,9 @@ class RecordingService:
         recording.relative_path = relative
         if recording.source == "pattern":
             recording.reported_path = relative
-        recording.state = "available"
+        # MixMonitor writes a file for a call whose customer leg never got audio (no answer,
+        # busy): a WAV header and nothing after it. Not a recording anyone can play.
+        recording.state = "empty" if is_empty(described) else "available"
         recording.available_at = now
         recording.next_check_at = None
         recording.size = described.size

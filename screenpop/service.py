@@ -236,13 +236,15 @@ class PopService:
             "number": number,
             "number_display": display_number(number, self.region),
             "e164": call.customer_e164,
-            "caller_name": call.caller_name,
+            # The party on the pop: an outbound call's is the customer being dialled, not
+            # the agent calling (her own name while her phone rings, then the company's).
+            "caller_name": call.caller_name if call.direction != "outbound" else "",
             "did": call.did,
             "queue": call.queue,
             "started_at": _iso(call.started_at),
             "answered_at": _iso(call.answered_at),
             "outcome": call.outcome,
-            "answered_by": _name(users.get(call.answered_by), call.answered_by),
+            "answered_by": _name(users.get(answerer(call)), answerer(call)),
             "transferred_by": (
                 _name(users.get(transfer.from_device), transfer.from_device) if transfer else ""
             ),
@@ -354,8 +356,20 @@ class _Batch:
                 kinds[user_id] = kind
 
 
+def answerer(call: CallSnapshot) -> str:
+    """Who has the call, as its pops say: the target of its last transfer once that target
+    answered (the call log keeps the first to answer in ``answered_by``)."""
+    if call.transfers:
+        last = call.transfers[-1]
+        for ring in reversed(call.rings):
+            if ring.answered_at is not None and last.to in (ring.device, ring.extension):
+                return ring.device
+    return call.answered_by
+
+
 def _devices(event: CallEvent) -> tuple[str, ...]:
-    devices = (event.device, event.from_device, event.to, event.call.answered_by)
+    call = event.call
+    devices = (event.device, event.from_device, event.to, call.answered_by, answerer(call))
     return tuple(d for d in devices if d)
 
 

@@ -22,6 +22,9 @@ ORIGINATION_VARIABLE = "TAMAS_ORIGINATION"
 # Set by Tamas's Originate of a supervisor's phone into the spy context: that channel is a
 # supervisor listening in (app.supervision), not a call of its own.
 SPY_VARIABLE = "TAMAS_SPY_CHANNEL"
+# The number Tamas's Originate has the agent's phone dial once answered: the call is known
+# to be outbound to it from the start, whatever order the OriginateResponse and Hangup come in.
+NUMBER_VARIABLE = "TAMAS_NUMBER"
 
 CallEventKind = Literal[
     "started", "originating", "ringing", "dialling", "answered", "transferred", "ended"

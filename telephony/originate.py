@@ -72,6 +72,24 @@ def failure_of_response(outcome: OriginateOutcome) -> str:
     return _RESPONSE_REASONS.get(outcome.reason, "failed")
 
 
+def _agent_failure(agent: Leg | None, reason: str) -> str:
+    """Why the agent's own phone did not take the call: its channel's own hangup cause and
+    dial status first (a phone that answers 486 or 603 rang: busy, declined); then the
+    OriginateResponse's Reason, whose 0 ("failed") means offline only when no channel was
+    made at all."""
+    if agent is None:
+        return _RESPONSE_REASONS.get(reason, "agent_no_answer")
+    if agent.hangup_cause in _AGENT_CAUSES:
+        return _AGENT_CAUSES[agent.hangup_cause]
+    if agent.dial_status == "BUSY":
+        return "agent_busy"
+    if agent.dial_status == "NOANSWER":
+        return "agent_no_answer"
+    if reason == "0":
+        return "failed"
+    return _RESPONSE_REASONS.get(reason, "agent_no_answer")
+
+
 def failure_of_call(call: CallSnapshot) -> str:
     """Why an ended click-to-call did not connect ("" if it did, or is still up)."""
     if call.ended_at is None or call.outcome == "answered":
@@ -79,10 +97,7 @@ def failure_of_call(call: CallSnapshot) -> str:
     legs = sorted(call.legs, key=lambda leg: leg.created_at)
     agent: Leg | None = legs[0] if legs else None
     if agent is None or agent.answered_at is None:
-        if call.originate_reason in _RESPONSE_REASONS:
-            return _RESPONSE_REASONS[call.originate_reason]
-        cause = agent.hangup_cause if agent else ""
-        return _AGENT_CAUSES.get(cause, "agent_no_answer")
+        return _agent_failure(agent, call.originate_reason)
     customer = [leg for leg in legs[1:] if not leg.internal] or legs[1:]
     for leg in customer:
         if leg.hangup_cause in _CUSTOMER_CAUSES:

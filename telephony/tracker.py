@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from app.phones import try_parse_phone
 from telephony.events import AmiEvent, device_of, extension_of, is_local
 from telephony.model import (
+    NUMBER_VARIABLE,
     ORIGINATION_VARIABLE,
     SPY_VARIABLE,
     CallEvent,
@@ -91,6 +92,10 @@ class _Channel:
     state: str = "0"
     caller_number: str = ""
     caller_name: str = ""
+    # The caller id the channel was created with (an agent's phone: its own), before an
+    # Originate's CallerID or the dialplan changed it.
+    own_number: str = ""
+    own_name: str = ""
     connected_number: str = ""
     exten: str = ""
     answered_at: float | None = None
@@ -342,8 +347,8 @@ class CallTracker:
         )
         call.started_at = min(call.started_at, started)
         channel.state = status.state
-        channel.caller_number = status.caller_number
-        channel.caller_name = status.caller_name
+        channel.caller_number = channel.own_number = status.caller_number
+        channel.caller_name = channel.own_name = status.caller_name
         channel.connected_number = status.connected_number
         channel.exten = status.exten
         channel.rang = status.state == STATE_RINGING
@@ -372,12 +377,14 @@ class CallTracker:
             uid, event.channel, event.linkedid or uid, event.at
         )
         channel.state = event.get("ChannelState", "0")
-        channel.caller_number = event.get("CallerIDNum")
-        channel.caller_name = event.get("CallerIDName")
+        channel.caller_number = channel.own_number = event.get("CallerIDNum")
+        channel.caller_name = channel.own_name = event.get("CallerIDName")
         channel.exten = event.get("Exten")
         if call.origin == uid and not channel.internal and channel.exten != "s":
             call.did = channel.exten
         out = self._emit("started", call) if new_call else []
+        if not new_call and not channel.internal and not channel.local:
+            out += self._dialling(call, numbered=True)
         if channel.state == STATE_RINGING:
             channel.rang = True
             out += self._ringing(call, channel, event.at)
@@ -416,11 +423,17 @@ class CallTracker:
         return self._newcallerid(event)
 
     def _ringing(self, call: _Call, channel: _Channel, at: float) -> list[CallEvent]:
-        if channel.ringing_at is not None or channel.local or call.origin == channel.uniqueid:
+        if channel.ringing_at is not None or channel.local:
+            return []
+        if call.origin == channel.uniqueid:
+            if channel.internal:
+                # An Originate rings the agent's own phone first (click-to-call): one of the
+                # call's rings, announced as "originating", not as a call for her.
+                channel.ringing_at = at
             return []
         channel.ringing_at = at
         if not channel.internal:
-            return []
+            return self._dialling(call)  # the customer's phone rings
         return self._emit("ringing", call, device=channel.device)
 
     def _answered(self, call: _Call, channel: _Channel, at: float) -> list[CallEvent]:
@@ -437,7 +450,7 @@ class CallTracker:
             origin = call.channels.get(call.origin)
             if origin is not None and origin.internal:
                 # The customer picked up an agent's outbound call.
-                return self._emit("answered", call, device=origin.device)
+                return self._dialling(call) + self._emit("answered", call, device=origin.device)
             return []
         if channel.announced:
             return []
@@ -469,12 +482,25 @@ class CallTracker:
                 exten = event.get("Exten") or src_channel.exten
                 if exten and exten != "s":
                     src_call.dialled_number = exten
-            origin = src_call.channels.get(src_call.origin)
-            if origin is not None and origin.internal and not src_call.dialling_announced:
-                # An agent's call going out: their panel shows who is being dialled.
-                src_call.dialling_announced = True
-                out += self._emit("dialling", src_call, device=origin.device)
+            out += self._dialling(src_call)
         return out + self._ringing(call, channel, event.at)
+
+    def _dialling(self, call: _Call, *, numbered: bool = False) -> list[CallEvent]:
+        """An agent's call going out reaches the outside world: her panel shows who is being
+        dialled, once, before the customer's phone rings (at the DialBegin; else at the
+        customer leg's ringing or answer, or its creation once its number is known).
+        ``numbered``: only if the number being dialled is known by now."""
+        origin = call.channels.get(call.origin)
+        if origin is None or not origin.internal or call.dialling_announced:
+            return []
+        if numbered:
+            if not call.dialled_number and origin.exten and origin.exten != "s":
+                call.dialled_number = origin.exten
+            customers = [c for c in call.channels.values() if not c.internal and not c.local]
+            if not (call.dialled_number or any(c.caller_number for c in customers)):
+                return []
+        call.dialling_announced = True
+        return self._emit("dialling", call, device=origin.device)
 
     def _dialend(self, event: AmiEvent) -> list[CallEvent]:
         dest = self._channel(event.get("DestUniqueid"))
@@ -634,6 +660,12 @@ class CallTracker:
                 call.origination = value
                 self._tags[value] = call.linkedid
                 return self._emit("originating", call, device=channel.device)
+        elif variable.lstrip("_") == NUMBER_VARIABLE:
+            # The number Tamas's Originate has the agent's phone dial once answered.
+            call, _ = self._call_of(event)
+            value = event.get("Value")
+            if call is not None and value and not call.dialled_number:
+                call.dialled_number = value
         return []
 
     def _originateresponse(self, event: AmiEvent) -> list[CallEvent]:
@@ -725,6 +757,13 @@ class CallTracker:
 
         caller_number = origin.caller_number if origin else ""
         caller_name = origin.caller_name if origin else ""
+        if origin is not None and origin.internal:
+            # An agent's call: she is the caller, whatever caller id the Originate (the
+            # customer's, for her phone's display) or the dialplan (the company's outbound
+            # number) gave her channel since.
+            own = origin.own_number if origin.own_number not in ("", "<unknown>") else ""
+            caller_number = own or extension_of(origin.device)
+            caller_name = origin.own_name if origin.own_name != "<unknown>" else ""
         if direction == "inbound":
             called = call.did
             customer_number = caller_number
@@ -751,7 +790,8 @@ class CallTracker:
                 result=_ring_result(c),
             )
             for c in sorted(agents, key=lambda c: c.created_at)
-            if c is not origin and (c.ringing_at is not None or c.answered_at is not None)
+            # The originating agent's own phone is one when an Originate rang it.
+            if (c is not origin and c.answered_at is not None) or c.ringing_at is not None
         )
 
         answered_at: float | None

@@ -104,6 +104,7 @@ async def test_the_originate_action(session: AsyncSession, settings: Settings) -
         "Async": "true",
         "Variable": [
             f"__TAMAS_ORIGINATION={origination.ref}",
+            "__TAMAS_NUMBER=09121234567",
             f"__TAMAS_USER={user.id}",
             f"__TAMAS_CUSTOMER={customer.id}",
         ],
@@ -212,3 +213,33 @@ async def test_without_a_pbx_the_api_says_so(
     assert r.status_code == 503, r.text
     assert "no PBX" in r.json()["error"]["message"]
     assert (await client.post("/api/originations", json={"number": "1"})).status_code == 401
+
+
+@pytest.mark.parametrize("hangup_first", [False, True])
+async def test_a_declined_phone_is_told_as_declined_whatever_the_order(
+    session: AsyncSession, settings: Settings, hangup_first: bool
+) -> None:
+    """The agent's phone answered 486: the click-to-call failed because her phone was busy,
+    not "your phone is offline" (OriginateResponse Reason 0), with the Hangup before or
+    after the OriginateResponse; each event stored as the listener hands it over."""
+    from telephony.model import OriginateOutcome
+    from telephony.tracker import CallTracker
+    from tests.telephony.replay import declined_click_to_call
+
+    conf = with_pbx(settings)
+    user = await make_user(session, devices=["PJSIP/1001"])
+    service = OriginationService(session, conf)
+    origination, _ = await service.prepare(user, "09121234567")
+    tracker = CallTracker("main")
+    lonely = []
+    for event in declined_click_to_call(origination.ref, hangup_first=hangup_first, pbx="main"):
+        outcomes = []
+        if event.name == "OriginateResponse":
+            outcomes.append(
+                OriginateOutcome("main", origination.ref, False, "0", "PJSIP/1001", "", event.at)
+            )
+        calls = tracker.handle(event)
+        if calls or outcomes:
+            lonely += await service.track(calls, outcomes, {})
+    assert (origination.state, origination.failure) == ("failed", "agent_busy")
+    assert lonely == []  # the agent is told by the call's own pops, not a second time

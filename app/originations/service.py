@@ -31,7 +31,7 @@ from app.models import Origination, Role, User, UserDevice
 from app.originations.repository import OriginationRepository
 from app.phones import InvalidPhoneNumber, digits_of, parse_phone
 from app.textnorm import to_latin_digits
-from telephony.model import ORIGINATION_VARIABLE, CallEvent, OriginateOutcome
+from telephony.model import NUMBER_VARIABLE, ORIGINATION_VARIABLE, CallEvent, OriginateOutcome
 from telephony.originate import FAILURES, failure_of_call, failure_of_response
 
 # An internal extension: a few digits, nothing else.
@@ -119,6 +119,7 @@ class OriginationService:
         shown = _CALLERID_UNSAFE.sub(" ", customer_name).strip()[:40]
         variables = [
             f"__{ORIGINATION_VARIABLE}={origination.ref}",
+            f"__{NUMBER_VARIABLE}={origination.dialled}",
             f"__TAMAS_USER={user.id}",
         ]
         if origination.customer_id is not None:

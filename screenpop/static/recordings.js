@@ -14,7 +14,12 @@ import { h } from "./dom.js";
 import { digits, duration, t } from "./i18n.js";
 
 const TICK_MS = 250;
-const UNAVAILABLE = { pending: "rec_pending", missing: "rec_missing", deleted: "rec_deleted" };
+const UNAVAILABLE = {
+  pending: "rec_pending",
+  empty: "rec_empty",
+  missing: "rec_missing",
+  deleted: "rec_deleted",
+};
 // The download's object URL is kept this long after the click (the browser reads it first).
 const DOWNLOAD_KEEP_MS = 60_000;
 

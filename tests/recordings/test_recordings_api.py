@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -324,3 +325,35 @@ async def test_several_recordings_of_one_call_stay_in_order(
     rows = (await session.execute(select(Recording).order_by(Recording.position))).scalars().all()
     assert [r.reported_path for r in rows] == [*last.call.recordings, second]
     assert [r.position for r in rows] == [0, 1]
+
+
+@pytest.mark.parametrize("content", [b"", "header"])
+async def test_an_empty_recording_is_marked_not_offered_to_play(
+    app: FastAPI,
+    session: AsyncSession,
+    app_conf: Settings,
+    client: httpx.AsyncClient,
+    content: bytes | str,
+) -> None:
+    """MixMonitor's file of a call whose customer leg never got audio: 44 bytes, a WAV header
+    with no frame (02, 03, A3 in the traces), or nothing at all."""
+    conf = app_conf
+    users = await team(session, conf)
+    call = await record(app, conf, "01_direct_answered")
+    path = conf.recordings_dir / TRACE_FILE
+    if content == "header":
+        tone(path, 0.0)
+        assert len(path.read_bytes()) == 44
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        old = datetime.now(UTC).timestamp() - 60
+        os.utime(path, (old, old))
+    await check(session, conf)
+    (recording,) = (await session.execute(select(Recording))).scalars().all()
+    assert recording.state == "empty" and recording.next_check_at is None
+    detail = (await client.get(f"/api/calls/{call.id}", headers=users["sara"][1])).json()
+    assert [(f["id"], f["state"]) for f in detail["recording_files"]] == [(recording.id, "empty")]
+    r = await client.get(f"/api/recordings/{recording.id}/audio", headers=users["sara"][1])
+    assert r.status_code == 404 and "no sound" in r.json()["error"]["message"]
+    # A call with a real recording is still "available" (the first test): only sound counts.

@@ -66,6 +66,7 @@ async def test_click_to_call_rings_the_agent_then_the_customer(
             sara_id = sara.hello["user"]["id"]
             assert request.variables == (
                 ("__TAMAS_ORIGINATION", ref),
+                ("__TAMAS_NUMBER", "09121234567"),
                 ("__TAMAS_USER", str(sara_id)),
             )
             await sara.wait_for(lambda m: any(x["type"] == "end" for x in m))
@@ -77,6 +78,9 @@ async def test_click_to_call_rings_the_agent_then_the_customer(
             ]
             pop = sara.messages[0]
             assert pop["number_display"] == "0912 123 4567"
+            # The pop's party is the customer being dialled, never the agent herself (nor,
+            # once dialled, the company's outbound number the dialplan gives her channel).
+            assert {m.get("caller_name") for m in sara.messages if m.get("origination")} <= {""}
             assert pop["customers"][0]["name"] == "علی رضایی"
             done = (await client.get(f"/api/originations/{body['id']}")).json()
             assert done["state"] == "ended" and done["failure"] == ""

@@ -104,6 +104,17 @@ async def test_a_blind_transfer_moves_the_pop(app: FastAPI, session: AsyncSessio
         .first()
     )
     assert moved is not None and moved.payload["transferred_by"] == "سارا احمدی"
+    # Once Reza answers, his pops say he has the call (issue 21: they named Sara), while the
+    # call log keeps who answered first.
+    rows = await session.execute(
+        select(PopEvent).where(PopEvent.user_id == team["1002"].id).order_by(PopEvent.id)
+    )
+    assert [(p.payload["state"], p.payload["answered_by"]) for p in rows.scalars()] == [
+        ("transferred", "سارا احمدی"),
+        ("ringing", "سارا احمدی"),
+        ("answered", "رضا کریمی"),
+        ("ended", "رضا کریمی"),
+    ]
 
 
 async def test_click_to_call_shows_who_is_dialled(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from telephony.events import event_from_message
+from telephony.events import AmiEvent, event_from_message
 from telephony.framing import FrameParser, Message
 from telephony.model import CallEvent
 from telephony.tracker import CallTracker
-from tests.telephony.traces import trace_chunks
+from tests.telephony.traces import trace_bytes, trace_chunks
 
 
 def replay(
@@ -29,3 +29,60 @@ def replay(
 
 def ended_calls(events: list[CallEvent]) -> list[CallEvent]:
     return [e for e in events if e.kind == "ended"]
+
+
+def _event(pbx: str, name: str, at: float, **fields: str) -> AmiEvent:
+    pairs = (("Event", name), *((k, v) for k, v in fields.items() if k != "Event"))
+    return AmiEvent(pbx, name, Message(pairs=pairs), at)
+
+
+def declined_click_to_call(
+    ref: str, *, hangup_first: bool, cause: str = "17", dial_end: str = "", pbx: str = "p"
+) -> list[AmiEvent]:
+    """A2 (Tamas's Originate rang 1001) as it goes when the phone answers 486 (cause 17) or
+    603 (cause 21): the agent's channel rang and hung up, and the OriginateResponse says
+    Failure with Reason 0. Tamas's variables tag the channel as its Originate sets them.
+    ``hangup_first``: the Hangup before the OriginateResponse (the order is not fixed)."""
+    parser = FrameParser()
+    frames = parser.feed(trace_bytes("A2_click_to_call_agent_no_answer"))
+    events = [e for f in frames if isinstance(f, Message) if (e := event_from_message(pbx, f, 0.0))]
+    out: list[AmiEvent] = []
+    at = 0.0
+    for event in events:
+        at += 0.5
+        fields = dict(event.msg.pairs)
+        if event.name == "Newchannel":
+            out.append(_event(pbx, event.name, at, **fields))
+            block = {k: fields[k] for k in ("Channel", "Uniqueid", "Linkedid")}
+            out.append(
+                _event(pbx, "VarSet", at, Variable="__TAMAS_ORIGINATION", Value=ref, **block)
+            )
+            out.append(
+                _event(pbx, "VarSet", at, Variable="__TAMAS_NUMBER", Value="09121234567", **block)
+            )
+            continue
+        if event.name == "OriginateResponse":
+            fields.update(ActionID=ref, Reason="0")
+        elif event.name == "Hangup":
+            fields.update({"Cause": cause, "Cause-txt": "User busy", "TechCause": "486"})
+            if dial_end:
+                out.append(
+                    _event(
+                        pbx,
+                        "DialEnd",
+                        at,
+                        DestChannel=fields["Channel"],
+                        DestUniqueid=fields["Uniqueid"],
+                        DestLinkedid=fields["Linkedid"],
+                        DialStatus=dial_end,
+                    )
+                )
+        out.append(_event(pbx, event.name, at, **fields))
+    names = [e.name for e in out]
+    response, hangup = names.index("OriginateResponse"), names.index("Hangup")
+    assert response < hangup, "A2 has the OriginateResponse first"
+    if hangup_first:
+        # The agent channel's end (its DialEnd too, when there is one) before the answer.
+        start = hangup - 1 if dial_end else hangup
+        out[response:response] = [out.pop(start) for _ in range(start, hangup + 1)]
+    return out

@@ -13,7 +13,7 @@ from telephony.framing import FrameParser, Message
 from telephony.model import CallSnapshot, OriginateOutcome
 from telephony.originate import FAILURES, failure_of_call, failure_of_response
 from telephony.tracker import CallTracker
-from tests.telephony.replay import ended_calls, replay
+from tests.telephony.replay import declined_click_to_call, ended_calls, replay
 from tests.telephony.traces import trace_bytes
 
 
@@ -68,7 +68,11 @@ def test_customer_side_failures(cause: str, dial_status: str, failure: str) -> N
 @pytest.mark.parametrize(
     ("reason", "cause", "failure"),
     [
-        ("0", "", "device_offline"),
+        # The agent's channel was made (it rang): Reason 0 alone does not say offline.
+        ("0", "", "failed"),
+        ("0", "17", "agent_busy"),
+        ("0", "21", "agent_rejected"),
+        ("0", "20", "device_offline"),
         ("5", "17", "agent_busy"),
         ("1", "21", "agent_rejected"),
         ("", "20", "device_offline"),
@@ -201,3 +205,45 @@ def test_two_click_to_calls_from_one_phone_each_get_their_own_answer() -> None:
     assert failure_of_call(a) == "agent_no_answer"
     assert failure_of_call(b) == "agent_busy"
     assert a.called_number == "09121234567" and b.called_number == "09351112233"
+
+
+def test_reason_0_without_any_channel_is_offline() -> None:
+    _, events = replay("A2_click_to_call_agent_no_answer")
+    call = dataclasses.replace(ended_calls(events)[-1].call, legs=(), originate_reason="0")
+    assert failure_of_call(call) == "device_offline"
+
+
+# -- a declined agent phone, both orders of its last two events ---------------------------------
+
+REF = "tamas-0123456789abcdef0123"
+
+
+@pytest.mark.parametrize("hangup_first", [False, True])
+@pytest.mark.parametrize(
+    ("cause", "dial_end", "failure"),
+    [("17", "", "agent_busy"), ("21", "", "agent_rejected"), ("", "BUSY", "agent_busy")],
+)
+def test_a_declined_agent_phone_is_not_offline(
+    hangup_first: bool, cause: str, dial_end: str, failure: str
+) -> None:
+    tracker = CallTracker("p")
+    out = [
+        e
+        for ev in declined_click_to_call(
+            REF, hangup_first=hangup_first, cause=cause, dial_end=dial_end
+        )
+        for e in tracker.handle(ev)
+    ]
+    assert [e.kind for e in out] == ["started", "originating", "ended"]
+    call = out[-1].call
+    # The same call whichever came first: outbound from the agent to the customer, her
+    # phone's ring declined, and why.
+    assert (call.direction, call.caller_number, call.called_number) == (
+        "outbound", "1001", "09121234567",
+    )  # fmt: skip
+    assert call.customer_number == "09121234567" and call.outcome == "failed"
+    assert [(r.extension, r.result) for r in call.rings] == [("1001", "rejected")]
+    assert failure_of_call(call) == failure
+    assert call.originate_reason == ("" if hangup_first else "0")
+    # The late answer of a call already over is not pinned on another call of the phone.
+    assert tracker.calls == {}

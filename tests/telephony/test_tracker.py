@@ -8,12 +8,18 @@ from typing import Any
 
 import pytest
 
-from telephony.events import AmiEvent, extension_of
-from telephony.framing import Message
+from telephony.events import AmiEvent, event_from_message, extension_of
+from telephony.framing import FrameParser, Message
 from telephony.model import CallSnapshot
 from telephony.tracker import CallTracker, ChannelStatus
 from tests.telephony.replay import ended_calls, replay
-from tests.telephony.traces import call_trace_names, expected_calls, expected_row, trace_facts
+from tests.telephony.traces import (
+    call_trace_names,
+    expected_calls,
+    expected_row,
+    trace_chunks,
+    trace_facts,
+)
 
 
 def customer_calls(name: str) -> list[CallSnapshot]:
@@ -294,3 +300,52 @@ def test_a_call_whose_last_channel_moves_away_ends() -> None:
     out = t.handle(_ev("Newstate", 1, ChannelState="6", **{**a, "Linkedid": "8.1"}))
     assert (out[0].kind, out[0].call.linkedid) == ("ended", "7.1")
     assert "7.1" not in t.calls
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["06_click_to_call", "A2_click_to_call_agent_no_answer", "A3_click_to_call_customer_busy"],
+)
+def test_a_click_to_call_is_from_the_agent_to_the_customer(name: str) -> None:
+    """Whatever caller id the Originate (06: the customer's, for the agent's display) and
+    the dialplan (the company's outbound number) give the agent's channel: the call is from
+    her extension to the customer's number, and her phone's ring is one of its rings."""
+    _, events = replay(name)
+    for event in events[1:]:
+        call = event.call
+        assert (call.direction, call.caller_number, call.caller_name) == (
+            "outbound", "1001", "Sara Ahmadi",
+        ), event.kind  # fmt: skip
+        assert call.called_number == call.customer_number == "09121234567"
+    ended = events[-1].call
+    answered = name != "A2_click_to_call_agent_no_answer"
+    (ring,) = ended.rings
+    assert (ring.device, ring.result) == ("PJSIP/1001", "answered" if answered else "no_answer")
+    assert ring.at < (ring.answered_at or ring.ended_at or 0)
+
+
+@pytest.mark.parametrize("name", ["06_click_to_call", "A3_click_to_call_customer_busy"])
+def test_dialling_comes_before_the_customer_rings_without_a_dial_begin(name: str) -> None:
+    """The agent's panel says whom it dials before the customer's phone rings, also when
+    the customer leg's DialBegin is not seen (lost, or a PBX that sends none for it)."""
+    tracker = CallTracker("pbx1")
+    parser = FrameParser()
+    out: list[tuple[str, str]] = []
+    customer_rang = False
+    for chunk, at in trace_chunks(name):
+        for frame in parser.feed(chunk):
+            if not isinstance(frame, Message):
+                continue
+            event = event_from_message("pbx1", frame, at)
+            if event is None:
+                continue
+            dest = event.get("DestChannel")
+            if event.name == "DialBegin" and dest.startswith("PJSIP/trunk"):
+                continue
+            if event.name == "Newstate" and event.channel.startswith("PJSIP/trunk"):
+                customer_rang = customer_rang or event.get("ChannelState") in ("5", "6")
+                if customer_rang and not any(kind == "dialling" for kind, _ in out):
+                    raise AssertionError("the customer rang before any dialling event")
+            out += [(e.kind, e.call.customer_number) for e in tracker.handle(event)]
+    assert [k for k, _ in out].count("dialling") == 1
+    assert ("dialling", "09121234567") in out
