@@ -4,7 +4,6 @@ import time)."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -14,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from app import admin, headers, health, logs, metrics, shutdown
+from app import admin, collector, headers, health, logs, metrics, shutdown
 from app.agents import endpoints as agent_endpoints
 from app.agents.wrapup import WrapUp
 from app.audit import endpoints as audit_endpoints
@@ -140,6 +139,7 @@ def create_app(
         followups: FollowupWorker | None = None
         sms_worker: OutboxWorker | None = None
         webhooks: WebhookWorker | None = None
+        thresholds: tuple[int, int, int] | None = None
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
@@ -247,14 +247,15 @@ def create_app(
                 len(configs),
                 len(leadership.listeners),
             )
-            # What start-up built lives as long as the process: move it out of the garbage
+            # What start-up built lives as long as the process: moved out of the garbage
             # collector's sight, so that full collections (which stop everything, pops
-            # included) only walk what came later.
-            gc.collect()
-            gc.freeze()
+            # included) only walk what came later; and collections made rarer (see
+            # app/collector.py).
+            thresholds = collector.settle()
             yield
         finally:
-            gc.unfreeze()
+            if thresholds is not None:
+                collector.restore(thresholds)
             for stop in on_shutdown:
                 await stop()
             # See app/shutdown.py: panels told to go, events received stored, PBX locks

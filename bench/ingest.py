@@ -68,6 +68,7 @@ from common import Stats, bench_settings, loop_factory, run_and_print
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from app import collector
 from app.config import Settings
 from app.db import Database
 from telephony.framing import Message
@@ -544,10 +545,11 @@ async def measure(args: argparse.Namespace, db: Database, settings: Settings) ->
         db.sessionmaker, region=settings.default_region, pops=args.store == "all"
     )
 
-    async def discard(events: list[CallEvent]) -> None:
+    async def discard(events: list[CallEvent], extras: Extras | None = None) -> None:
         return None
 
     gc_clock = GcClock()
+    thresholds: tuple[int, int, int] | None = None
     listener: MeasuredListener | None = None
     sampler_task: asyncio.Task[None] | None = None
     try:
@@ -563,7 +565,9 @@ async def measure(args: argparse.Namespace, db: Database, settings: Settings) ->
             raise RuntimeError(f"the listener did not connect: {listener.health.as_dict()}")
         assert listener._manager is not None and listener._manager.protocol is not None
         listener.flow.transport = listener._manager.protocol.transport
-        if args.gc_freeze:
+        if args.gc == "service":
+            thresholds = collector.settle()  # as the service's lifespan does once started
+        elif args.gc == "freeze":
             gc.collect()
             gc.freeze()
         listener.start_counting()
@@ -632,7 +636,9 @@ async def measure(args: argparse.Namespace, db: Database, settings: Settings) ->
         )
     finally:
         gc_clock.stop()
-        if args.gc_freeze:
+        if thresholds is not None:
+            collector.restore(thresholds)
+        elif args.gc == "freeze":
             gc.unfreeze()
         if sampler_task is not None and not sampler_task.done():
             sampler_task.cancel()
@@ -684,10 +690,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         " nothing: drop the tracker's output (socket, parse and track only)",
     )
     parser.add_argument(
-        "--gc-freeze",
-        action="store_true",
-        help="experiment: gc.freeze() once connected, so that full collections skip"
-        " everything built at startup",
+        "--gc",
+        choices=("service", "freeze", "default"),
+        default="service",
+        help="the garbage collector once connected: service (as the service's lifespan sets"
+        " it, app/collector.py), freeze (gc.freeze() only), default (CPython's defaults)",
     )
     parser.add_argument(
         "--pgdata",
@@ -820,7 +827,7 @@ def summarize(
         "simulator_peak_rss_mb": sent["peak_rss_mb"],
         "agents": args.agents,
         "high_water": args.high_water if args.pace == "max" else None,
-        "gc_freeze": args.gc_freeze,
+        "gc": args.gc,
         "load_average": round(load, 2),
         "postgres": version,
         "python": sys.version.split()[0],

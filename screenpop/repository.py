@@ -432,10 +432,18 @@ def users_by_device(rows: Sequence[tuple[str, Agent]], devices: Sequence[str]) -
     device itself, or for a bare extension ``LIKE '%/ext'``), each under its device and
     under its bare extension."""
     wanted = {d for d in devices if d}
-    suffixes = [_like(f"%/{d}") for d in wanted if "/" not in d]
+    bare = [d for d in wanted if "/" not in d]
+    # '%/1002' matches what ends in '/1002': a device whose last part is 1002. Only an
+    # extension with LIKE's own marks in it needs the pattern.
+    plain = {d for d in bare if not any(c in d for c in "%_\\")}
+    suffixes = [_like(f"%/{d}") for d in bare if d not in plain]
     found: dict[str, Agent] = {}
     for device, user in rows:
-        if device in wanted or any(s.fullmatch(device) for s in suffixes):
+        if (
+            device in wanted
+            or (device.rsplit("/", 1)[-1] in plain and "/" in device)
+            or any(s.fullmatch(device) for s in suffixes)
+        ):
             found[device] = user
             found.setdefault(device.rsplit("/", 1)[-1], user)
     return found

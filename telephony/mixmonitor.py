@@ -41,11 +41,13 @@ class MixMonitorFiles:
     def note(self, event: AmiEvent) -> RecordingNote | None:
         if event.name not in _NOTED:
             return None  # every event passes here: most are none of these
+        if event.name == "VarSet" and event.get("Variable") != "MIXMONITOR_FILENAME":
+            return None  # half the stream is VarSets, of other variables
         uniqueid = event.uniqueid
         if not uniqueid:
             return None
         if event.name == "VarSet":
-            if event.get("Variable") == "MIXMONITOR_FILENAME" and event.get("Value"):
+            if event.get("Value"):
                 self._files[uniqueid] = event.get("Value")
         elif event.name == "Hangup":
             self._files.pop(uniqueid, None)

@@ -26,7 +26,12 @@ logger = logging.getLogger("telephony.listener")
 # Called with each batch's call events, and with ``Extras`` when the batch had any.
 Handler = Callable[..., Awaitable[None]]
 # Events handed to the handler at once, at most (a call's events are never cut in two).
-BATCH = 1000
+# A batch costs about 17 statements whatever its size, and a call's snapshots within one
+# are written once: when events queue up, bigger batches are what lets the listener catch
+# up (listener CPU an event at the max pace: 36 us at 1,000, 26 at 4,000, 23 at 10,000,
+# with the latency of a batch growing with it). When the PBX's pace is taken as it comes,
+# batches are what is queued, far smaller.
+BATCH = 4000
 # A batch that fails for a reason of its own is tried this many times before it is split.
 _TRIES = 3
 # While the database is unreachable: how often it is tried again (seconds, doubling).

@@ -2,14 +2,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, tuple_, update
+from sqlalchemy import Table, delete, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.models import QueueMember, User, UserDevice
 from telephony.members import MemberState
+
+_MEMBER_KEY = ("pbx", "queue", "interface")
+
+
+@cache
+def _member_upsert(columns: tuple[str, ...]) -> Any:
+    # Built and compiled once, the rows sent as parameters (executemany): a multi-row
+    # VALUES built from the rows was compiled afresh for every batch.
+    stmt = insert(cast(Table, QueueMember.__table__))
+    return stmt.on_conflict_do_update(
+        index_elements=list(_MEMBER_KEY),
+        set_={k: stmt.excluded[k] for k in columns if k not in _MEMBER_KEY},
+    )
 
 
 class MemberRepository:
@@ -74,14 +89,7 @@ class MemberRepository:
         ]
         if not rows:
             return
-        stmt = insert(QueueMember).values(rows)
-        keys = ("pbx", "queue", "interface")
-        await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=list(keys),
-                set_={k: stmt.excluded[k] for k in rows[0] if k not in keys},
-            )
-        )
+        await self.session.execute(_member_upsert(tuple(rows[0])), rows)
 
     async def replace_pbx(
         self, pbx: str, states: Sequence[MemberState], now: datetime
