@@ -29,6 +29,7 @@ from app.db import Database, unit_of_work
 from app.errors import install_error_handlers
 from app.history import endpoints as history_endpoints
 from app.integrations import endpoints as integration_endpoints
+from app.integrations.enrichment import Enricher
 from app.integrations.repository import NOTIFY_CHANNEL as INTEGRATIONS_CHANNEL
 from app.integrations.stream import EventStream
 from app.integrations.worker import WebhookWorker
@@ -123,6 +124,7 @@ def create_app(
         wallboard: Wallboard | None = None
         recorder: CallRecorder | None = None
         webhooks: WebhookWorker | None = None
+        enricher = Enricher.from_settings(settings)
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
@@ -162,6 +164,9 @@ def create_app(
                 worker.changed()
                 stream.changed()
 
+            if enricher is not None:
+                enricher.start()
+            app.state.enricher = enricher
             fanout = PgFanout(
                 database.dsn,
                 hub,
@@ -171,6 +176,7 @@ def create_app(
                     "tamas_wallboard": wallboard.changed,
                     INTEGRATIONS_CHANNEL: integrations_changed,
                 },
+                enricher=enricher,
             )
             await fanout.start()
             app.state.fanout = fanout
@@ -229,6 +235,8 @@ def create_app(
                 await webhooks.stop()
             if fanout is not None:
                 await fanout.stop()
+            if enricher is not None:
+                await enricher.stop()
             if actions is not None:
                 actions.close()
             await database.close()

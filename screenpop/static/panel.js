@@ -13,6 +13,7 @@ import { ContractSection } from "./contracts.js";
 import { CustomerCard, errorText, extensionOf } from "./customers.js";
 import { dialInto } from "./dialling.js";
 import { Desk } from "./desk.js";
+import { forgetEnrichments } from "./enrichment.js";
 import { $ } from "./dom.js";
 import { applyLang, currentLang, digits, setLang, t } from "./i18n.js";
 import { Phonebook } from "./phonebook.js";
@@ -69,6 +70,7 @@ const socket = new PopSocket({
   onMessage: (message) => {
     if (message.type === "agent") availability.show(message.status);
     else if (message.type === "review") reviews.handle(message);
+    else if (message.type === "enrichment") board.handle(message);
     else {
       board.handle(message);
       // A call of this agent's ended: it may be owed a call back now, or no longer.
@@ -130,6 +132,7 @@ function endSession(messageKey = null) {
   reviews.clear();
   desk.stop();
   forgetOptions();
+  forgetEnrichments();
   forget();
   user = null;
   showConnection("connecting");
