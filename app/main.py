@@ -218,6 +218,8 @@ def create_app(
             # See app/shutdown.py: panels told to go, events received stored, PBX locks
             # released, then the rest in reverse.
             await shutdown.going_away(app.state)
+            if getattr(app.state, "event_stream", None) is not None:
+                app.state.event_stream.close()  # event streams end; clients reconnect
             if leadership is not None:
                 await shutdown.drain_listeners(leadership, settings.shutdown_drain_seconds)
                 await leadership.stop()
