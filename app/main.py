@@ -154,7 +154,16 @@ def create_app(
             wallboard = Wallboard(database.sessionmaker, settings)
             wallboard.start()
             app.state.wallboard = wallboard
-            worker = webhooks = WebhookWorker(database.sessionmaker, settings)
+
+            def listeners_busy() -> bool:
+                following = getattr(app.state, "leadership", None)
+                return following is not None and any(
+                    listener.queue.qsize() for listener in following.listeners.values()
+                )
+
+            worker = webhooks = WebhookWorker(
+                database.sessionmaker, settings, yield_to=listeners_busy
+            )
             worker.start()
             app.state.webhooks = worker
             stream = EventStream()
