@@ -30,6 +30,7 @@ from app.followups import endpoints as followup_endpoints
 from app.followups.worker import FollowupWorker
 from app.history import endpoints as history_endpoints
 from app.integrations import endpoints as integration_endpoints
+from app.integrations.enrichment import Enricher
 from app.integrations.repository import NOTIFY_CHANNEL as INTEGRATIONS_CHANNEL
 from app.integrations.stream import EventStream
 from app.integrations.worker import WebhookWorker
@@ -140,6 +141,7 @@ def create_app(
         sms_worker: OutboxWorker | None = None
         webhooks: WebhookWorker | None = None
         thresholds: tuple[int, int, int] | None = None
+        enricher = Enricher.from_settings(settings)
         try:
             app.state.database = database
             app.state.sessionmaker = database.sessionmaker
@@ -172,7 +174,16 @@ def create_app(
             wallboard = Wallboard(database.sessionmaker, settings)
             wallboard.start()
             app.state.wallboard = wallboard
-            worker = webhooks = WebhookWorker(database.sessionmaker, settings)
+
+            def listeners_busy() -> bool:
+                following = getattr(app.state, "leadership", None)
+                return following is not None and any(
+                    listener.queue.qsize() for listener in following.listeners.values()
+                )
+
+            worker = webhooks = WebhookWorker(
+                database.sessionmaker, settings, yield_to=listeners_busy
+            )
             worker.start()
             app.state.webhooks = worker
             stream = EventStream()
@@ -182,6 +193,9 @@ def create_app(
                 worker.changed()
                 stream.changed()
 
+            if enricher is not None:
+                enricher.start()
+            app.state.enricher = enricher
             fanout = PgFanout(
                 database.dsn,
                 hub,
@@ -191,6 +205,7 @@ def create_app(
                     "tamas_wallboard": wallboard.changed,
                     INTEGRATIONS_CHANNEL: integrations_changed,
                 },
+                enricher=enricher,
             )
             await fanout.start()
             app.state.fanout = fanout
@@ -261,6 +276,8 @@ def create_app(
             # See app/shutdown.py: panels told to go, events received stored, PBX locks
             # released, then the rest in reverse.
             await shutdown.going_away(app.state)
+            if getattr(app.state, "event_stream", None) is not None:
+                app.state.event_stream.close()  # event streams end; clients reconnect
             if leadership is not None:
                 await shutdown.drain_listeners(leadership, settings.shutdown_drain_seconds)
                 await leadership.stop()
@@ -284,6 +301,8 @@ def create_app(
                 await webhooks.stop()
             if fanout is not None:
                 await fanout.stop()
+            if enricher is not None:
+                await enricher.stop()
             if actions is not None:
                 actions.close()
             await database.close()

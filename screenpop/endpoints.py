@@ -156,8 +156,12 @@ async def _hello(websocket: WebSocket, user: User, conn: Connection, after: int 
             "agent": agent,
         }
     )
+    enricher = getattr(websocket.app.state, "enricher", None)
     for message in missed:
-        conn.offer(message)
+        if enricher is None:
+            conn.offer(message)
+        else:
+            enricher.attach(conn.user_id, message, lambda _user, m: conn.offer(m))
 
 
 async def _serve(websocket: WebSocket, conn: Connection) -> None:

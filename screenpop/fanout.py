@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from app.db import SessionMaker
+from app.integrations.enrichment import Enricher
 from screenpop.hub import RESYNC, Hub
 from screenpop.service import NOTIFY_CHANNEL, PopService, message
 
@@ -33,11 +34,14 @@ class PgFanout:
         region: str,
         *,
         extra_channels: dict[str, Callable[..., None]] | None = None,
+        enricher: Enricher | None = None,
     ) -> None:
         self.dsn = dsn
         # Other notification channels heard on the same connection (the wallboard's).
         self.extra_channels = extra_channels or {}
         self.hub = hub
+        # The ERP's lookup, when configured: pops go through it (never waiting for it).
+        self.enricher = enricher
         self.sessionmaker = sessionmaker
         self.region = region
         # What the notifications said, in their order: pop ids to fetch, or the pops
@@ -120,7 +124,7 @@ class PgFanout:
                 here = set(users)
                 for user_id, ready in ids:
                     if user_id in here:
-                        self.hub.deliver(user_id, ready)
+                        self._send(user_id, ready)
                         self.delivered += 1
                 continue
             try:
@@ -131,5 +135,11 @@ class PgFanout:
                 self.hub.broadcast(RESYNC)
                 continue
             for user_id, fetched in rows:
-                self.hub.deliver(user_id, fetched)
+                self._send(user_id, fetched)
                 self.delivered += 1
+
+    def _send(self, user_id: int, message: dict[str, Any]) -> None:
+        if self.enricher is None:
+            self.hub.deliver(user_id, message)
+        else:
+            self.enricher.attach(user_id, message, self.hub.deliver)

@@ -41,6 +41,7 @@ def customer_card(
         "id": customer.id,
         "kind": customer.kind,
         "name": customer.name,
+        "external_id": customer.external_id,
         "company": customer.company,
         "address": customer.address,
         "email": customer.email,

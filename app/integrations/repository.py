@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import IntegrationEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -41,7 +42,8 @@ SELECT pg_notify(:channel, (SELECT max(id) FROM ev)::text), (SELECT count(*) FRO
 # The head of each endpoint's queue (its oldest row neither delivered nor dead) when it is
 # due: pending and its time come, or claimed by an instance whose lease ran out (it died
 # or hung mid-delivery). A head claimed by another instance right now is locked (skipped)
-# or, once that claim committed, no longer matches the row's own conditions.
+# or, once that claim committed, no longer matches the row's own conditions. Claimed in
+# the same statement, with what the delivery needs of its endpoint.
 _CLAIM = text(
     """
 WITH heads AS (
@@ -49,16 +51,45 @@ WITH heads AS (
     FROM webhook_deliveries
     WHERE status IN ('pending', 'delivering')
     ORDER BY endpoint_id, id
+), picked AS (
+    SELECT d.id FROM webhook_deliveries d JOIN heads h ON h.id = d.id
+    JOIN webhook_endpoints w ON w.id = d.endpoint_id
+    WHERE w.enabled AND (
+        (d.status = 'pending' AND d.next_attempt_at <= now())
+        OR (d.status = 'delivering' AND d.lease_until < now())
+    ) AND NOT (d.endpoint_id = ANY(CAST(:busy AS bigint[])))
+    ORDER BY d.id
+    LIMIT :limit
+    FOR UPDATE OF d SKIP LOCKED
 )
-SELECT d.id FROM webhook_deliveries d JOIN heads h ON h.id = d.id
-JOIN webhook_endpoints w ON w.id = d.endpoint_id
-WHERE w.enabled AND (
-    (d.status = 'pending' AND d.next_attempt_at <= now())
-    OR (d.status = 'delivering' AND d.lease_until < now())
-) AND NOT (d.endpoint_id = ANY(CAST(:busy AS bigint[])))
-ORDER BY d.id
-LIMIT :limit
-FOR UPDATE OF d SKIP LOCKED
+UPDATE webhook_deliveries d
+SET status = 'delivering', attempts = d.attempts + 1,
+    lease_until = now() + make_interval(secs => CAST(:lease AS double precision))
+FROM picked, webhook_endpoints w
+WHERE d.id = picked.id AND w.id = d.endpoint_id
+RETURNING d.id, d.endpoint_id, w.url, w.secret, d.event_id, d.event_type, d.payload, d.attempts
+"""
+).columns(payload=JSONB)
+
+# An attempt's outcome and its line in the log, in one statement; the outcome only if the
+# row is still this attempt's (nobody claimed it again since).
+_FINISH = text(
+    """
+WITH done AS (
+    UPDATE webhook_deliveries
+    SET status = CAST(:status AS varchar), lease_until = NULL,
+        last_status_code = CAST(:code AS integer), last_error = CAST(:error AS text),
+        last_duration_ms = CAST(:ms AS double precision),
+        delivered_at = CASE WHEN CAST(:status AS varchar) = 'delivered' THEN now()
+                            ELSE delivered_at END,
+        next_attempt_at = COALESCE(CAST(:next AS timestamptz), next_attempt_at)
+    WHERE id = :id AND attempts = :attempt AND status = 'delivering'
+    RETURNING id
+)
+INSERT INTO webhook_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error)
+VALUES (:id, :attempt, CAST(:started AS timestamptz), CAST(:ms AS double precision),
+        CAST(:code AS integer), CAST(:error AS text))
+RETURNING (SELECT count(*) FROM done)
 """
 )
 
@@ -118,55 +149,9 @@ class IntegrationRepository:
     async def claim(self, busy: Sequence[int], limit: int, lease_seconds: float) -> list[Claimed]:
         """Claim the due heads of the endpoints' queues (not those of ``busy`` endpoints,
         which this instance is delivering to already)."""
-        ids = [
-            r[0] for r in await self.session.execute(_CLAIM, {"busy": list(busy), "limit": limit})
-        ]
-        if not ids:
-            return []
-        stmt = (
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(ids))
-            .values(
-                status="delivering",
-                attempts=WebhookDelivery.attempts + 1,
-                lease_until=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease_seconds),
-            )
-            .returning(
-                WebhookDelivery.id,
-                WebhookDelivery.endpoint_id,
-                WebhookDelivery.event_id,
-                WebhookDelivery.event_type,
-                WebhookDelivery.payload,
-                WebhookDelivery.attempts,
-            )
-        )
-        rows = (await self.session.execute(stmt)).all()
-        endpoints = {
-            e.id: e
-            for e in (
-                await self.session.execute(
-                    select(WebhookEndpoint).where(
-                        WebhookEndpoint.id.in_(sorted({r[1] for r in rows}))
-                    )
-                )
-            ).scalars()
-        }
-        return sorted(
-            (
-                Claimed(
-                    id=r[0],
-                    endpoint_id=r[1],
-                    url=endpoints[r[1]].url,
-                    secret=endpoints[r[1]].secret,
-                    event_id=r[2],
-                    event_type=r[3],
-                    payload=r[4],
-                    attempt=r[5],
-                )
-                for r in rows
-            ),
-            key=lambda c: c.id,
-        )
+        params = {"busy": list(busy), "limit": limit, "lease": lease_seconds}
+        rows = (await self.session.execute(_CLAIM, params)).all()
+        return sorted((Claimed(*r) for r in rows), key=lambda c: c.id)
 
     async def finish(
         self,
@@ -179,53 +164,20 @@ class IntegrationRepository:
         error: str,
         next_attempt_at: datetime | None,
     ) -> bool:
-        """Write an attempt's outcome, and its line in the log. False (nothing written): the
-        row was claimed again meanwhile (this instance's lease ran out), so the outcome
-        belongs to the newer claim."""
-        values: dict[str, Any] = {
+        """Write an attempt's outcome, and its line in the log. False (only the log line
+        written): the row was claimed again meanwhile (this instance's lease ran out), so
+        the outcome belongs to the newer claim."""
+        params = {
+            "id": claimed.id,
+            "attempt": claimed.attempt,
             "status": status,
-            "lease_until": None,
-            "last_status_code": status_code,
-            "last_error": error[:2000],
-            "last_duration_ms": duration_ms,
+            "code": status_code,
+            "error": error[:2000],
+            "ms": duration_ms,
+            "next": next_attempt_at,
+            "started": started_at,
         }
-        if status == "delivered":
-            values["delivered_at"] = func.now()
-        if next_attempt_at is not None:
-            values["next_attempt_at"] = next_attempt_at
-        stmt = (
-            update(WebhookDelivery)
-            .where(
-                WebhookDelivery.id == claimed.id,
-                WebhookDelivery.attempts == claimed.attempt,
-                WebhookDelivery.status == "delivering",
-            )
-            .values(**values)
-            .returning(WebhookDelivery.id)
-        )
-        done = (await self.session.execute(stmt)).first() is not None
-        await self.log_attempt(claimed, started_at, duration_ms, status_code, error)
-        return done
-
-    async def log_attempt(
-        self,
-        claimed: Claimed,
-        started_at: datetime,
-        duration_ms: float,
-        status_code: int | None,
-        error: str,
-    ) -> None:
-        self.session.add(
-            WebhookAttempt(
-                delivery_id=claimed.id,
-                attempt=claimed.attempt,
-                started_at=started_at,
-                duration_ms=duration_ms,
-                status_code=status_code,
-                error=error[:2000],
-            )
-        )
-        await self.session.flush()
+        return bool((await self.session.execute(_FINISH, params)).scalar_one())
 
     async def next_due(self) -> datetime | None:
         """When the earliest pending delivery (or running lease) falls due."""

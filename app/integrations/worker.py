@@ -20,6 +20,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -35,6 +36,9 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "Tamas-Webhooks/1"
 # How much of an answer's body goes into the log when it is not a 2xx.
 _BODY_KEPT = 300
+# How long the worker waits while the AMI listeners are busy, and lets notifications gather.
+_YIELD_SECONDS = 0.02
+_COALESCE_SECONDS = 0.01
 
 
 def body_of(claimed: Claimed) -> bytes:
@@ -56,10 +60,15 @@ class WebhookWorker:
         *,
         poll_seconds: float = 1.0,
         lease_margin_seconds: float = 5.0,
+        yield_to: Callable[[], bool] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.poll_seconds = poll_seconds
+        # Pops first: while this says the instance's AMI listeners have events waiting, no
+        # new delivery starts (those in flight finish); the outbox keeps the rest.
+        self.yield_to = yield_to
+        self.yielded = 0
         self.lease_seconds = settings.webhook_timeout_seconds + lease_margin_seconds
         self.wake = asyncio.Event()
         self.delivered = 0
@@ -115,6 +124,10 @@ class WebhookWorker:
 
     async def _run(self) -> None:
         while True:
+            if self.yield_to is not None and self.yield_to():
+                self.yielded += 1
+                await asyncio.sleep(_YIELD_SECONDS)
+                continue
             try:
                 claimed = await self._claim()
             except asyncio.CancelledError:
@@ -130,6 +143,9 @@ class WebhookWorker:
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.poll_seconds)
+                # Every stored batch of PBX events notifies: those of a burst are looked at
+                # together.
+                await asyncio.sleep(_COALESCE_SECONDS)
             await self._purge()
 
     def _done(self, task: asyncio.Task[None]) -> None:

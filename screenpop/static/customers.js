@@ -5,6 +5,7 @@
 import { ApiError, api } from "./api.js";
 import { callButton } from "./dialling.js";
 import { $, h, joined, newId, showFormErrors } from "./dom.js";
+import { enrichmentBlock, enrichmentFor, onRemembered } from "./enrichment.js";
 import { applyLang, digits, dispositionText, duration, t, tMaybe, timeElement } from "./i18n.js";
 import { serverText } from "./errors.js";
 import { Player } from "./recordings.js";
@@ -90,6 +91,9 @@ export class CustomerCard {
     // plays keeps playing; let go when another customer is shown.
     this.players = new Map();
     document.addEventListener("langchange", () => this.render());
+    onRemembered(() => {
+      if (this.customer && enrichmentFor(this.customer.id)) this.render();
+    });
   }
 
   /** Load and show a customer; `focus` moves the keyboard there (the agent asked for it). */
@@ -185,6 +189,7 @@ export class CustomerCard {
           }),
         ),
         facts(c),
+        enrichmentBlock(enrichmentFor(c.id)),
         this.contracts?.el,
         h("h4", { text: t("numbers") }),
         h(

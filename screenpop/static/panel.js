@@ -14,6 +14,7 @@ import { CustomerCard, errorText, extensionOf } from "./customers.js";
 import { dialInto } from "./dialling.js";
 import { Desk } from "./desk.js";
 import { Followups } from "./followups.js";
+import { forgetEnrichments } from "./enrichment.js";
 import { $ } from "./dom.js";
 import { applyLang, currentLang, digits, setLang, t } from "./i18n.js";
 import { Phonebook } from "./phonebook.js";
@@ -83,6 +84,7 @@ const socket = new PopSocket({
       followups.handle(message);
       if (message.type === "callback_due") callbacks.soon();
     }
+    else if (message.type === "enrichment") board.handle(message);
     else {
       board.handle(message);
       if (message.type !== "pop") {
@@ -154,6 +156,7 @@ function endSession(messageKey = null) {
   reviews.clear();
   desk.stop();
   forgetOptions();
+  forgetEnrichments();
   forget();
   user = null;
   showConnection("connecting");

@@ -25,6 +25,7 @@ import {
 } from "./customers.js";
 import { callButton, refusalText } from "./dialling.js";
 import { $, h, joined, newId, showFormErrors } from "./dom.js";
+import { enrichmentBlock, merged, remember } from "./enrichment.js";
 import { applyLang, digits, duration, t, timeElement, tMaybe } from "./i18n.js";
 
 const WITHDRAWN_MS = 6000;
@@ -89,13 +90,25 @@ export class PopBoard {
   handle(message) {
     const key = this.keyFor(message);
     let card = this.cards.get(key);
+    if (message.type === "enrichment") {
+      // What the other systems said about this call's caller, after its pop went out.
+      if (!card) return;
+      card.message = { ...card.message, enrichment: merged(card.message.enrichment, message.enrichment) };
+      remember(card.message.customers, card.message.enrichment);
+      this.render(card);
+      this.changed();
+      return;
+    }
     if (message.type === "pop") {
       const before = card?.status === "live" ? card.message.state : null;
       if (!card) card = this.add(key, message);
       clearTimeout(card.timer);
       // A placed call keeps its ref even when a message about it came without it.
       const ref = card.message.origination;
+      const enrichment = merged(card.message.enrichment, message.enrichment);
       card.message = ref && !message.origination ? { ...message, origination: ref } : message;
+      if (enrichment) card.message = { ...card.message, enrichment };
+      remember(card.message.customers, enrichment);
       card.status = "live";
       this.render(card);
       if (placed(card)) {
@@ -479,6 +492,7 @@ export class PopBoard {
           card.status !== "live" ? callBack(card) : null,
           work && m.tracking_codes?.length ? callCodes(m.tracking_codes, this.openCase) : null,
           m.known ? this.matches(m.customers) : this.quickCreate(card),
+          enrichmentBlock(m.enrichment),
           work,
           m.last_calls ? pastCalls(m.last_calls, this.openCase) : null,
         ),

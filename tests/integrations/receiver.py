@@ -28,6 +28,8 @@ class Receiver:
     default: int | str = 200
     # Or a function of the request deciding the answer (ahead of the script).
     decide: Callable[[Received], int | str] | None = None
+    # The body of a 2xx answer (JSON).
+    reply: bytes = b'{"ok": true}'
     received: list[Received] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     port: int = 0
@@ -51,8 +53,11 @@ class Receiver:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        got = Received(headers, body)
+        asked = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        asked[":path"] = scope["path"] + (
+            "?" + scope["query_string"].decode() if scope["query_string"] else ""
+        )
+        got = Received(asked, body)
         self.received.append(got)
         answer: int | str
         if self.decide is not None:
@@ -64,8 +69,9 @@ class Receiver:
             answer = 200
         assert isinstance(answer, int)
         got.answered = answer
-        await send({"type": "http.response.start", "status": answer, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok" if answer < 300 else b"nope"})
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": answer, "headers": headers})
+        await send({"type": "http.response.body", "body": self.reply if answer < 300 else b"nope"})
 
     def event_ids(self, answered: int | None = None) -> list[str]:
         return [

@@ -287,3 +287,24 @@ def test_backoff_doubles_with_jitter() -> None:
         got = [backoff(attempt, 5.0, 60.0) for _ in range(50)]
         assert all(wait / 2 <= g <= wait for g in got)
         assert len(set(got)) > 1
+
+
+async def test_no_delivery_starts_while_the_pbx_listeners_are_busy(
+    db: Database, fast: Settings
+) -> None:
+    busy = True
+    async with receiving() as receiver:
+        await register(db, receiver.url)
+        [event_id] = await enqueue(db, "+989121234567")
+        async with working(db, fast, yield_to=lambda: busy) as worker:
+            await eventually(lambda: _yielded(worker, 5))
+            assert receiver.received == []
+            [row] = await deliveries(db)
+            assert row.status == "pending" and row.attempts == 0
+            busy = False
+            await eventually(settled(db, 1))
+    assert receiver.event_ids() == [event_id]
+
+
+async def _yielded(worker: WebhookWorker, n: int) -> bool:
+    return worker.yielded >= n

@@ -1,0 +1,1 @@
+"""Integrations: webhooks from a PostgreSQL outbox, the event stream, pop enrichment."""
