@@ -144,8 +144,10 @@ async def test_targets_deadlines_breaches_and_the_report(
     r = await client.patch(f"/api/tracking-codes/{urgent['code']}", json={"status": "closed"},
                            headers=hs)  # fmt: skip
     assert r.json()["resolution_breached"]
+    # The period holds the day the urgent case was opened (yesterday, just after midnight).
+    start = code.created_at.astimezone(TEHRAN).date().isoformat()
     today = datetime.now(TEHRAN).date().isoformat()
-    report = (await client.get(f"/api/cases/report?from={today}&to={today}", headers=hb)).json()
+    report = (await client.get(f"/api/cases/report?from={start}&to={today}", headers=hb)).json()
     rows = {(row["category"], row["priority"]): row for row in report["rows"]}
     billing = rows[("billing", "high")]
     assert (billing["opened"], billing["closed"]) == (1, 1)

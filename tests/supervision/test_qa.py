@@ -5,6 +5,7 @@ old 1-5 review as the built-in form."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -157,7 +158,7 @@ async def test_a_form_a_review_and_the_agent_answering_it(
         headers=h[boss.id],
     )
     assert r.json()["score"] == round(100 * (1 + 2 + 1.5) / 6, 1) == 75.0
-    today = datetime.now(UTC).date().isoformat()
+    today = datetime.now(ZoneInfo(settings.time_zone)).date().isoformat()  # the report's days
     r = await client.get(
         "/api/supervision/qa/trend",
         params={"from": today, "to": today, "by": "day", "agent": sara.id},
