@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -402,6 +404,11 @@ class Settings(BaseSettings):
         if len(ids) != len(set(ids)):
             raise ValueError("every PBX needs its own id")
         return value
+
+    def today(self) -> date:
+        """Today's date where the call center is (time_zone): the day a contract ends on, a
+        report's "today". Not the UTC date, which is yesterday in Tehran until 03:30."""
+        return datetime.now(ZoneInfo(self.time_zone)).date()
 
     @property
     def recordings_dir(self) -> Path:

@@ -105,7 +105,7 @@ async def seed_customers(db: Database, settings: Settings) -> int:
     left as they are). How many were created."""
     assert db.sessionmaker is not None
     created = 0
-    today = date.today()
+    today = settings.today()
     async with unit_of_work(db.sessionmaker) as session:
         customers = CustomerService(session, settings)
         existing = CustomerRepository(session)

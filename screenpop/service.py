@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,12 +66,18 @@ def customer_card(
 
 class PopService:
     def __init__(
-        self, session: AsyncSession, region: str, expiring_days: int = 30, notice_months: int = 0
+        self,
+        session: AsyncSession,
+        region: str,
+        expiring_days: int = 30,
+        notice_months: int = 0,
+        time_zone: str = "Asia/Tehran",
     ) -> None:
         self.repo = PopRepository(session)
         self.region = region
         self.expiring_days = expiring_days
         self.notice_months = notice_months
+        self.time_zone = time_zone  # whose "today" a contract's days left are counted from
 
     async def publish(
         self,
@@ -112,7 +119,7 @@ class PopService:
             past_ids,
             # This call's own code is shown once it is answered: only those are looked up.
             [i for e, i, _ in decided if e.call.answered_at is not None],
-            datetime.now(UTC).date(),
+            datetime.now(ZoneInfo(self.time_zone)).date(),
             self.expiring_days,
             self.notice_months,
         )

@@ -185,6 +185,7 @@ class CallRecorder:
                 self.region,
                 self.settings.contract_expiring_days,
                 self.settings.contract_notice_months,
+                self.settings.time_zone,
             )
             messages: list[dict[str, Any]] = []
             if any(e.kind == "answered" for e in events):

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -15,10 +14,6 @@ from app.models import Contract
 from app.schemas import DbId
 
 router = APIRouter(tags=["support contracts"])
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 @router.get("/api/customers/{customer_id}/contracts", response_model=list[ContractRead])
@@ -38,7 +33,10 @@ async def customer_contract_status(
     await CustomerService(session, settings).get(customer_id)
     contracts = (await ContractRepository(session).of_customers([customer_id]))[customer_id]
     found = contract_status(
-        contracts, today(), settings.contract_expiring_days, settings.contract_notice_months
+        contracts,
+        settings.today(),
+        settings.contract_expiring_days,
+        settings.contract_notice_months,
     )
     return ContractStatusRead(**found.as_dict())
 
@@ -97,7 +95,7 @@ async def expiring_contracts(
     6), soonest first, for follow-up calls; each with its notice task (made for the
     customer's owner) when there is one."""
     months = months or settings.contract_notice_months
-    first = today()
+    first = settings.today()
     rows = await ContractRepository(session).ending_between(first, add_months(first, months))
     return [
         ExpiringContract(

@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from app.config import Settings
 from app.db import SessionMaker, unit_of_work
@@ -43,7 +41,7 @@ class FollowupWorker:
         self.fired += fired
         now = time.monotonic()
         if self._notices_at is None or now - self._notices_at >= NOTICES_EVERY:
-            today = datetime.now(ZoneInfo(self.settings.time_zone)).date()
+            today = self.settings.today()
             async with unit_of_work(self.sessionmaker) as session:
                 self.notices += await contract_notices(session, self.settings, today)
             self._notices_at = now

@@ -22,7 +22,6 @@ import secrets
 import socket
 import time
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from app.config import Settings
 from app.db import SessionMaker, unit_of_work
@@ -207,7 +206,7 @@ class OutboxWorker:
         self._swept = time.monotonic()
         from app.surveys.service import SurveyService
 
-        today = datetime.now(ZoneInfo(self.settings.time_zone)).date()
+        today = self.settings.today()
         async with unit_of_work(self.sessionmaker) as session:
             messaging = MessagingService(session, self.settings, self.book)
             queued = await messaging.contracts_expiring(today)

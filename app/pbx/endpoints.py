@@ -7,7 +7,6 @@ and people), ``format=hash`` (one line ``key=value&key=value``, URL-encoded, for
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -50,7 +49,7 @@ async def lookup(
     `contract_level`, `agent_extension` (the customer's assigned agent), `holders` (how many
     customers share the number). An unknown or unparsable number is `found=0`, never an
     error: the call goes on. Keep the dialplan's timeout short (see asterisk-dev/)."""
-    info = await PbxLookupService(reader, settings).caller(number, datetime.now(UTC).date())
+    info = await PbxLookupService(reader, settings).caller(number, settings.today())
     return _answer(info.pairs(), format)
 
 

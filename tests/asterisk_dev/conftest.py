@@ -8,7 +8,7 @@ import asyncio
 import shutil
 import time
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,7 @@ async def people(session: AsyncSession, pbx_settings: Settings) -> People:
         session, pbx_settings, "مهندس «پارسا», شرکت آلفا", ("09121234567",), priority="VIP"
     )
     vip.owner_id = sara.id
-    today = date.today()
+    today = pbx_settings.today()
     session.add(
         Contract(
             customer_id=vip.id,

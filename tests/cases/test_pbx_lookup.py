@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from app.config import Settings
 from app.contracts.status import contract_status
 from app.logs import RedactQuerySecrets
 from app.models import Contract, Role
-from tests.fixtures.factories import make_customer, make_user
+from tests.fixtures.factories import make_customer, make_token, make_user
 from tests.fixtures.pbx import calling_pbx
 
 TOKEN = "pbx-token-for-lookup-tests"
@@ -32,13 +33,35 @@ async def pbx_app(app: FastAPI, settings: Settings) -> AsyncIterator[Settings]:
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+async def test_a_contract_ends_on_the_call_centers_day_not_utcs(
+    app: FastAPI, session: AsyncSession, pbx_app: Settings, client: httpx.AsyncClient
+) -> None:
+    # A zone whose date is not UTC's right now (one of these two always is not).
+    utc = datetime.now(UTC).date()
+    zone = next(z for z in ("Etc/GMT-14", "Etc/GMT+12") if datetime.now(ZoneInfo(z)).date() != utc)
+    local = datetime.now(ZoneInfo(zone)).date()
+    app.state.settings = pbx_app.model_copy(update={"time_zone": zone})
+    ali = await make_customer(session, pbx_app, "علی رضایی", ("09121234567",))
+    # Ahead of UTC: it ended yesterday there (UTC's today). Behind: it ends today there.
+    ends, status = (local - timedelta(days=1), "expired") if local > utc else (local, "expiring")
+    session.add(Contract(customer_id=ali.id, level="gold", starts_on=ends - timedelta(days=300),
+                         ends_on=ends))  # fmt: skip
+    await session.flush()
+    r = await client.get("/pbx/lookup?number=09121234567", headers=AUTH)
+    assert dict(line.split("=", 1) for line in r.text.splitlines())["contract"] == status
+    admin = await make_user(session, Role.admin)
+    h = {"Authorization": f"Bearer {await make_token(session, pbx_app, admin)}"}
+    r = await client.get(f"/api/customers/{ali.id}/contract-status", headers=h)
+    assert r.json()["status"] == status and r.json()["days_left"] == (ends - local).days
+
+
 async def test_a_known_caller(
     session: AsyncSession, pbx_app: Settings, client: httpx.AsyncClient
 ) -> None:
     sara = await make_user(session, Role.agent, devices=["PJSIP/1001"])
     ali = await make_customer(session, pbx_app, "علی رضایی", ("09121234567",), company="آلفا")
     ali.owner_id = sara.id
-    today = date.today()
+    today = pbx_app.today()
     session.add(
         Contract(
             customer_id=ali.id,
@@ -105,8 +128,6 @@ def test_contract_statuses() -> None:
 async def test_contracts_api_with_jalali_dates_and_the_expiring_list(
     session: AsyncSession, settings: Settings, client: httpx.AsyncClient
 ) -> None:
-    from tests.fixtures.factories import make_token
-
     boss = await make_user(session, Role.supervisor)
     agent = await make_user(session, Role.agent)
     ali = await make_customer(session, settings, "علی", ("09121230000",))
@@ -123,7 +144,7 @@ async def test_contracts_api_with_jalali_dates_and_the_expiring_list(
     assert (
         await client.post(f"/api/customers/{ali.id}/contracts", json=bad, headers=boss_h)
     ).status_code == 422
-    soon = date.today() + timedelta(days=40)
+    soon = settings.today() + timedelta(days=40)
     r = await client.post(
         f"/api/customers/{ali.id}/contracts",
         json={"level": "silver", "starts_on": "2025-01-01", "ends_on": soon.isoformat()},

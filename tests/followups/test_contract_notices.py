@@ -4,7 +4,7 @@ how many months are left."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -32,7 +32,7 @@ async def test_a_notice_task_is_made_once_for_the_owner_and_shown_on_the_pop(
 ) -> None:
     sara = await make_user(session, Role.agent, devices=["PJSIP/1001"])
     h = {"Authorization": f"Bearer {await make_token(session, settings, sara)}"}
-    today = datetime.now(UTC).date()
+    today = settings.today()
     soon = await make_customer(session, settings, "شرکت آلفا", ("09121234567",))
     later = await make_customer(session, settings, "شرکت بتا", ("09121234568",))
     nobody = await make_customer(session, settings, "شرکت گاما", ("09121234569",))

@@ -56,7 +56,7 @@ async def test_due_list_a_reminder_popping_and_dismissing_with_a_reason(
         sara = await make_user(session, Role.agent, username="sara", devices=["PJSIP/1001"])
         customer = await make_customer(session, settings, "علی رضایی", ("09121234567",))
         customer.owner_id = sara.id
-        today = datetime.now(UTC).date()
+        today = settings.today()
         ends = today + timedelta(days=70)
         session.add(Contract(customer_id=customer.id, level="طلایی", ends_on=ends,
                              starts_on=today - timedelta(days=300)))  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import jdatetime
 import pytest
@@ -73,7 +73,7 @@ async def test_codes_notes_cases_callbacks_and_contracts_in_the_panel(
 ) -> None:
     assert db.sessionmaker is not None
     await team(db, settings)
-    today = datetime.now(UTC).date()
+    today = settings.today()
     async with unit_of_work(db.sessionmaker) as session:
         ali = await session.scalar(select(Customer.id).where(Customer.name == "علی رضایی"))
         assert ali is not None
