@@ -37,16 +37,25 @@ async def pbx_survey(
     format: Annotated[Format, Query()] = "text",
 ) -> Response:
     """The caller's survey answers keyed in after the agent hung up ([tamas-survey] in
-    asterisk-dev): `found` (the call is known), `stored` (answers stored now; a question
-    answered already keeps its first answer), `valid` (how many answers were 1 to 5: any
-    other key is no answer). Never an error for the dialplan's sake."""
-    answers = {q: s for q, s in ((1, parse_answer(q1)), (2, parse_answer(q2))) if s is not None}
+    asterisk-dev), each one key 1 to 5 (none: not answered). `found` (the call is known),
+    `stored` (answers stored now; a question answered already keeps its first answer, so
+    a repeated request stores nothing), `valid` (how many answers were 1 to 5), `refused`
+    (the questions whose key was not 1 to 5, comma-separated: not stored), `reason` (why
+    nothing was stored: no such call, not answered by an agent). A 200 with these rather
+    than an error, so that the dialplan reads them; a malformed request (no linkedid, an
+    answer longer than 8 characters) is a 422."""
+    raw = {1: q1, 2: q2}
+    answers = {q: s for q, s in ((q, parse_answer(v)) for q, v in raw.items()) if s is not None}
+    refused = [f"q{q}" for q, v in raw.items() if v and v.strip() and q not in answers]
     result = await SurveyService(session, settings).from_pbx(pbx.id, linkedid, answers)
+    reason = result.reason or ("no answer 1 to 5" if not answers else "")
     return _answer(
         [
             ("found", "1" if result.found else "0"),
             ("stored", str(result.stored)),
             ("valid", str(len(answers))),
+            ("refused", ",".join(refused)),
+            ("reason", reason if not result.stored else ""),
         ],
         format,
     )

@@ -21,12 +21,12 @@ class SurveyRepository:
         stmt = select(Call).where(Call.pbx == pbx, Call.linkedid == linkedid)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def store(self, call: Call, answers: dict[int, int], channel: str) -> int:
+    async def store(self, call: Call, answers: dict[int, int], channel: str) -> list[SurveyAnswer]:
         """The answers (question -> score); a question answered already keeps its first
-        answer (a caller pressing on after the dialplan's CURL, a link opened twice). How
-        many were stored."""
+        answer (a caller pressing on after the dialplan's CURL, a link opened twice). The
+        rows stored now."""
         if not answers:
-            return 0
+            return []
         stmt = (
             insert(SurveyAnswer)
             .values(
@@ -43,9 +43,18 @@ class SurveyRepository:
                 ]
             )
             .on_conflict_do_nothing(index_elements=["call_id", "question"])
-            .returning(SurveyAnswer.id)
+            .returning(SurveyAnswer)
         )
-        return len((await self.session.execute(stmt)).all())
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def customer_of(self, call_id: int) -> int | None:
+        stmt = (
+            select(CallCustomer.customer_id)
+            .where(CallCustomer.call_id == call_id)
+            .order_by(CallCustomer.customer_id)
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def of_call(self, call_id: int) -> list[SurveyAnswer]:
         stmt = (

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.errors import NotFound
+from app.integrations import events as ev
+from app.integrations.service import emit
 from app.messaging.service import MessagingService, Text
 from app.models import Call, SurveyAnswer
 from app.surveys.repository import SurveyRepository
@@ -69,6 +71,7 @@ class Stored:
     found: bool
     stored: int
     call_id: int | None = None
+    reason: str = ""  # why nothing could be stored ("" when something could)
 
 
 class SurveyService:
@@ -80,12 +83,34 @@ class SurveyService:
     async def from_pbx(self, pbx: str, linkedid: str, answers: dict[int, int]) -> Stored:
         call = await self.repo.call_by_linkedid(pbx, linkedid)
         if call is None:
-            return Stored(False, 0)
-        return Stored(True, await self.repo.store(call, answers, "ivr"), call.id)
+            return Stored(False, 0, reason="no such call")
+        return await self._store(call, answers, "ivr")
 
     async def from_link(self, token: str, answers: dict[int, int]) -> Stored:
         call = await self.call_of_link(token)
-        return Stored(True, await self.repo.store(call, answers, "sms"), call.id)
+        return await self._store(call, answers, "sms")
+
+    async def _store(self, call: Call, answers: dict[int, int], channel: str) -> Stored:
+        """The answers on the call and its agent, and survey.answered for integrators in
+        the same transaction (only what was stored now: a repeated post sends nothing)."""
+        if call.answered_at is None or call.answered_by_user_id is None:
+            # Nobody to rate: the survey follows an agent's answer.
+            return Stored(True, 0, call.id, reason="the call was not answered by an agent")
+        rows = await self.repo.store(call, answers, channel)
+        if rows:
+            data = {
+                # A call has one survey: it is named by the call.
+                "survey_id": call.id,
+                "call_id": call.id,
+                "customer_id": await self.repo.customer_of(call.id),
+                "number": call.customer_e164 or "",
+                "agent_user_id": call.answered_by_user_id,
+                "queue": call.queue,
+                "channel": channel,
+                "answers": [{"question": f"q{r.question}", "answer": r.score} for r in rows],
+            }
+            await emit(self.session, [ev.envelope(ev.SURVEY_ANSWERED, data)])
+        return Stored(True, len(rows), call.id)
 
     async def call_of_link(self, token: str) -> Call:
         call_id = read_token(self.settings.secret_key.get_secret_value(), token)

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.models import Contract, Role
+from app.models import Call, Contract, Role
 from app.tracking.service import TrackingService
 from tests.asterisk_dev.support import (
     CONF,
@@ -29,6 +30,8 @@ from tests.asterisk_dev.support import (
 )
 from tests.fixtures.factories import make_customer, make_user
 from tests.fixtures.pbx import calling_pbx
+from tests.fixtures.recorder import InlineRecorder
+from tests.telephony.replay import replay
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ async def pbx_settings(app: FastAPI, settings: Settings) -> AsyncIterator[Settin
 
 
 @pytest.fixture
-async def people(session: AsyncSession, pbx_settings: Settings) -> People:
+async def people(app: FastAPI, session: AsyncSession, pbx_settings: Settings) -> People:
     """A VIP whose contract ended, assigned to the agent at 1001; a case owned by 1002."""
     sara = await make_user(session, Role.agent, devices=["PJSIP/1001"])
     reza = await make_user(session, Role.agent, devices=["PJSIP/1002", "SIP/soft1002"])
@@ -65,7 +68,10 @@ async def people(session: AsyncSession, pbx_settings: Settings) -> People:
     closed = await cases.issue(by=reza, customer_id=vip.id)
     closed.status = "closed"
     await session.flush()
-    return People(vip.id, case.code, closed.code)
+    _, events = replay("01_direct_answered")
+    await InlineRecorder(app.state.sessionmaker, settings=pbx_settings)(events)
+    linkedid = (await session.execute(select(Call.linkedid))).scalars().one()
+    return People(vip.id, case.code, closed.code, linkedid)
 
 
 @pytest.fixture

@@ -166,6 +166,7 @@ class People:
     vip_id: int
     code: str  # an open case owned by the agent at PJSIP/1002
     closed_code: str
+    linkedid: str = ""  # a call answered by the agent at PJSIP/1001 (01_direct_answered)
 
 
 ETC = ROOT / "etc" / "asterisk"

@@ -26,7 +26,7 @@ def test_the_dialplan_reads_cleanly(plan: Dialplan) -> None:
     assert set(plan.contexts) == {
         "tamas-settings", "tamas-auth", "tamas-inbound", "tamas-lookup", "tamas-destinations",
         "tamas-tracking", "tamas-tracking-lookup", "tamas-spy", "tamas-queue-callback",
-        "tamas-callback-request",
+        "tamas-callback-request", "tamas-survey", "tamas-survey-post",
     }  # fmt: skip
     # Includable from extensions.conf or extensions_custom.conf: only its own contexts.
     assert all(c.startswith("tamas-") for c in plan.contexts)
@@ -49,6 +49,7 @@ def test_every_goto_and_gosub_lands(plan: Dialplan) -> None:
         "tamas-lookup",
         "tamas-tracking-lookup",
         "tamas-callback-request",
+        "tamas-survey-post",
     ):
         steps = plan.contexts[name]["s"]
         assert steps[-1].app == "Return"
@@ -91,7 +92,13 @@ async def test_every_hash_key_read_is_one_tamas_answers(
             "/pbx/callbacks?format=json", data={"number": number, "queue": "support"}, headers=AUTH
         )
         callback |= set(r.json())
-    used: dict[str, set[str]] = {"tamas": set(), "tamas_code": set(), "tamas_callback": set()}
+    survey: set[str] = set()
+    for linkedid in (people.linkedid, "1700000000.404"):  # answered by an agent, unknown
+        r = await client.get(f"/pbx/survey?linkedid={linkedid}&q1=5&format=json", headers=AUTH)
+        survey |= set(r.json())
+    used: dict[str, set[str]] = {
+        "tamas": set(), "tamas_code": set(), "tamas_callback": set(), "tamas_survey": set(),
+    }  # fmt: skip
     for extens in plan.contexts.values():
         for steps in extens.values():
             for step in steps:
@@ -100,6 +107,7 @@ async def test_every_hash_key_read_is_one_tamas_answers(
     assert used["tamas"] <= LOOKUP_KEYS
     assert used["tamas_code"] <= tracking
     assert used["tamas_callback"] == {"booked"} and "booked" in callback
+    assert used["tamas_survey"] == {"found"} and "found" in survey
     assert {"found", "name", "vip", "contract", "agent_extension"} <= used["tamas"]
     assert {"valid", "found", "status", "owner_extension"} <= used["tamas_code"]
 
@@ -124,9 +132,9 @@ def test_curl_never_holds_a_call(plan: Dialplan) -> None:
                 # The token header is added right before the request, not with the settings.
                 assert steps[i - 1].app == "Gosub" and steps[i - 1].args == "tamas-auth,s,1"
                 assert step.args.startswith("HASH(") and "format=hash" in step.args
-                told = ("TAMAS_LOOKUP", "TAMAS_TRACKING", "TAMAS_CALLBACK")
+                told = ("TAMAS_LOOKUP", "TAMAS_TRACKING", "TAMAS_CALLBACK", "TAMAS_SURVEYED")
                 assert any(name in steps[i + 1].args for name in told)
-    assert curls == 3
+    assert curls == 4
     # Every call that Tamas cannot answer still reaches the normal queue.
     inbound = [s.args for s in plan.contexts["tamas-inbound"]["s"]]
     assert '$["${TAMAS_LOOKUP}" != "ok"]?tamas-destinations,queue,1' in inbound
@@ -147,3 +155,41 @@ def test_a_caller_who_presses_1_in_the_queue_is_booked_and_told(plan: Dialplan) 
         assert steps[at - 1].args.startswith("TAMAS_IN_QUEUE=")
     queues = (CONF.parent / "queues.conf").read_text()
     assert "\ncontext=tamas-queue-callback\n" in queues
+
+
+def test_after_the_agent_hangs_up_the_caller_is_surveyed(plan: Dialplan) -> None:
+    dest = plan.contexts["tamas-destinations"]
+    # Every queue keeps the caller when the agent hangs up (c), then the survey; a wait that
+    # ended otherwise (timeout, empty queue) hangs up as before.
+    for exten in ("queue", "vip", "sales"):
+        steps = dest[exten]
+        (queue,) = [s for s in steps if s.app == "Queue"]
+        assert queue.args.split(",")[1] == "c"
+        assert steps[steps.index(queue) + 1].args == "after-queue,1"
+    assert [(s.app, s.args) for s in dest["after-queue"]] == [
+        ("GotoIf", '$["${QUEUESTATUS}" = "CONTINUE"]?tamas-survey,s,1'),
+        ("Hangup", ""),
+    ]
+    # The assigned agent's Dial keeps the caller too (g), and only an answered call is rated.
+    agent = dest["agent"]
+    (dial,) = [s for s in agent if s.app == "Dial"]
+    assert dial.args.endswith(",g")
+    assert agent[agent.index(dial) + 1].args == '$["${DIALSTATUS}" = "ANSWER"]?tamas-survey,s,1'
+    # Two questions, one key each within 5 s; no key to the first: no second question.
+    steps = plan.contexts["tamas-survey"]["s"]
+    reads = [s.args.split(",") for s in steps if s.app == "Read"]
+    assert [(r[0], r[1], r[2], r[5]) for r in reads] == [
+        ("TAMAS_SURVEY_Q1", "custom/tamas-survey-q1", "1", "5"),
+        ("TAMAS_SURVEY_Q2", "custom/tamas-survey-q2", "1", "5"),
+    ]
+    assert ("GotoIf", '$["${TAMAS_SURVEY_Q1}" = ""]?done') in [(s.app, s.args) for s in steps]
+    post = "tamas-survey-post,s,1(${TAMAS_SURVEY_Q1},${TAMAS_SURVEY_Q2})"
+    assert ("Gosub", post) in [(s.app, s.args) for s in steps]
+    # A caller who hangs up after the first answer: the h extension still sends it, once.
+    hangup = [(s.app, s.args) for s in plan.contexts["tamas-survey"]["h"]]
+    assert hangup[0] == ("GotoIf", '$["${TAMAS_SURVEY_SENT}" = "yes"]?end')
+    assert ("Gosub", post) in hangup
+    # The request names the call by its linkedid, as Tamas stores it.
+    (curl,) = [s for s in plan.contexts["tamas-survey-post"]["s"] if "CURL(" in s.args]
+    assert "/pbx/survey?linkedid=${URIENCODE(${CHANNEL(linkedid)})}&q1=" in curl.args
+    assert settings_of(plan)["TAMAS_SURVEY"] == "yes"

@@ -37,7 +37,7 @@ def curl_url(plan: Dialplan, context: str, values: dict[str, str]) -> str:
     template = step.args[step.args.index("CURL(") + 5 :]
     template = split_top(template, ")")[0]  # up to CURL()'s own closing parenthesis
     template = re.sub(
-        r"\$\{URIENCODE\(\$\{(\w+)\}\)\}", lambda m: quote(values[m[1]], safe=""), template
+        r"\$\{URIENCODE\(\$\{([\w()]+)\}\)\}", lambda m: quote(values[m[1]], safe=""), template
     )
     return re.sub(r"\$\{(\w+)\}", lambda m: values[m[1]], template)
 
@@ -83,6 +83,15 @@ async def test_tamas_answers_the_urls_the_dialplan_builds(
     mistyped = people.code[:-1] + str((int(people.code[-1]) + 1) % 10)
     url = curl_url(plan, "tamas-tracking-lookup", values | {"ARG1": mistyped})
     assert hashcompat((await client.get(url, headers={name: value})).text)["valid"] == "0"
+
+    # The survey after the agent hung up: the call named by its linkedid, the keys pressed.
+    survey = values | {"CHANNEL(linkedid)": people.linkedid, "ARG1": "4", "ARG2": "5"}
+    url = curl_url(plan, "tamas-survey-post", survey)
+    got = hashcompat((await client.get(url, headers={name: value})).text)
+    assert (got["found"], got["stored"], got["valid"], got["refused"]) == ("1", "2", "2", "")
+    url = curl_url(plan, "tamas-survey-post", survey | {"ARG1": "8", "ARG2": ""})
+    got = hashcompat((await client.get(url, headers={name: value})).text)
+    assert (got["found"], got["stored"], got["refused"]) == ("1", "0", "q1")
 
     # What a refused token leaves in HASH(): no "found", so TAMAS_LOOKUP=failed.
     url = curl_url(plan, "tamas-lookup", values | {"ARG1": "09121234567", "ARG2": ""})
@@ -202,6 +211,13 @@ async def test_the_agi_script_sets_what_the_dialplan_reads(
     )  # fmt: skip
     run = await run_agi(["callback", "anonymous", "support"], channel)
     assert run.sets["HASH(tamas_callback,booked)"] == "0"
+
+    # The survey: the keys pressed after the agent hung up, the first one only here.
+    run = await run_agi(["survey", people.linkedid, "5", ""], channel)
+    assert run.returncode == 0 and run.verbose == []
+    assert run.sets.pop("TAMAS_SURVEYED") == "ok"
+    got = {k.removeprefix("HASH(tamas_survey,").removesuffix(")"): v for k, v in run.sets.items()}
+    assert (got["found"], got["stored"], got["valid"]) == ("1", "1", "1")
 
 
 async def test_the_agi_script_gives_up_quickly_and_says_why(people: People, live: str) -> None:

@@ -13,13 +13,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from jsonschema import Draft202012Validator
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app.config import PbxSettings, Settings
 from app.integrations import events as ev
 from app.integrations.service import IntegrationService
-from app.models import IntegrationEvent, Recording, Role, WebhookDelivery
+from app.models import Call, IntegrationEvent, Recording, Role, WebhookDelivery
 from tests.fixtures.factories import make_customer, make_token, make_user
 from tests.fixtures.recorder import InlineRecorder
 from tests.recordings.support import TRACE_FILE, check, tone
@@ -204,3 +205,55 @@ async def test_a_recording_is_ready_once(
     assert data["recording_id"] == recording.id and data["call_id"] == recording.call_id
     assert data["duration_seconds"] == pytest.approx(1.0, abs=0.01)
     assert data["audio_url"] == f"/api/recordings/{recording.id}/audio"
+
+
+async def test_a_survey_answered_is_emitted_with_what_it_stored(
+    app: FastAPI, session: AsyncSession, conf: Settings, client: httpx.AsyncClient
+) -> None:
+    agent = await make_user(session, Role.agent, devices=["PJSIP/1001"])
+    customer = await make_customer(session, conf, "علی رضایی", ("09121234567",))
+    endpoint = await IntegrationService(session).create(
+        "https://erp.example.com/hook", [ev.SURVEY_ANSWERED], "", True
+    )
+    await session.commit()
+    await store(app, conf, "01_direct_answered")
+    (call,) = (await session.execute(select(Call).where(Call.pbx == PBX))).scalars()
+    token = "pbx-token-for-the-survey-event"
+    pbx = PbxSettings(
+        id=PBX, host="127.0.0.1", port=1, username="u", secret=SecretStr("s"),
+        token=SecretStr(token),
+    )  # fmt: skip
+    app.state.settings = conf.model_copy(update={"pbxes": [pbx]})
+    auth = {"Authorization": f"Bearer {token}"}
+    url = f"/pbx/survey?linkedid={call.linkedid}"
+    try:
+        before = await last_id(session)
+        assert (await client.get(f"{url}&q1=4", headers=auth)).text.startswith("found=1\nstored=1")
+        [first] = await emitted(session, before)
+        assert first["type"] == ev.SURVEY_ANSWERED
+        assert first["data"] == {
+            "survey_id": call.id, "call_id": call.id, "customer_id": customer.id,
+            "number": "+989121234567", "agent_user_id": agent.id, "queue": call.queue,
+            "channel": "ivr", "answers": [{"question": "q1", "answer": 4}],
+        }  # fmt: skip
+        # The second question later: an event with it alone; a repeat, or keys refused, none.
+        after_first = await last_id(session)
+        await client.get(f"{url}&q1=4&q2=2", headers=auth)
+        [second] = await emitted(session, after_first)
+        assert second["data"]["answers"] == [{"question": "q2", "answer": 2}]
+        after_second = await last_id(session)
+        await client.get(f"{url}&q1=4&q2=2", headers=auth)
+        await client.get(f"{url}&q1=9", headers=auth)
+        assert await emitted(session, after_second) == []
+    finally:
+        app.state.settings = conf
+    rows = (
+        (
+            await session.execute(
+                select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert sorted(r.event_id for r in rows) == sorted([first["id"], second["id"]])
