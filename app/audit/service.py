@@ -36,6 +36,7 @@ ACTIONS = frozenset(
         "customers_import",
         "customer_deleted",
         "supervision_spy",
+        "supervision_spy_stop",
         "supervision_pause",
         "supervision_unpause",
         "supervision_queue_login",

@@ -39,6 +39,12 @@ class SpySession(Base):
     state: Mapped[str] = mapped_column(String(12), default="requested")
     failure: Mapped[str] = mapped_column(String(32), default="")
     uniqueid: Mapped[str] = mapped_column(String(64), default="")
+    # The supervisor's channel name (PJSIP/1003-0000002b): what a Hangup from Tamas names.
+    channel: Mapped[str] = mapped_column(String(200), default="")
+    # Who ended it from Tamas (empty: the phone was put down, or the call ended).
+    stopped_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     requested_at: Mapped[datetime] = mapped_column(server_default=func.now())
     answered_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
@@ -48,7 +54,8 @@ class AgentActivity(Base):
     """One interval of an agent's state, from the PBX's own events: a row per membership
     (``queue`` set: what that queue saw) and a row per agent (``queue`` empty: the state
     across their queues, which the agent reports add up). ``ended_at`` is empty while it
-    lasts; one open interval per (PBX, interface, queue) at most."""
+    lasts; one open interval per (PBX, interface, queue) at most. Rows with ``pbx`` empty
+    are not the PBX's: the agent signed in to Tamas (a panel open), a track of its own."""
 
     __tablename__ = "agent_activity"
     __table_args__ = (
@@ -74,3 +81,6 @@ class AgentActivity(Base):
     reason: Mapped[str] = mapped_column(String(80), default="")
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    # Sign-in to Tamas (``pbx`` empty, state ``signed_in``): when a panel of theirs was last
+    # known open; an interval nobody has seen for a while ends then.
+    seen_at: Mapped[datetime | None]

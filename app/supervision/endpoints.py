@@ -102,6 +102,59 @@ async def spy(
     return _read(found)
 
 
+@router.post(
+    "/spy/{spy_id}/stop",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SpySessionRead,
+    responses={
+        403: {"description": "someone else's session (admins may end any)"},
+        409: {"description": "your phone has not answered yet, or it has ended already"},
+        502: {"description": "the PBX refused the Hangup"},
+        503: {"description": "the PBX cannot be reached"},
+    },
+)
+async def stop_spy(
+    request: Request,
+    spy_id: DbId,
+    user: SupervisorUser,
+    settings: SettingsDep,
+    sessionmaker: SessionmakerDep,
+    address: ClientAddress,
+) -> SpySessionRead:
+    """End a listen, whisper or barge from Tamas: your phone's channel is hung up (AMI
+    `Hangup`); the agent's call goes on, and the agent is not told. The session is `ended`
+    (with its end and length) once the PBX reports the hangup; a channel the PBX no longer
+    has ends it at once."""
+    async with unit_of_work(sessionmaker) as session:
+        found, action = await SupervisionService(session, settings).prepare_stop(user, spy_id)
+        await AuditService(session).record(
+            "supervision_spy_stop",
+            user,
+            address=address,
+            target=f"user:{found.agent_user_id}",
+            mode=found.mode,
+            call_id=found.call_id,
+            session_id=found.id,
+        )
+    actions: PbxActions = request.app.state.actions
+    failure: DomainError | None = None
+    try:
+        await actions.get(found.pbx).send(action)
+    except PbxUnavailable as exc:
+        failure = PbxUnreachable(str(exc))
+    except ActionFailed as exc:
+        if "no such channel" in str(exc).lower():
+            async with unit_of_work(sessionmaker) as session:
+                found = await SupervisionService(session, settings).gone(found.id) or found
+        else:
+            failure = PbxRefused(f"the PBX refused to hang up your phone: {exc}")
+    if failure is not None:
+        async with unit_of_work(sessionmaker) as session:
+            await SupervisionService(session, settings).not_stopped(found.id)
+        raise failure
+    return _read(found)
+
+
 @router.get("/spy", response_model=list[SpySessionRead])
 async def spy_sessions(
     session: SessionDep,

@@ -41,6 +41,9 @@ class SpySessionRead(BaseModel):
     requested_at: datetime
     answered_at: datetime | None
     ended_at: datetime | None
+    stopped_by_user_id: int | None = Field(
+        default=None, description="who ended it from Tamas (null: the phone or the call ended)"
+    )
     seconds: float | None = Field(default=None, description="how long it lasted, once ended")
 
 

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.service import AgentService
 from app.config import PbxSettings, Settings
-from app.errors import Conflict, DomainError, InvalidInput, NotFound
-from app.models import SpySession, User
+from app.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from app.models import Role, SpySession, User
 from app.supervision.repository import SupervisionRepository
 from telephony.model import SPY_VARIABLE, CallEvent, OriginateOutcome
 from telephony.originate import FAILURES, failure_of_response
@@ -138,6 +138,41 @@ class SupervisionService:
             spy.ended_at = datetime.now(UTC)
             await self.session.flush()
 
+    async def prepare_stop(
+        self, supervisor: User, spy_id: int
+    ) -> tuple[SpySession, dict[str, Any]]:
+        """Check that the session can be ended from here (the supervisor who started it, or
+        an admin; it is up) and return the ``Hangup`` of the supervisor's own channel. The
+        end itself is the PBX's word: the channel's Hangup event closes the session."""
+        spy = await self.get(spy_id)
+        if spy.supervisor_user_id != supervisor.id and supervisor.role != Role.admin.value:
+            raise PermissionDenied("only the supervisor listening (or an admin) can end this")
+        if spy.state == "requested":
+            raise Conflict(
+                "your phone has not answered yet: decline the call on it", code="spy_not_answered"
+            )
+        if spy.state != "active" or not spy.channel:
+            raise Conflict("this session has ended already", code="spy_ended")
+        spy.stopped_by_user_id = supervisor.id
+        await self.session.flush()
+        # Cause 16, normal clearing: without one the channel's Hangup says 0 (unknown).
+        return spy, {"Action": "Hangup", "Channel": spy.channel, "Cause": "16"}
+
+    async def gone(self, spy_id: int) -> SpySession | None:
+        """The PBX has no such channel any more (its Hangup was not heard): ended now."""
+        spy = await self.repo.get(spy_id)
+        if spy is not None and spy.state == "active":
+            spy.state, spy.ended_at = "ended", datetime.now(UTC)
+            await self.session.flush()
+        return spy
+
+    async def not_stopped(self, spy_id: int) -> None:
+        """The Hangup could not be sent: nobody ended it from here after all."""
+        spy = await self.repo.get(spy_id)
+        if spy is not None and spy.state == "active":
+            spy.stopped_by_user_id = None
+            await self.session.flush()
+
     async def get(self, spy_id: int) -> SpySession:
         spy = await self.repo.get(spy_id)
         if spy is None:
@@ -165,6 +200,7 @@ class SupervisionService:
             at = datetime.fromtimestamp(outcome.at, UTC)
             if outcome.success:
                 spy.state, spy.uniqueid, spy.answered_at = "active", outcome.uniqueid, at
+                spy.channel = outcome.channel[:200]
             else:
                 spy.state, spy.ended_at = "failed", at
                 spy.failure = failure_of_response(outcome) or "failed"

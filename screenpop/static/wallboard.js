@@ -151,6 +151,8 @@ export class View {
     this.chosen = null;
     this.actions = h("div", {});
     this.actionNote = h("p", { class: "muted wall-note", role: "status", "aria-live": "polite" });
+    // Ends the listen, whisper or barge in progress (hangs up your own phone's channel).
+    this.spyStop = h("button", { type: "button", class: "secondary", "data-action": "stop-spy", hidden: true, "data-i18n": "wall_spy_stop" });
     this.spyPoll = null;
     // Said to screen readers when the number waiting changes (not each second).
     this.live = h("p", { class: "visually-hidden", "aria-live": "polite", "aria-atomic": "true" });
@@ -169,7 +171,7 @@ export class View {
         part("wall_waiting", this.queues),
         part("wall_calls", this.calls),
         part("wall_agents", this.agents),
-        part("wall_actions", h("div", {}, this.actions, this.actionNote)),
+        part("wall_actions", h("div", {}, this.actions, this.actionNote, this.spyStop)),
       ),
       this.live,
     );
@@ -403,6 +405,7 @@ export class View {
 
   async spy(agent, mode) {
     clearTimeout(this.spyPoll);
+    this.spyStop.hidden = true;
     this.actionNote.textContent = t("wall_sending");
     let session;
     try {
@@ -411,8 +414,21 @@ export class View {
       this.actionNote.textContent = errorText(err);
       return;
     }
+    this.spyStop.onclick = async () => {
+      this.spyStop.disabled = true;
+      try {
+        session = await api(`/api/supervision/spy/${session.id}/stop`, { method: "POST" });
+        this.actionNote.textContent = t("wall_spy_stopping");
+      } catch (err) {
+        this.actionNote.textContent = errorText(err);
+      } finally {
+        this.spyStop.disabled = false;
+      }
+    };
     const follow = async (tries) => {
-      this.actionNote.textContent = spyText(session);
+      const stopping = this.actionNote.textContent === t("wall_spy_stopping") && session.state === "active";
+      if (!stopping) this.actionNote.textContent = spyText(session);
+      this.spyStop.hidden = session.state !== "active";
       if (session.state === "ended" || session.state === "failed" || tries <= 0) return;
       this.spyPoll = setTimeout(async () => {
         try {

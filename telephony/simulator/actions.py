@@ -26,9 +26,10 @@ from telephony.simulator.protocol import (
     format_message,
     get,
     get_all,
+    list_ack,
     response,
 )
-from telephony.simulator.state import PbxState
+from telephony.simulator.state import CHANNEL_KEYS, Channel, PbxState
 
 __all__ = ["Actions", "OriginateRequest"]
 
@@ -45,6 +46,7 @@ class Actions:
         secret: str,
         boot_time: Callable[[], float],
         originate: Callable[[OriginateRequest], None],
+        hangup: Callable[[Channel, int], Sequence[bytes]] | None = None,
     ):
         self._broadcaster = broadcaster
         self._state = state
@@ -52,6 +54,7 @@ class Actions:
         self._secret = secret
         self._boot_time = boot_time
         self._originate = originate
+        self._hangup = hangup or _hangup_alone
         self._handlers: dict[str, Callable[[Session, Fields, str], None]] = {
             "login": self.login,
             "logoff": self.logoff,
@@ -64,6 +67,7 @@ class Actions:
             "queueadd": self.queue_add,
             "queueremove": self.queue_remove,
             "originate": self.originate,
+            "hangup": self.hangup,
         }
 
     def dispatch(self, session: Session, fields: Fields) -> None:
@@ -212,6 +216,65 @@ class Actions:
         self._reply(session, response("Success", action_id, message=message))
         self.emit([removed])
 
+    def hangup(self, session: Session, fields: Fields, action_id: str) -> None:
+        """``Hangup`` as ``ast_manager_hangup_helper`` answers it: a channel by its name (or
+        Uniqueid) hung up at once, "Channel Hungup"; a ``/regex/`` hangs up every channel
+        whose name matches, each listed as a ``ChannelHungup`` after the acknowledgement.
+        ``Cause`` (0-127) becomes the hangup cause; another value is ignored, as there."""
+        name = get(fields, "Channel")
+        if not name:
+            self._reply(session, error(action_id, "No channel specified"))
+            return
+        cause = get(fields, "Cause").strip()
+        code = int(cause) if cause.isdigit() and int(cause) <= 127 else 0
+        if not name.startswith("/"):
+            found = next(
+                (
+                    c
+                    for c in self._state.channels.values()
+                    if name in (c.block["Channel"], c.block["Uniqueid"])
+                ),
+                None,
+            )
+            if found is None:
+                self._reply(session, error(action_id, "No such channel"))
+                return
+            self._reply(session, response("Success", action_id, message="Channel Hungup"))
+            self.emit(self._hangup(found, code))
+            return
+        if len(name) < 2 or not name.endswith("/"):
+            self._reply(
+                session, error(action_id, "Regex format invalid, Channel param should be /regex/")
+            )
+            return
+        try:
+            pattern = re.compile(name[1:-1])
+        except re.error:
+            self._reply(session, error(action_id, f"Regex compile failed on: {name}"))
+            return
+        matched = [
+            c for c in list(self._state.channels.values()) if pattern.search(c.block["Channel"])
+        ]
+        idtext: Fields = [("ActionID", action_id)] if action_id else []
+        answer = [list_ack(action_id, "Channels hung up will follow")]
+        answer += [
+            format_message([("Event", "ChannelHungup"), ("Channel", c.block["Channel"]), *idtext])
+            for c in matched
+        ]
+        answer.append(
+            format_message(
+                [
+                    ("Event", "ChannelsHungupListComplete"),
+                    *idtext,
+                    ("EventList", "Complete"),
+                    ("ListItems", str(len(matched))),
+                ]
+            )
+        )
+        self._reply(session, b"".join(answer))
+        for channel in matched:
+            self.emit(self._hangup(channel, code))
+
     def emit(self, events: Sequence[bytes]) -> None:
         """Events of the simulator's own making (no terminators), to every listener."""
         now = self._now()
@@ -285,3 +348,30 @@ def leading_int(value: str) -> int:
     """``sscanf("%d")``: the number a value starts with, 0 if none."""
     match = re.match(r"\s*([+-]?\d+)", value)
     return int(match.group(1)) if match else 0
+
+
+# ast_cause2str's words for the causes a manager is likely to give (channel.c's table).
+CAUSE_TEXTS = {
+    1: "Unallocated (unassigned) number",
+    16: "Normal Clearing",
+    17: "User busy",
+    18: "No user responding",
+    19: "User alerting, no answer",
+    21: "Call Rejected",
+}
+
+
+def hangup_event(block: dict[str, str], cause: int) -> bytes:
+    """The ``Hangup`` of a channel hung up by the manager: its cause is the one the action
+    gave (0, "Unknown", when none: chan_pjsip sets none of its own then)."""
+    text = CAUSE_TEXTS.get(cause, "Unknown")
+    pairs: Fields = [("Event", "Hangup"), ("Privilege", "call,all")]
+    pairs += [(k, block[k]) for k in CHANNEL_KEYS]
+    pairs += [("Cause", str(cause)), ("Cause-txt", text)]
+    return format_message(pairs)[:-4]
+
+
+def _hangup_alone(channel: Channel, cause: int) -> list[bytes]:
+    """A channel of a played call: its own Hangup (what is left of a recorded call still plays
+    as recorded; the simulator does not re-plan it)."""
+    return [hangup_event(channel.block, cause)]

@@ -17,7 +17,7 @@ from random import Random
 from types import TracebackType
 
 from telephony.simulator import members, spy
-from telephony.simulator.actions import Actions, OriginateRequest
+from telephony.simulator.actions import Actions, OriginateRequest, hangup_event
 from telephony.simulator.broadcast import Broadcaster, Emitted, Rewrite, Session, Tap
 from telephony.simulator.generator import (
     CallFactory,
@@ -43,7 +43,7 @@ from telephony.simulator.protocol import (
     get,
 )
 from telephony.simulator.replay import Pace, Replay
-from telephony.simulator.state import DEFAULT_AGENTS, Agent, PbxState
+from telephony.simulator.state import DEFAULT_AGENTS, Agent, Channel, PbxState
 from telephony.simulator.templates import SCENARIOS, IdAllocator, Template, load_templates
 from telephony.simulator.trace import Recording
 
@@ -155,6 +155,7 @@ class AmiSimulator:
             secret=secret,
             boot_time=lambda: self.boot_time,
             originate=self._originate,
+            hangup=self._hung_up_by_manager,
         )
 
     # --- life cycle -----------------------------------------------------------------
@@ -550,6 +551,14 @@ class AmiSimulator:
                 asyncio.get_running_loop().call_soon(self._stop_spy, found)
             elif uniqueid == name:
                 del self.spies[uniqueid]
+
+    def _hung_up_by_manager(self, channel: Channel, cause: int) -> list[bytes]:
+        """A ``Hangup`` action's channel: a supervisor's in ChanSpy stops spying first
+        (ChanSpyStop, no dialplan step after it: the soft hangup ends the PBX thread)."""
+        found = self.spies.pop(channel.block["Uniqueid"], None)
+        if found is None:
+            return [hangup_event(channel.block, cause)]
+        return [*spy.stopped(found), hangup_event(channel.block, cause)]
 
     def _stop_spy(self, found: spy.Spy) -> None:
         if found.block["Uniqueid"] in self.state.channels:

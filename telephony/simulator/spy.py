@@ -150,9 +150,9 @@ def start(
     return out, Spy(dict(block), spyee.block["Channel"], dict(spyee.block), 3)
 
 
-def stop(spy: Spy) -> list[bytes]:
-    """The spied channel hung up: ChanSpy stops, its channel goes on to Hangup()."""
-    events = [
+def stopped(spy: Spy) -> list[bytes]:
+    """ChanSpy ending on the supervisor's channel."""
+    return [
         format_message(
             [
                 ("Event", "ChanSpyStop"),
@@ -161,8 +161,12 @@ def stop(spy: Spy) -> list[bytes]:
                 *_prefixed("Spyee", spy.spyee_block),
             ]
         )[:-4],
-        _exten(spy.block, 4, "Hangup", ""),
     ]
+
+
+def stop(spy: Spy) -> list[bytes]:
+    """The spied channel hung up: ChanSpy stops, its channel goes on to Hangup()."""
+    events = [*stopped(spy), _exten(spy.block, 4, "Hangup", "")]
     return events + [raw for raw, _ in hangup(spy.block, cause=16, text="Normal Clearing", at=0)]
 
 

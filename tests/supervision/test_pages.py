@@ -1,5 +1,6 @@
 """The supervisor's buttons on the wallboard, in Chromium: an agent picked, paused with a
-reason, their panel told who did it; listening offered only while they are on a call."""
+reason, their panel told who did it; listening offered only while they are on a call, and
+left from the board."""
 
 from __future__ import annotations
 
@@ -7,14 +8,24 @@ from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
+from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database, unit_of_work
-from app.models import Role
+from app.models import Role, SpySession
 from telephony.simulator import AmiSimulator
 from tests.fixtures.factories import make_user
-from tests.screenpop.support import eventually, follows, instance_settings, serving, team
+from tests.screenpop.support import (
+    before_first,
+    eventually,
+    follows,
+    instance_settings,
+    serving,
+    team,
+)
 from tests.screenpop.test_panel import ARGS, Panel, installed_chromium
+from tests.supervision.test_spy import TRACE, supervisor
+from tests.telephony.traces import AMI_DIR
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +80,40 @@ async def test_a_supervisor_pauses_an_agent_from_the_wallboard(
         await expect(board.get_by_role("button", name="Listen")).to_be_disabled()
         await sara.close()
         await boss_panel.close()
+
+
+async def test_a_supervisor_listens_from_the_wallboard_and_leaves_the_call(
+    db: Database, sim: AmiSimulator, settings: Settings, browser: Browser
+) -> None:
+    """Listen, then "leave the call": Tamas hangs up the supervisor's phone through the PBX
+    (the simulator's ChanSpy ends); the agent's call goes on; the session has its end."""
+    await supervisor(db, settings)  # Maryam (1003) supervises, Reza (1002) takes the call
+    async with serving(instance_settings(settings, db, sim)) as (port, app):
+        await eventually(lambda: follows(app))
+        await sim.replay(
+            AMI_DIR / f"{TRACE}.ami", pace="max", until=before_first(TRACE, "Event: HangupRequest")
+        ).wait()
+        boss = await Panel.open(browser, port)
+        page = boss.page
+        await boss.sign_in("maryam")
+        await page.get_by_role("link", name="تابلوی زنده").click()
+        board = page.locator(".wallboard")
+        await board.get_by_role("button", name="رضا کریمی").click()
+        leave = board.get_by_role("button", name="ترک تماس")
+        await expect(leave).to_be_hidden()
+        await board.get_by_role("button", name="شنود").click()
+        note = board.locator(".wall-note")
+        await expect(note).to_have_text("شنود: در حال انجام.")
+        assert len(sim.spies) == 1
+        await leave.click()
+        await expect(note).to_have_text("شنود: پایان یافت.")
+        await expect(leave).to_be_hidden()
+        assert sim.spies == {}
+        assert any(
+            c.block["Channel"].startswith("PJSIP/1002-") for c in sim.state.channels.values()
+        )
+        await boss.close()
+    assert db.sessionmaker is not None
+    async with db.sessionmaker() as session:
+        (spy,) = (await session.execute(select(SpySession))).scalars().all()
+    assert spy.state == "ended" and spy.ended_at is not None and spy.stopped_by_user_id is not None

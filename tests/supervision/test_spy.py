@@ -16,7 +16,7 @@ from app.models import AuditEvent, Call, CallLeg, Role, SpySession, User
 from telephony.simulator import AmiSimulator
 from telephony.simulator.spy import SPY_OPTIONS
 from tests.asterisk_dev.support import CONF
-from tests.fixtures.factories import make_token
+from tests.fixtures.factories import make_token, make_user
 from tests.screenpop.support import (
     before_first,
     eventually,
@@ -216,3 +216,82 @@ async def test_an_offline_phone_and_an_unreachable_pbx_are_said(
             assert r.status_code == 503, r.text
             assert r.json()["error"]["code"] == "pbx_unavailable"
             await outage
+
+
+async def test_a_supervisor_ends_a_listen_from_tamas(
+    db: Database, sim: AmiSimulator, settings: Settings
+) -> None:
+    """Stop: Tamas hangs up the supervisor's own channel (AMI Hangup over the real socket);
+    ChanSpy ends, the agent's call goes on, the session gets its end and length."""
+    tokens, boss, reza = await supervisor(db, settings)
+    assert db.sessionmaker is not None
+    async with unit_of_work(db.sessionmaker) as session:
+        other = await make_user(session, Role.supervisor, username="other-boss")
+        other_token = await make_token(session, settings, other)
+    async with (
+        following(instance_settings(settings, db, sim)) as tamas,
+        api(tamas.port, boss) as client,
+    ):
+        await sim.replay(
+            AMI_DIR / f"{TRACE}.ami", pace="max", until=before_first(TRACE, "Event: HangupRequest")
+        ).wait()
+
+        async def answered() -> bool:
+            return await live_leg(db, reza) is not None
+
+        await eventually(answered)
+        r = await client.post("/api/supervision/spy", json={"agent_id": reza, "mode": "whisper"})
+        assert r.status_code == 202, r.text
+        spy_id = r.json()["id"]
+
+        async def active() -> bool:
+            return (await spy_row(db, spy_id)).state == "active"
+
+        await eventually(active)
+        row = await spy_row(db, spy_id)
+        (uniqueid,) = sim.spies
+        assert row.uniqueid == uniqueid and row.channel.startswith("PJSIP/1003-")
+
+        async with api(tamas.port, tokens["1001"]) as agent:
+            r = await agent.post(f"/api/supervision/spy/{spy_id}/stop")
+            assert r.status_code == 403  # agents may not
+        async with api(tamas.port, other_token) as someone:
+            r = await someone.post(f"/api/supervision/spy/{spy_id}/stop")
+            assert r.status_code == 403  # nor another supervisor
+        requests = len(sim.originate_requests)
+
+        r = await client.post(f"/api/supervision/spy/{spy_id}/stop")
+        assert r.status_code == 202, r.text
+
+        async def ended() -> bool:
+            return (await spy_row(db, spy_id)).state == "ended"
+
+        await eventually(ended)
+        assert sim.spies == {} and row.uniqueid not in {
+            c.block["Uniqueid"] for c in sim.state.channels.values()
+        }
+        # The agent is still on the call.
+        leg = await live_leg(db, reza)
+        assert leg is not None and any(
+            c.block["Channel"] == leg.channel for c in sim.state.channels.values()
+        )
+        done = (await client.get(f"/api/supervision/spy/{spy_id}")).json()
+        assert done["stopped_by_user_id"] is not None
+        assert done["ended_at"] >= done["answered_at"] and done["seconds"] >= 0
+        assert len(sim.originate_requests) == requests
+
+        r = await client.post(f"/api/supervision/spy/{spy_id}/stop")
+        assert r.status_code == 409 and r.json()["error"]["code"] == "spy_ended"
+    async with db.sessionmaker() as session:
+        stops = (
+            (
+                await session.execute(
+                    select(AuditEvent).where(AuditEvent.action == "supervision_spy_stop")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [(a.target, a.details["session_id"], a.details["mode"]) for a in stops] == [
+        (f"user:{reza}", spy_id, "whisper")
+    ]

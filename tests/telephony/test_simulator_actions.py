@@ -22,6 +22,7 @@ from telephony.simulator.protocol import parse_fields
 from telephony.simulator.server import _templates
 from telephony.simulator.state import MEMBER_KEYS
 from telephony.simulator.trace import Recording
+from tests.screenpop.support import before_first
 from tests.telephony.test_simulator import SECRET, USER, Client, event, fields
 
 AMI_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
@@ -505,3 +506,94 @@ async def test_calls_show_the_members_as_they_are(sim: AmiSimulator, client: Cli
         "after-call work",
         "1",
     )
+
+
+# --- Hangup ---------------------------------------------------------------------------------
+
+
+async def test_hangup_answers_as_the_manager_does(sim: AmiSimulator, client: Client) -> None:
+    """Hangup by name (or Uniqueid) and by /regex/, and its errors, as manager.c's
+    ast_manager_hangup_helper; a supervisor's channel in ChanSpy stops spying and hangs up
+    with the cause given, the spied call goes on."""
+    assert await answer(client, "Hangup") == {
+        "Response": "Error",
+        "ActionID": "a",
+        "Message": "No channel specified",
+    }
+    assert (await answer(client, "Hangup", Channel="PJSIP/1009-00000001"))["Message"] == (
+        "No such channel"
+    )
+    for bad, message in (
+        ("/PJSIP", "Regex format invalid, Channel param should be /regex/"),
+        ("/[/", "Regex compile failed on: /[/"),
+    ):
+        assert (await answer(client, "Hangup", Channel=bad))["Message"] == message
+
+    # A queue call answered by 1002, standing still before its end.
+    trace = "04_queue_answered"
+    await sim.replay(
+        AMI_DIR / f"{trace}.ami", pace="max", until=before_first(trace, "Event: HangupRequest")
+    ).wait()
+    agent = next(
+        c for c in sim.state.channels.values() if c.block["Channel"].startswith("PJSIP/1002-")
+    )
+    spied = agent.block["Channel"]
+    client.send(
+        "Originate",
+        ActionID="spy-1",
+        Channel="PJSIP/1003",
+        Context="tamas-spy",
+        Exten="listen",
+        Priority="1",
+        Async="true",
+        Variable=f"TAMAS_SPY_CHANNEL={spied}",
+    )
+    start = fields(await client.until(event("ChanSpyStart")))
+    channel, uniqueid = start["SpyerChannel"], start["SpyerUniqueid"]
+    assert uniqueid in sim.spies
+
+    client.send("Hangup", ActionID="h1", Channel=channel, Cause="16")
+    assert await client.until(lambda raw: raw.startswith(b"Response: ")) == (
+        b"Response: Success\r\nActionID: h1\r\nMessage: Channel Hungup"
+    )
+    stop = fields(
+        await client.until(lambda raw: fields(raw).get("Event") in ("ChanSpyStop", "Hangup"))
+    )
+    assert (stop["Event"], stop["SpyerChannel"], stop["SpyeeChannel"]) == (
+        "ChanSpyStop",
+        channel,
+        spied,
+    )
+    gone = fields(await client.until(event("Hangup")))
+    assert (gone["Channel"], gone["Uniqueid"], gone["Cause"], gone["Cause-txt"]) == (
+        channel,
+        uniqueid,
+        "16",
+        "Normal Clearing",
+    )
+    assert sim.spies == {} and uniqueid not in sim.state.channels
+    assert agent.block["Uniqueid"] in sim.state.channels  # the agent's call goes on
+    assert (await answer(client, "Hangup", Channel=uniqueid))["Message"] == "No such channel"
+
+    # By regex: every channel whose name matches, listed, then each one's Hangup.
+    client.send("Hangup", ActionID="h2", Channel="/^PJSIP/100[2]-/", Cause="17")
+    listed = await collect(client, event("ChannelsHungupListComplete"))
+    listed = [m for m in listed if not event("Hangup")(m)]
+    assert [fields(m) for m in listed] == [
+        {
+            "Response": "Success",
+            "ActionID": "h2",
+            "EventList": "start",
+            "Message": "Channels hung up will follow",
+        },
+        {"Event": "ChannelHungup", "Channel": spied, "ActionID": "h2"},
+        {
+            "Event": "ChannelsHungupListComplete",
+            "ActionID": "h2",
+            "EventList": "Complete",
+            "ListItems": "1",
+        },
+    ]
+    hung = fields(await client.until(lambda raw: event("Hangup")(raw) and spied.encode() in raw))
+    assert (hung["Cause"], hung["Cause-txt"]) == ("17", "User busy")
+    assert agent.block["Uniqueid"] not in sim.state.channels
