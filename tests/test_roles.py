@@ -175,6 +175,7 @@ CASES = [
     Case("POST", "/api/supervision/spy", SUPERVISOR_UP, 422, {"agent_id": 1, "mode": "listen"}),
     Case("GET", "/api/supervision/spy", SUPERVISOR_UP, 200),
     Case("GET", "/api/supervision/spy/999999", SUPERVISOR_UP, 404),
+    Case("POST", "/api/supervision/spy/999999/stop", SUPERVISOR_UP, 404),
     Case("POST", "/api/supervision/agents/{user}/pause", SUPERVISOR_UP, 422, {"reason": "lunch"}),
     Case("POST", "/api/supervision/agents/{user}/unpause", SUPERVISOR_UP, 422),
     Case("POST", "/api/supervision/agents/{user}/queues/support/login", SUPERVISOR_UP, 422),

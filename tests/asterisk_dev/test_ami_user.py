@@ -126,7 +126,9 @@ def test_the_ami_user_may_do_what_tamas_does_and_no_more(etc_copy: Path) -> None
     assert ami_problems(ETC) == []
 
     edit(etc_copy / "manager.conf", "read=call,agent,dialplan,", "read=call,agent,reporting,")
-    edit(etc_copy / "manager.conf", "write=originate,agent,reporting", "write=originate,system")
+    edit(
+        etc_copy / "manager.conf", "write=originate,agent,reporting,call", "write=originate,system"
+    )
     assert ami_problems(etc_copy) == [
         "write: QueueAdd needs one of ['agent']",
         "write: QueuePause needs one of ['agent']",
