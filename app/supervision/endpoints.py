@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.endpoints import send_all
 from app.audit.service import AuditService
@@ -24,7 +25,7 @@ from app.deps import (
 )
 from app.errors import DomainError, InvalidInput, PbxRefused, PbxUnreachable
 from app.history.filters import day_bounds
-from app.models import Role, SpySession
+from app.models import Role, SpySession, User
 from app.schemas import DbId
 from app.supervision.activity_service import ActivityService
 from app.supervision.period_service import PeriodQuery, PeriodService
@@ -78,15 +79,7 @@ async def spy(
     async with unit_of_work(sessionmaker) as session:
         service = SupervisionService(session, settings)
         found, action = await service.prepare_spy(user, body.agent_id, body.mode, body.device)
-        await AuditService(session).record(
-            "supervision_spy",
-            user,
-            address=address,
-            target=f"user:{found.agent_user_id}",
-            mode=found.mode,
-            call_id=found.call_id,
-            session_id=found.id,
-        )
+        await _audit_spy(session, "supervision_spy", user, address, found)
     actions: PbxActions = request.app.state.actions
     failure: DomainError | None = None
     try:
@@ -100,6 +93,21 @@ async def spy(
             await SupervisionService(session, settings).refused(found.id, failure.code)
         raise failure
     return _read(found)
+
+
+async def _audit_spy(
+    session: AsyncSession, event: str, user: User, address: str, found: SpySession
+) -> None:
+    """A spy session begun or ended: who, whom, which call (the audit log)."""
+    await AuditService(session).record(
+        event,
+        user,
+        address=address,
+        target=f"user:{found.agent_user_id}",
+        mode=found.mode,
+        call_id=found.call_id,
+        session_id=found.id,
+    )
 
 
 @router.post(
@@ -127,15 +135,7 @@ async def stop_spy(
     has ends it at once."""
     async with unit_of_work(sessionmaker) as session:
         found, action = await SupervisionService(session, settings).prepare_stop(user, spy_id)
-        await AuditService(session).record(
-            "supervision_spy_stop",
-            user,
-            address=address,
-            target=f"user:{found.agent_user_id}",
-            mode=found.mode,
-            call_id=found.call_id,
-            session_id=found.id,
-        )
+        await _audit_spy(session, "supervision_spy_stop", user, address, found)
     actions: PbxActions = request.app.state.actions
     failure: DomainError | None = None
     try:
