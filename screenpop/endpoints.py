@@ -42,6 +42,7 @@ from app.config import Settings
 from app.db import SessionMaker, unit_of_work
 from app.errors import NotAuthenticated
 from app.models import User
+from app.tasks import within
 from screenpop.hub import CLOSE, RESYNC, Connection, Hub
 from screenpop.keeper import TokenCheck, first_check_delay
 from screenpop.service import PopService
@@ -89,7 +90,7 @@ async def signed_in(websocket: WebSocket) -> SignedIn | None:
     sockets sign in the same way."""
     await websocket.accept()
     try:
-        first = await asyncio.wait_for(websocket.receive_json(), timeout=AUTH_TIMEOUT)
+        first = await within(websocket.receive_json(), AUTH_TIMEOUT)
     except TimeoutError:
         await websocket.close(code=4408, reason="send {type: auth, token} first")
         return None

@@ -24,7 +24,7 @@ from app.db import SessionMaker, unit_of_work
 from app.deps import has_role
 from app.models import Role
 from app.reports.live import LiveBoard
-from app.tasks import cancelled
+from app.tasks import cancelled, within
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -77,7 +77,7 @@ class Wallboard:
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), REFRESH)
+                await within(self._dirty.wait(), REFRESH)
             self._dirty.clear()
             if not self.clients:
                 continue
@@ -115,7 +115,7 @@ async def wallboard_socket(websocket: WebSocket) -> None:
         async def send() -> None:
             while True:
                 try:
-                    message = await asyncio.wait_for(queue.get(), PING)
+                    message = await within(queue.get(), PING)
                 except TimeoutError:
                     message = {"type": "ping"}
                 if message is GOING_AWAY:

@@ -20,6 +20,7 @@ from typing import Any
 
 from panoramisk import Manager
 
+from app.tasks import within
 from telephony.framing import Message
 from telephony.listener import PbxConfig
 from telephony.protocol import TamasAMIProtocol
@@ -92,11 +93,11 @@ class AmiActionClient:
                 encoding="utf-8",
             )
             try:
-                await asyncio.wait_for(manager.connect(), CONNECT_TIMEOUT)
+                await within(manager.connect(), CONNECT_TIMEOUT)
                 login = manager.authenticated_future
                 if login is None:
                     raise PbxUnavailable(f"PBX {self.config.id}: the connection closed at once")
-                await asyncio.wait_for(asyncio.shield(login), CONNECT_TIMEOUT)
+                await within(asyncio.shield(login), CONNECT_TIMEOUT)
             except (OSError, TimeoutError) as exc:
                 with contextlib.suppress(Exception):
                     manager.close()
@@ -118,9 +119,7 @@ class AmiActionClient:
         with the PBX's message, or :class:`PbxUnavailable`."""
         manager = await self._connect()
         try:
-            reply = await asyncio.wait_for(
-                manager.send_action(dict(action), as_list=False), ACTION_TIMEOUT
-            )
+            reply = await within(manager.send_action(dict(action), as_list=False), ACTION_TIMEOUT)
         except TimeoutError:
             self.close()  # a PBX that does not answer gets a fresh connection next time
             raise PbxUnavailable(

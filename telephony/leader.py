@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
+from app.tasks import within
 from telephony.listener import AmiListener
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class PbxLeadership:
             conn = self._locks.get(pbx)
             if conn is not None:
                 try:
-                    await asyncio.wait_for(conn.execute("SELECT 1"), 10)
+                    await within(conn.execute("SELECT 1"), 10)
                     continue
                 except Exception:
                     logger.warning(

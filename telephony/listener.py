@@ -36,6 +36,7 @@ from typing import Any
 from panoramisk import Manager
 from pydantic import SecretStr
 
+from app.tasks import within
 from telephony import members
 from telephony.events import event_from_message
 from telephony.framing import Message
@@ -323,7 +324,7 @@ class AmiListener:
             try:
                 # While something is held for an unreachable database, wake up to try it
                 # again even when the PBX is quiet.
-                item = await asyncio.wait_for(self.queue.get(), self.storer.wait())
+                item = await within(self.queue.get(), self.storer.wait())
             except TimeoutError:
                 await self.storer.flush()
                 continue
@@ -406,14 +407,14 @@ class AmiListener:
             with contextlib.suppress(Exception):
                 protocol.close()
 
-    async def stop_when_stored(self, within: float) -> None:
-        """Stop, after giving the handler up to ``within`` seconds to store what is held
+    async def stop_when_stored(self, seconds: float) -> None:
+        """Stop, after giving the handler up to ``seconds`` to store what is held
         (handing the PBX over to another instance)."""
         if len(self.held):
             self.storer.retry_at = 0.0
             self.queue.put_nowait(_WAKE)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.storer.stored.wait(), within)
+                await within(self.storer.stored.wait(), seconds)
         await self.stop()
 
     async def _resync(self) -> None:
@@ -423,8 +424,8 @@ class AmiListener:
         # The answers come through the same socket: it must be read.
         self._resume_reading(force=True)
         try:
-            reply = await asyncio.wait_for(
-                manager.send_action({"Action": "CoreShowChannels"}, as_list=True), timeout=10
+            reply = await within(
+                manager.send_action({"Action": "CoreShowChannels"}, as_list=True), 10
             )
         except Exception:
             logger.exception("PBX %s: resync (CoreShowChannels) failed", self.config.id)
@@ -442,9 +443,7 @@ class AmiListener:
         live = LiveCalls(self.config.id, frozenset(self.tracker.calls), now)
         await self._deliver([], Extras(live_calls=live))
         try:
-            reply = await asyncio.wait_for(
-                manager.send_action({"Action": "QueueStatus"}, as_list=True), timeout=10
-            )
+            reply = await within(manager.send_action({"Action": "QueueStatus"}, as_list=True), 10)
         except Exception:
             logger.exception("PBX %s: resync (QueueStatus) failed", self.config.id)
             return

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from app.tasks import within
+
 
 class EventStream:
     def __init__(self) -> None:
@@ -29,4 +31,4 @@ class EventStream:
         now and then, should a notification have been lost)."""
         event = self._changed
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), most)
+            await within(event.wait(), most)

@@ -29,7 +29,7 @@ from app.config import Settings
 from app.db import SessionMaker, unit_of_work
 from app.integrations import signing
 from app.integrations.repository import Claimed, IntegrationRepository
-from app.tasks import cancelled
+from app.tasks import cancelled, within
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class WebhookWorker:
             if not claimed:
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.poll_seconds)
+                    await within(self.wake.wait(), self.poll_seconds)
                 # Every stored batch of PBX events notifies: those of a burst are looked at
                 # together.
                 await asyncio.sleep(_COALESCE_SECONDS)

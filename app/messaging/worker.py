@@ -29,7 +29,7 @@ from app.messaging.providers import Outgoing, Provider, ProviderError, Sent
 from app.messaging.repository import Claimed, OutboxRepository
 from app.messaging.service import MessagingService, TriggerBook
 from app.messaging.timing import backoff_seconds, in_quiet_hours, next_allowed
-from app.tasks import cancelled
+from app.tasks import cancelled, within
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class OutboxWorker:
             if handled < self.settings.sms_batch:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.sms_poll_seconds)
+                    await within(self._wake.wait(), self.settings.sms_poll_seconds)
 
     async def run_once(self) -> int:
         """One claimed batch sent and its outcomes written; how many were claimed."""

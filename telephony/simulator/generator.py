@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from random import Random
 from typing import Protocol
 
+from app.tasks import within
 from telephony.simulator.people import Caller, random_caller
 from telephony.simulator.state import Agent
 from telephony.simulator.templates import CallParams, IdAllocator, Template
@@ -200,7 +201,7 @@ class Player:
             if self.realtime and due > self.now():
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), due - self.now())
+                    await within(self._wake.wait(), due - self.now())
                 continue
             await self._send_due()
 
