@@ -14,8 +14,9 @@ from sqlalchemy import text
 
 from app.config import Settings
 from app.db import Database, unit_of_work
-from app.models import SmsOptOut
+from app.models import Role, SmsOptOut
 from telephony.simulator import AmiSimulator
+from tests.fixtures.factories import make_user
 from tests.fixtures.sms_provider import API_KEY, FakeSms
 from tests.screenpop.support import eventually, instance_settings, serving, team
 from tests.screenpop.test_panel import ARGS, Panel, installed_chromium
@@ -148,3 +149,79 @@ async def _delivered(db: Database) -> bool:
     async with db.engine.connect() as conn:
         found = await conn.scalar(text("SELECT count(*) FROM sms_outbox WHERE status='delivered'"))
     return bool(found)
+
+
+async def test_the_sms_view_turns_triggers_on_and_keeps_the_opt_outs(
+    db: Database, sim: AmiSimulator, settings: Settings, browser: Browser
+) -> None:
+    assert db.engine is not None and db.sessionmaker is not None
+    async with db.engine.begin() as conn:
+        await conn.execute(text("TRUNCATE sms_opt_outs"))
+        await conn.execute(text("UPDATE sms_triggers SET enabled = false"))
+    await team(db, settings)
+    async with unit_of_work(db.sessionmaker) as session:
+        await make_user(session, Role.admin, username="root")
+        await make_user(session, Role.supervisor, username="boss")
+    async with serving(instance_settings(settings, db, sim)) as (port, _app):
+        root = await Panel.open(browser, port)
+        page = root.page
+        await root.sign_in("root")
+        await page.get_by_role("link", name="پیامک", exact=True).click()
+        view = page.locator(".sms-view")
+        await expect(view.get_by_role("heading", level=2)).to_have_text(
+            "پیامک: ارسال خودکار و انصراف‌ها"
+        )
+        form = view.locator('form.sms-trigger[data-trigger="tracking_code"]')
+        await expect(form.locator("h4")).to_have_text("کد پیگیری")
+        await expect(form.locator(".hint")).to_have_text("متغیرها: {agent} {code} {name}")
+        # A variable the trigger does not have is refused, next to its field, in Persian.
+        await form.get_by_label("فعال").check()
+        await form.get_by_label("متن فارسی").fill("{name} عزیز، شماره سفارش: {order}")
+        await form.get_by_role("button", name="ذخیره").click()
+        await expect(form.locator(".field-error")).to_have_text(
+            "این متغیر برای این رویداد تعریف نشده است؛ از فهرست زیر استفاده کنید."
+        )
+        await form.get_by_label("متن فارسی").fill("{name} عزیز، کد پیگیری شما: {code}")
+        await expect(form.locator(".sms-count").first).to_contain_text("۱ بخش")
+        await form.get_by_role("button", name="ذخیره").click()
+        await expect(form.get_by_role("status")).to_have_text("ذخیره شد.")
+        async with db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT enabled, template_fa FROM sms_triggers"
+                        " WHERE trigger = 'tracking_code'"
+                    )
+                )
+            ).one()
+        assert tuple(row) == (True, "{name} عزیز، کد پیگیری شما: {code}")
+
+        # A number asks for no texts; then it is taken off the list.
+        optouts = view.locator(".opt-out-form")
+        await optouts.get_by_label("شماره همراه").fill("۰۹۱۲ ۱۲۳ ۴۵۶۷")
+        await optouts.get_by_label("علت").fill("تلفنی خواست")
+        await optouts.get_by_role("button", name="افزودن به فهرست").click()
+        listed = view.locator(".opt-out-list li")
+        await expect(listed).to_have_count(1)
+        await expect(listed).to_have_attribute("data-number", ALI)
+        await expect(listed.locator(".number")).to_have_text("۰۹۱۲ ۱۲۳ ۴۵۶۷")
+        await listed.get_by_role("button", name="حذف ۰۹۱۲ ۱۲۳ ۴۵۶۷ از فهرست").click()
+        await expect(view.get_by_text("شماره‌ای در این فهرست نیست.")).to_be_visible()
+        refused = [e for e in root.errors if "status of 422" in e]
+        assert refused, root.errors
+        root.errors = [e for e in root.errors if e not in refused]
+        await root.shot("42-sms-view")
+        await root.close()
+
+        # A supervisor reads the triggers and cannot change them.
+        boss = await Panel.open(browser, port)
+        await boss.sign_in("boss")
+        await boss.page.get_by_role("link", name="پیامک", exact=True).click()
+        mine = boss.page.locator('.sms-view form.sms-trigger[data-trigger="tracking_code"]')
+        await expect(mine.get_by_label("فعال")).to_be_checked()
+        await expect(mine.get_by_label("فعال")).to_be_disabled()
+        await expect(mine.get_by_role("button", name="ذخیره")).to_have_count(0)
+        await expect(boss.page.locator(".sms-view")).to_contain_text(
+            "فقط مدیر سامانه می‌تواند این‌ها را تغییر دهد."
+        )
+        await boss.close()
