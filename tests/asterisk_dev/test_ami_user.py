@@ -43,7 +43,6 @@ PANORAMISK_ACTIONS = {"Login", "Ping"}
 # The class of events Tamas reads that no recorded trace holds (the traces give the others).
 UNTRACED_EVENT_CLASSES = {
     "MixMonitorStop": "call",
-    "QueueMemberPause": "agent",
     "QueueMemberAdded": "agent",
     "QueueMemberRemoved": "agent",
     "Shutdown": "system",
