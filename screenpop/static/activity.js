@@ -226,7 +226,7 @@ export class View {
       );
     const signedIn = d.signed_in || [];
     const bar = barOf(d.intervals, "timeline", "activity_bar_label");
-    const signins = signedIn.length ? barOf(signedIn, "timeline signin", "activity_signin_bar_label") : null;
+    const signins = signedIn.length ? barOf(signedIn, "timeline signin-bar", "activity_signin_bar_label") : null;
     const listOf = (intervals, cls, caption) =>
       h(
         "table",

@@ -127,6 +127,7 @@ async def test_the_activity_page_shows_the_team_and_a_day(
         listed = view.locator(".signin-list tbody tr")
         await expect(listed).to_have_count(1)
         await expect(listed).to_contain_text("حاضر در پنل تماس")
+        await boss_panel.shot("activity-signed-in")
         await boss_panel.close()
 
         sara = await Panel.open(browser, port)
