@@ -274,12 +274,14 @@ class SignInRepository:
             AgentActivity.ended_at.is_(None),
         ]
 
-    async def expire(self, before: datetime) -> int:
-        """End every open sign-in nobody has seen since ``before``, when it was last seen."""
+    async def expire(self, before: datetime, user_id: int | None = None) -> int:
+        """End every open sign-in (of ``user_id`` only, if given) nobody has seen since
+        ``before``, when it was last seen."""
         seen = func.coalesce(AgentActivity.seen_at, AgentActivity.started_at)
+        whose = [] if user_id is None else [AgentActivity.interface == signin_interface(user_id)]
         stmt = (
             update(AgentActivity)
-            .where(*self._open(), seen < before)
+            .where(*self._open(), *whose, seen < before)
             .values(ended_at=func.greatest(AgentActivity.started_at, seen))
             .execution_options(synchronize_session=False)
         )

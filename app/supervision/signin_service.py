@@ -31,7 +31,7 @@ class SignInService:
         """A panel of theirs has just signed in: their interval goes on, or one opens (an
         open one not seen for the grace ends first, when it was last seen: they were gone)."""
         now = now or datetime.now(UTC)
-        await self.repo.expire(now - self.grace)
+        await self.repo.expire(now - self.grace, user_id)  # theirs only: the turns do the rest
         await self.repo.seen([user_id], now)
 
     async def sweep(

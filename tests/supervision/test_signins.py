@@ -279,3 +279,25 @@ async def test_signed_in_time_in_the_report_equals_a_hand_count(
         ]
         states = await activity.timeline(sara.id, day, at(24), now=at(25))
         assert [i["state"] for i in states] == ["idle"]
+
+
+async def test_a_sign_in_after_every_instance_was_down_starts_afresh(
+    db: Database, settings: Settings
+) -> None:
+    """Seen last at 10:00, then no instance ran (nobody ended it); a panel at 20:00 ends it at
+    10:00 and opens a new one, instead of counting the night."""
+    day = datetime(2026, 11, 23, tzinfo=UTC)
+    assert db.sessionmaker is not None
+    async with unit_of_work(db.sessionmaker) as session:
+        sara = await make_user(session, Role.agent, devices=["PJSIP/7001"])
+        reza = await make_user(session, Role.agent, devices=["PJSIP/7002"])
+        signin = SignInService(session, settings)
+        await signin.signed_in(sara.id, now=day + timedelta(hours=8))
+        await signin.sweep([sara.id, reza.id], {}, now=day + timedelta(hours=10))
+        await signin.signed_in(sara.id, now=day + timedelta(hours=20))
+    old, new = await signins(db, sara.id)
+    assert (old.started_at, old.ended_at) == (day + timedelta(hours=8), day + timedelta(hours=10))
+    assert (new.started_at, new.ended_at) == (day + timedelta(hours=20), None)
+    # Her sign-in ends only hers: Reza's is for a turn to end.
+    (his,) = await signins(db, reza.id)
+    assert his.ended_at is None
