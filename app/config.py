@@ -184,6 +184,12 @@ class Settings(BaseSettings):
     wrapup_seconds: int = Field(default=0, ge=0, le=3600)
     # How often the agents' devices (which devices are internal, not trunks) are read again.
     device_refresh_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # Sign-in to Tamas (an agent's panel open), kept as activity intervals: every instance
+    # marks the agents whose panels it holds as seen this often, and an interval nobody has
+    # seen for signin_grace_seconds ends when they were last seen (a reload or a move to
+    # another instance within the grace is one interval).
+    signin_seen_seconds: float = Field(default=60.0, gt=0, le=3600)
+    signin_grace_seconds: float = Field(default=300.0, gt=0, le=86400)
 
     # Recordings. The root holds the PBX's recordings (its spool mounted or synced there, or
     # pushed by the PBX); unset: data_dir/recordings.
@@ -381,6 +387,13 @@ class Settings(BaseSettings):
             if day not in WEEKDAYS:
                 raise ValueError(f"unknown weekday {day!r} (monday ... sunday)")
         return days
+
+    @model_validator(mode="after")
+    def _signin_grace(self) -> Settings:
+        if self.signin_grace_seconds < 2 * self.signin_seen_seconds:
+            # Otherwise a panel that is open would be taken for gone between two marks.
+            raise ValueError("signin_grace_seconds must be at least twice signin_seen_seconds")
+        return self
 
     @model_validator(mode="after")
     def _business_calendar(self) -> Settings:

@@ -59,6 +59,7 @@ from screenpop.fanout import PgFanout
 from screenpop.hub import Hub
 from screenpop.keeper import Keeper
 from screenpop.panel import PanelFiles
+from screenpop.signins import SignIns
 from screenpop.wallboard import Wallboard
 from telephony.actions import PbxActions
 from telephony.handlers import CallRecorder
@@ -131,6 +132,7 @@ def create_app(
         fanout: PgFanout | None = None
         leadership: PbxLeadership | None = None
         keeper: Keeper | None = None
+        signins: SignIns | None = None
         wrapup: WrapUp | None = None
         actions: PbxActions | None = None
         recording_tasks: RecordingTasks | None = None
@@ -171,6 +173,9 @@ def create_app(
             app.state.hub = hub
             keeper = Keeper(hub, pop_endpoints.token_checker(database.sessionmaker, settings))
             keeper.start()
+            signins = SignIns(hub, database.sessionmaker, settings)
+            signins.start()
+            app.state.signins = signins
             wallboard = Wallboard(database.sessionmaker, settings)
             wallboard.start()
             app.state.wallboard = wallboard
@@ -287,6 +292,8 @@ def create_app(
                 await wrapup.stop()
             if keeper is not None:
                 await keeper.stop()
+            if signins is not None:
+                await signins.stop()
             if followups is not None:
                 await followups.stop()
             if devices is not None:

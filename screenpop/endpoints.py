@@ -21,6 +21,9 @@ Protocol (JSON text frames):
 - ``{"type": "ping"}`` every 15 s; the client answers ``{"type": "pong"}`` (it may also send
   its own ``ping`` and gets a ``pong``). A client silent for 45 s is closed (4000).
   ``{"type": "resync"}`` means: reconnect with your last seq (the socket closes with 4409).
+- A user with a phone who opens a panel is signed in to Tamas from then until their last
+  panel has been gone for ``TAMAS_SIGNIN_GRACE_SECONDS`` or they sign out (an activity
+  interval: ``screenpop/signins.py``).
 - Close codes: 4401 not signed in or token revoked/expired (checked at each ping), 4408 no
   auth message in time, 4400 a malformed first message, 4000 silent too long, 4409 resync.
 """
@@ -46,6 +49,7 @@ from app.tasks import within
 from screenpop.hub import CLOSE, RESYNC, Connection, Hub
 from screenpop.keeper import TokenCheck, first_check_delay
 from screenpop.service import PopService
+from screenpop.signins import SignIns
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -124,7 +128,11 @@ async def pops_socket(websocket: WebSocket) -> None:
     # Registered before the missed pops are read: a pop written in between is queued, and
     # the sequence check drops it if the catch-up already carried it.
     hub.add(conn, first_check=first_check_delay())
+    signins: SignIns | None = getattr(websocket.app.state, "signins", None)
     try:
+        # Before the hello: a panel told hello is signed in to Tamas.
+        if signins is not None:
+            await signins.opened(user)
         await _hello(websocket, user, conn, after)
         # Only the connection is needed from here on, for hours: the user loaded at sign-in
         # and the token would otherwise stay in memory with every open socket.
@@ -132,6 +140,8 @@ async def pops_socket(websocket: WebSocket) -> None:
         await _serve(websocket, conn)
     finally:
         hub.remove(conn)
+        if signins is not None:
+            signins.closed(conn.user_id)
 
 
 async def _hello(websocket: WebSocket, user: User, conn: Connection, after: int | None) -> None:

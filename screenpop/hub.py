@@ -104,6 +104,10 @@ class Hub:
             if not conns:
                 del self._by_user[conn.user_id]
 
+    def has(self, user_id: int) -> bool:
+        """Whether ``user_id`` has a connection here."""
+        return user_id in self._by_user
+
     def users(self) -> list[int]:
         return list(self._by_user)
 

@@ -6,6 +6,7 @@ from app.audit.service import AuditService
 from app.auth.schemas import SignIn, TokenRead
 from app.auth.service import AuthService
 from app.deps import BearerDep, ClientAddress, CurrentUser, SessionDep, SettingsDep
+from app.supervision.signin_service import SignInService
 from app.users.schemas import PasswordChange, UserRead
 from app.users.service import UserService
 
@@ -60,15 +61,18 @@ async def refresh_token(
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def sign_out(
-    _: CurrentUser,
+    user: CurrentUser,
     creds: BearerDep,
     client: ClientAddress,
     session: SessionDep,
     settings: SettingsDep,
 ) -> None:
-    """Revoke the token this request was made with."""
+    """Revoke the token this request was made with. The sign-in to Tamas of the agent
+    (their activity interval) ends now; their panels signed in with it are closed by their
+    next check."""
     assert creds is not None
     await AuthService(session, settings).sign_out(creds.credentials, client=client)
+    await SignInService(session, settings).signed_out(user.id)
 
 
 @router.get("/me", response_model=UserRead)

@@ -22,6 +22,8 @@ from app.agents.service import WRAPUP_REASON
 from telephony.members import AgentSignal, MemberSnapshot, MemberState
 
 STATES = ("idle", "ringing", "talking", "pause", "wrapup", "unavailable")
+# The state of the sign-in to Tamas track (``pbx`` empty): a panel of theirs was open.
+SIGNED_IN = "signed_in"
 # Asterisk device states (the Status of QueueMemberStatus).
 _OFFLINE = {4, 5}  # invalid, unavailable
 _ON_CALL = {2, 3, 8}  # in use, busy, on hold

@@ -8,6 +8,8 @@ to now):
 - logged in: every second the agent was a member of at least one queue;
 - talk, ringing, wrap-up (Tamas's after-call pause), pause by reason, idle (reachable, not
   paused, no call), unavailable (in a queue, phone unreachable);
+- signed in to Tamas: every second a panel of theirs was open (a track of its own, from
+  Tamas, not the PBX: see ``signin_service.py``); not part of logged in;
 - occupancy = (talk + wrap-up) / (logged in - pause): how busy they were while available;
 - utilisation = (talk + wrap-up) / logged in;
 - calls handled (calls they answered that started in the period) and calls per logged-in
@@ -23,7 +25,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agents.service import devices_named_in
-from app.supervision.activity import STATES, Interval, Intervals
+from app.supervision.activity import SIGNED_IN, STATES, Interval, Intervals
 from app.supervision.repository import ActivityRepository
 from telephony.members import AgentSignal, MemberSnapshot, MemberState
 
@@ -175,12 +177,19 @@ class ActivityService:
         }
 
     async def timeline(
-        self, user_id: int, start: datetime, end: datetime, now: datetime | None = None
+        self,
+        user_id: int,
+        start: datetime,
+        end: datetime,
+        now: datetime | None = None,
+        signed_in: bool = False,
     ) -> list[dict[str, Any]]:
-        """The agent's intervals within [start, end), clipped to it, in order."""
+        """The agent's intervals within [start, end), clipped to it, in order: the PBX's, or
+        (``signed_in``) their sign-ins to Tamas."""
         now = now or datetime.now(UTC)
         out = []
-        for state, reason, began, ended in await self.repo.intervals(start, end, user_id):
+        rows = await self.repo.intervals(start, end, user_id, signed_in)
+        for state, reason, began, ended in rows:
             lo, hi = max(began, start), min(ended or now, end)
             if hi > lo:
                 out.append(
@@ -197,7 +206,7 @@ class ActivityService:
 
 
 def _empty() -> dict[str, Any]:
-    row: dict[str, Any] = {f"{s}_seconds": 0.0 for s in STATES}
+    row: dict[str, Any] = {f"{s}_seconds": 0.0 for s in (*STATES, SIGNED_IN)}
     row.update(pause_by_reason={}, missed_rings=0, calls_handled=0)
     return row
 

@@ -328,6 +328,7 @@ async def log_agent_out(
 ACTIVITY_COLUMNS = [
     "user_id",
     "name",
+    "signed_in_seconds",
     "logged_in_seconds",
     "talking_seconds",
     "ringing_seconds",
@@ -368,7 +369,8 @@ async def activity(
     agent: DbId | None = None,
     format: Literal["json", "csv"] = "json",
 ) -> Any:
-    """How each agent spent the period, from the PBX's own events: logged-in, talk, ringing,
+    """How each agent spent the period: signed in to Tamas (a panel open), and from the
+    PBX's own events logged-in, talk, ringing,
     wrap-up, pause (and by reason), idle and unavailable time, occupancy, utilisation, calls
     handled (and per logged-in hour), missed rings; and the team's total (definitions in the
     README). Agents get their own figures only."""
@@ -403,15 +405,18 @@ async def activity_timeline(
     agent: DbId | None = None,
 ) -> dict[str, Any]:
     """One agent's day as a row of intervals (the timeline picture): each state with its
-    start and end, clipped to the day. Agents see their own."""
+    start and end, clipped to the day; `signed_in`: the same for their sign-ins to Tamas
+    (a row of its own). Agents see their own."""
     start, end = _period(day, day, settings)
     if not has_role(user, Role.supervisor) or agent is None:
         agent = user.id
+    service = ActivityService(session)
     return {
         "agent": agent,
         "from": start.isoformat(),
         "to": end.isoformat(),
-        "intervals": await ActivityService(session).timeline(agent, start, end),
+        "intervals": await service.timeline(agent, start, end),
+        "signed_in": await service.timeline(agent, start, end, signed_in=True),
     }
 
 

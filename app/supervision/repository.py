@@ -2,14 +2,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, insert, or_, select, tuple_, union_all, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.models import AgentActivity, Call, CallLeg, SpySession, User, UserDevice
-from app.supervision.activity import NO_ANSWER
+from app.supervision.activity import NO_ANSWER, SIGNED_IN
 
 
 class SupervisionRepository:
@@ -123,9 +135,16 @@ class ActivityRepository:
         if added:
             await self.session.execute(insert(AgentActivity), list(added))
 
-    def _overlapping(self, start: datetime, end: datetime, users: Sequence[int] | None) -> Any:
+    def _overlapping(
+        self,
+        start: datetime,
+        end: datetime,
+        users: Sequence[int] | None,
+        signed_in: bool | None = None,
+    ) -> Any:
         """The agent-level intervals overlapping [start, end): those that began in it and
-        those that began before and were still on at its start (two index ranges)."""
+        those that began before and were still on at its start (two index ranges).
+        ``signed_in``: only the sign-in to Tamas track (True), only the PBX's (False)."""
         cols = (
             AgentActivity.id,
             AgentActivity.user_id,
@@ -141,14 +160,19 @@ class ActivityRepository:
             if users is not None
             else AgentActivity.user_id.is_not(None)
         )
+        track: list[Any] = []
+        if signed_in is not None:
+            track.append(AgentActivity.pbx == "" if signed_in else AgentActivity.pbx != "")
         began_in = select(*cols).where(
             AgentActivity.queue == "",
+            *track,
             who,
             AgentActivity.started_at >= start,
             AgentActivity.started_at < end,
         )
         went_on = select(*cols).where(
             AgentActivity.queue == "",
+            *track,
             who,
             AgentActivity.started_at < start,
             or_(AgentActivity.ended_at > start, AgentActivity.ended_at.is_(None)),
@@ -214,9 +238,10 @@ class ActivityRepository:
         return {u: n for u, n in (await self.session.execute(stmt)).all() if u is not None}
 
     async def intervals(
-        self, start: datetime, end: datetime, user_id: int
+        self, start: datetime, end: datetime, user_id: int, signed_in: bool = False
     ) -> list[tuple[str, str, datetime, datetime | None]]:
-        a = self._overlapping(start, end, [user_id])
+        """The PBX's intervals of the agent, or (``signed_in``) their sign-ins to Tamas."""
+        a = self._overlapping(start, end, [user_id], signed_in)
         stmt = select(a.c.state, a.c.reason, a.c.started_at, a.c.ended_at).order_by(
             a.c.started_at, a.c.id
         )
@@ -227,6 +252,101 @@ class ActivityRepository:
         if users is not None:
             stmt = stmt.where(User.id.in_(list(users)))
         return {i: f or u for i, f, u in (await self.session.execute(stmt)).all()}
+
+
+def signin_interface(user_id: int) -> str:
+    """The ``interface`` of a user's sign-in track: with ``pbx`` and ``queue`` empty, the
+    index of open intervals (pbx, interface, queue) holds one open sign-in per user, whichever
+    instance writes it."""
+    return f"user:{user_id}"
+
+
+class SignInRepository:
+    """The sign-in to Tamas track of ``agent_activity``: ``pbx`` empty, state signed_in."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _open(self) -> list[Any]:
+        return [
+            AgentActivity.pbx == "",
+            AgentActivity.state == SIGNED_IN,
+            AgentActivity.ended_at.is_(None),
+        ]
+
+    async def expire(self, before: datetime, user_id: int | None = None) -> int:
+        """End every open sign-in (of ``user_id`` only, if given) nobody has seen since
+        ``before``, when it was last seen."""
+        seen = func.coalesce(AgentActivity.seen_at, AgentActivity.started_at)
+        whose = [] if user_id is None else [AgentActivity.interface == signin_interface(user_id)]
+        stmt = (
+            update(AgentActivity)
+            .where(*self._open(), *whose, seen < before)
+            .values(ended_at=func.greatest(AgentActivity.started_at, seen))
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(stmt)).rowcount or 0  # type: ignore[attr-defined]
+
+    async def seen(self, users: Sequence[int], at: datetime) -> None:
+        """These users are signed in at ``at``: their open interval goes on (seen now), or
+        one opens. Several instances may say so at once: the index of open intervals makes
+        it one row, the later ``seen_at`` kept."""
+        if not users:
+            return
+        rows = [
+            {
+                "pbx": "",
+                "interface": signin_interface(u),
+                "queue": "",
+                "user_id": u,
+                "state": SIGNED_IN,
+                "reason": "",
+                "started_at": at,
+                "seen_at": at,
+            }
+            for u in sorted(set(users))
+        ]
+        stmt = pg_insert(AgentActivity).values(rows)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["pbx", "interface", "queue"],
+            index_where=AgentActivity.ended_at.is_(None),
+            set_={"seen_at": func.greatest(AgentActivity.seen_at, stmt.excluded.seen_at)},
+        )
+        await self.session.execute(stmt)
+
+    async def last_seen(self, at: dict[int, datetime]) -> None:
+        """Each user's last panel here closed at the given time: their open interval (if any)
+        was seen then at least."""
+        if not at:
+            return
+        # The table's UPDATE, executed once per user (the ORM's would want primary keys).
+        t = cast(Table, AgentActivity.__table__)
+        stmt = (
+            update(t)
+            .where(
+                t.c.pbx == "",
+                t.c.state == SIGNED_IN,
+                t.c.ended_at.is_(None),
+                t.c.interface == bindparam("iface"),
+            )
+            .values(seen_at=func.greatest(t.c.seen_at, bindparam("at")))
+        )
+        await self.session.execute(
+            stmt, [{"iface": signin_interface(u), "at": when} for u, when in sorted(at.items())]
+        )
+
+    async def end(self, user_id: int, at: datetime) -> int:
+        """The user signed out at ``at``: their open interval ends there."""
+        stmt = (
+            update(AgentActivity)
+            .where(*self._open(), AgentActivity.interface == signin_interface(user_id))
+            .values(
+                ended_at=func.greatest(AgentActivity.started_at, at),
+                seen_at=func.greatest(AgentActivity.seen_at, at),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(stmt)).rowcount or 0  # type: ignore[attr-defined]
 
 
 class PeriodRepository:

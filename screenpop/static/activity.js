@@ -1,8 +1,9 @@
 // How agents spent their time, over GET /api/supervision/activity (the figures of every
 // agent and the team over a period, as a table, and as CSV) and
 // GET /api/supervision/activity/timeline (one agent's day as a bar of states, each state a
-// coloured stretch placed by its start and length; the same intervals listed as a table for
-// screen readers). Agents get their own figures and day (the API sees to it).
+// coloured stretch placed by its start and length, and above it a thinner bar of their
+// sign-ins to Tamas; the same intervals listed as tables for screen readers). Agents get
+// their own figures and day (the API sees to it).
 
 import { api } from "./api.js";
 import { reasonText } from "./availability.js";
@@ -13,6 +14,7 @@ import { fieldsOf } from "./history.js";
 import { applyLang, currentLang, digits, duration, formatCount, t } from "./i18n.js";
 
 const COLUMNS = [
+  "signed_in_seconds",
   "logged_in_seconds",
   "talking_seconds",
   "ringing_seconds",
@@ -206,21 +208,39 @@ export class View {
     const start = new Date(d.from).getTime();
     const span = new Date(d.to).getTime() - start;
     const pct = (ms) => `${((100 * ms) / span).toFixed(3)}%`;
-    const bar = h(
-      "div",
-      { class: "timeline", role: "img", "aria-label": t("activity_bar_label") },
-      d.intervals.map((i) => {
-        const from = new Date(i.from).getTime();
-        const seg = h("span", {
-          class: "seg",
-          "data-state": i.state,
-          title: `${stateText(i)} ${clock(i.from)}–${clock(i.to)} (${duration(i.seconds)})`,
-        });
-        seg.style.insetInlineStart = pct(from - start);
-        seg.style.width = pct(new Date(i.to).getTime() - from);
-        return seg;
-      }),
-    );
+    const barOf = (intervals, cls, label) =>
+      h(
+        "div",
+        { class: cls, role: "img", "aria-label": t(label) },
+        intervals.map((i) => {
+          const from = new Date(i.from).getTime();
+          const seg = h("span", {
+            class: "seg",
+            "data-state": i.state,
+            title: `${stateText(i)} ${clock(i.from)}–${clock(i.to)} (${duration(i.seconds)})`,
+          });
+          seg.style.insetInlineStart = pct(from - start);
+          seg.style.width = pct(new Date(i.to).getTime() - from);
+          return seg;
+        }),
+      );
+    const signedIn = d.signed_in || [];
+    const bar = barOf(d.intervals, "timeline", "activity_bar_label");
+    const signins = signedIn.length ? barOf(signedIn, "timeline signin-bar", "activity_signin_bar_label") : null;
+    const listOf = (intervals, cls, caption) =>
+      h(
+        "table",
+        { class: `calls-table ${cls}` },
+        caption ? h("caption", { text: t(caption) }) : null,
+        h("thead", {}, h("tr", {}, ["act_state", "act_from", "act_to", "act_length"].map((k) => h("th", { scope: "col", text: t(k) })))),
+        h(
+          "tbody",
+          {},
+          intervals.map((i) =>
+            h("tr", { "data-state": i.state }, h("td", { text: stateText(i) }), h("td", { text: clock(i.from) }), h("td", { text: clock(i.to) }), h("td", { text: duration(i.seconds) })),
+          ),
+        ),
+      );
     const hours = h(
       "div",
       { class: "timeline-hours", "aria-hidden": "true" },
@@ -233,25 +253,14 @@ export class View {
     const legend = h(
       "ul",
       { class: "timeline-legend" },
-      STATES.map((s) => h("li", { "data-state": s }, h("span", { class: "seg", "aria-hidden": "true" }), t(`act_${s}`))),
+      [...STATES, "signed_in"].map((s) => h("li", { "data-state": s }, h("span", { class: "seg", "aria-hidden": "true" }), t(`act_${s}`))),
     );
+    const any = d.intervals.length || signedIn.length;
     this.timeline.replaceChildren(
-      d.intervals.length ? h("div", {}, bar, hours) : h("p", { class: "muted", text: t("activity_day_empty") }),
+      any ? h("div", {}, signins, bar, hours) : h("p", { class: "muted", text: t("activity_day_empty") }),
       legend,
-      d.intervals.length
-        ? h(
-            "table",
-            { class: "calls-table timeline-list" },
-            h("thead", {}, h("tr", {}, ["act_state", "act_from", "act_to", "act_length"].map((k) => h("th", { scope: "col", text: t(k) })))),
-            h(
-              "tbody",
-              {},
-              d.intervals.map((i) =>
-                h("tr", { "data-state": i.state }, h("td", { text: stateText(i) }), h("td", { text: clock(i.from) }), h("td", { text: clock(i.to) }), h("td", { text: duration(i.seconds) })),
-              ),
-            ),
-          )
-        : null,
+      d.intervals.length ? listOf(d.intervals, "timeline-list", null) : null,
+      signedIn.length ? listOf(signedIn, "signin-list", "activity_signin_list") : null,
     );
   }
 

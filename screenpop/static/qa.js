@@ -1,7 +1,8 @@
 // QA reviews over /api/supervision/qa: the reviews (an agent's own; a supervisor picks an
 // agent), each with its score, whether a critical question failed it, the answers, and for
 // the agent reviewed "acknowledge" or "dispute" (with why); and the agent's score trend per
-// week, as a Chart.js line with the same figures in a table.
+// week, as a Chart.js line with the same figures in a table. Admins make and change the
+// forms in their own view (qa_forms.js).
 
 import "./vendor/chart.umd.js";
 import { api } from "./api.js";
@@ -35,7 +36,7 @@ export class View {
       supervisor ? h("div", { class: "filters pane" }, field("agent", this.agent)) : null,
       this.figure,
       h("div", { class: "pane" }, this.status, this.list),
-      user?.role === "admin" ? this.builder() : null,
+      user?.role === "admin" ? h("p", { class: "pane" }, h("a", { href: "#qa-forms", "data-i18n": "qa_manage_forms" })) : null,
     );
     applyLang(this.el);
     document.addEventListener("langchange", () => {
@@ -135,78 +136,6 @@ export class View {
         : null,
       problem,
     );
-  }
-
-  /** Admins: a new form, section by section, question by question. */
-  builder() {
-    const name = h("input", { name: "name", "data-field": "name", maxlength: 200 });
-    const sections = h("div", { class: "qa-builder-sections" });
-    const status = h("p", { class: "muted", role: "status" });
-    const addQuestion = (list) => {
-      const n = list.children.length + 1;
-      const row = h(
-        "fieldset",
-        { class: "qa-builder-question" },
-        h("legend", { text: t("qa_question_n", { n: digits(n) }) }),
-        field("qa_question_text", h("input", { "data-q": "text", maxlength: 500 })),
-        field("qa_question_kind", h("select", { "data-q": "kind" }, h("option", { value: "yes_no", text: t("qa_kind_yes_no") }), h("option", { value: "scale", text: t("qa_kind_scale") }))),
-        field("qa_question_weight", h("input", { "data-q": "weight", inputmode: "decimal", value: "1", dir: "ltr" })),
-        h("p", { class: "field" }, h("label", {}, h("input", { type: "checkbox", "data-q": "critical" }), " ", t("qa_question_critical"))),
-      );
-      list.append(row);
-    };
-    const addSection = () => {
-      const questions = h("div", { class: "qa-builder-questions" });
-      const section = h(
-        "fieldset",
-        { class: "qa-builder-section" },
-        h("legend", { text: t("qa_section_n", { n: digits(sections.children.length + 1) }) }),
-        field("qa_section_title", h("input", { "data-s": "title", maxlength: 200 })),
-        questions,
-        h("button", { type: "button", class: "secondary small", text: t("qa_add_question"), onclick: () => addQuestion(questions) }),
-      );
-      sections.append(section);
-      addQuestion(questions);
-    };
-    const form = h(
-      "form",
-      {
-        class: "qa-builder pane",
-        novalidate: true,
-        onsubmit: async (event) => {
-          event.preventDefault();
-          let k = 0;
-          const body = {
-            name: name.value,
-            sections: [...sections.children].map((sec) => ({
-              title: sec.querySelector('[data-s="title"]').value,
-              questions: [...sec.querySelectorAll(".qa-builder-question")].map((q) => ({
-                key: `q${(k += 1)}`,
-                text: q.querySelector('[data-q="text"]').value,
-                kind: q.querySelector('[data-q="kind"]').value,
-                weight: Number(q.querySelector('[data-q="weight"]').value.replace(/[۰-۹]/g, (d) => "۰۱۲۳۴۵۶۷۸۹".indexOf(d))),
-                critical: q.querySelector('[data-q="critical"]').checked,
-              })),
-            })),
-          };
-          try {
-            const made = await api("/api/supervision/qa/forms", { method: "POST", body });
-            status.textContent = t("qa_form_saved", { name: made.name });
-            form.querySelector(".form-error").textContent = "";
-          } catch (err) {
-            form.querySelector(".form-error").textContent = errorText(err);
-          }
-        },
-      },
-      h("h3", { text: t("qa_new_form") }),
-      field("qa_form_name", name),
-      sections,
-      h("p", { class: "actions" }, h("button", { type: "button", class: "secondary", text: t("qa_add_section"), onclick: addSection }), h("button", { type: "submit", text: t("qa_save_form") })),
-      h("p", { class: "form-error", role: "alert" }),
-      status,
-    );
-    addSection();
-    return form;
   }
 
   renderTrend() {

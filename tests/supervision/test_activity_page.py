@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
+from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database, unit_of_work
-from app.models import Role
+from app.models import Role, User
 from app.supervision.activity_service import ActivityService
+from app.supervision.signin_service import SignInService
 from telephony.members import AgentSignal, MemberState
 from telephony.simulator import AmiSimulator
 from tests.fixtures.factories import make_user
@@ -34,7 +36,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 async def seed(db: Database, settings: Settings) -> None:
     """Sara's 2026-11-23 (Tehran): 08:00-17:00 in the queue, an hour's lunch at 12:00, a
-    10-minute call at 09:00."""
+    10-minute call at 09:00; signed in to Tamas from 07:55 to 17:05."""
     day = datetime(2026, 11, 23, 8, tzinfo=ZoneInfo(settings.time_zone))
 
     def at(hours: float) -> float:
@@ -49,6 +51,12 @@ async def seed(db: Database, settings: Settings) -> None:
         [member(at(9), "PJSIP/1001", removed=True)],
     ]
     assert db.sessionmaker is not None
+    async with unit_of_work(db.sessionmaker) as session:
+        sara = (await session.execute(select(User).where(User.username == "sara"))).scalar_one()
+        # Signed in to Tamas 07:55-17:05.
+        signin = SignInService(session, settings)
+        await signin.signed_in(sara.id, now=day - timedelta(minutes=5))
+        await signin.signed_out(sara.id, now=day + timedelta(hours=9, minutes=5))
     for batch in batches:
         async with unit_of_work(db.sessionmaker) as session:
             await ActivityService(session).record(
@@ -83,6 +91,10 @@ async def test_the_activity_page_shows_the_team_and_a_day(
         await expect(row).to_have_count(1)
         # 9 h logged in, 10 min talk, an hour's lunch; occupancy 600 / (9 h - 1 h) = 2.1 %.
         await expect(row.locator('[data-column="logged_in_seconds"]')).to_have_text("۹:۰۰:۰۰")
+        await expect(row.locator('[data-column="signed_in_seconds"]')).to_have_text("۹:۱۰:۰۰")
+        await expect(view.locator("table.activity thead th").nth(1)).to_have_text(
+            "حضور در پنل تماس"
+        )
         await expect(row.locator('[data-column="talking_seconds"]')).to_have_text("۱۰:۰۰")
         await expect(row.locator('[data-column="pause_seconds"]')).to_have_text("۱:۰۰:۰۰")
         await expect(row.locator('[data-column="occupancy_pct"]')).to_have_text("۲٫۱٪")
@@ -105,6 +117,17 @@ async def test_the_activity_page_shows_the_team_and_a_day(
         await expect(view.locator(".timeline-list tbody tr").nth(3)).to_contain_text(
             "استراحت: ناهار"
         )
+        # Above it, her sign-in to Tamas: one stretch from 07:55, 9 h 10 min wide.
+        signins = view.get_by_role(
+            "img", name="نوار زمانی حضور کارشناس در پنل تماس در این روز؛ همان بازه‌ها در جدول پایین"
+        ).locator(".seg")
+        await expect(signins).to_have_count(1)
+        style = await signins.evaluate("(e) => [e.style.insetInlineStart, e.style.width]")
+        assert style == ["32.986%", "38.194%"]  # 475 / 1440 min, 550 / 1440 min
+        listed = view.locator(".signin-list tbody tr")
+        await expect(listed).to_have_count(1)
+        await expect(listed).to_contain_text("حاضر در پنل تماس")
+        await boss_panel.shot("activity-signed-in")
         await boss_panel.close()
 
         sara = await Panel.open(browser, port)
