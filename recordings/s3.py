@@ -10,7 +10,8 @@ Playing: the audio endpoint serves files with HTTP Range, and :mod:`recordings.m
 and converts files, so :meth:`S3Storage.local_path` gives a local copy: downloaded once into
 the cache folder (to a temporary file, renamed into place when whole), reused while the
 object's ETag and size are those it was downloaded with (one HEAD request tells), and dropped
-by :meth:`S3Storage.prune_cache` a while after its last use.
+by the recordings cache's pruning (:func:`recordings.cache.prune`, by age and total
+size) a while after its last use.
 
 Blocking work: boto3 is synchronous. Every method but :meth:`S3Storage.save` blocks, as with
 the local storage, so async callers run them in :func:`asyncio.to_thread`; boto3's clients
@@ -19,7 +20,6 @@ are safe to share between threads.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -27,7 +27,6 @@ import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Literal
@@ -230,27 +229,6 @@ class S3Storage(SpoolNames):
             return True
         finally:
             temp.unlink(missing_ok=True)
-
-    def prune_cache(self, older_than: datetime) -> int:
-        """Remove the copies last used before ``older_than`` (and any left-over partial
-        download); the next play downloads again."""
-        if not self.cache_dir.is_dir():
-            return 0
-        cutoff = older_than.timestamp()
-        dropped = 0
-        for version in self.cache_dir.glob("*/*/*"):
-            try:
-                if version.is_dir() and version.stat().st_mtime < cutoff:
-                    shutil.rmtree(version, ignore_errors=True)
-                    dropped += 1
-            except FileNotFoundError:
-                continue
-        for slot in self.cache_dir.glob("*/*"):
-            with contextlib.suppress(OSError):
-                slot.rmdir()  # only when empty
-        return dropped
-
-    # -- fallback discovery ----------------------------------------------------------------
 
     def find(
         self,

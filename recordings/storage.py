@@ -139,10 +139,6 @@ class Storage(Protocol):
         """Remove the file (retention); no error when it is already gone."""
         ...
 
-    def prune_cache(self, older_than: datetime) -> int:
-        """Drop local copies not used since ``older_than``; how many were dropped."""
-        ...
-
 
 def _check_text(text: str) -> None:
     if not text:
@@ -363,9 +359,6 @@ class LocalStorage(SpoolNames):
 
     def delete(self, relative: str) -> None:
         self.resolve(relative).unlink(missing_ok=True)
-
-    def prune_cache(self, older_than: datetime) -> int:
-        return 0  # the files are read where they are: no copies
 
     # -- uploads ---------------------------------------------------------------------------
 

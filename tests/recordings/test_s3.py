@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.models import Call, Recording
-from recordings import service
+from recordings import cache, service
 from recordings.service import RecordingService, storage_for
 from recordings.storage import FileConflict, StorageUnavailable, TooLarge, UnsafePath
 from tests.recordings.support import (
@@ -234,7 +234,15 @@ def test_a_local_copy_is_downloaded_once_and_follows_the_object(
     old = time.time() - 3 * 86400
     os.utime(path.parent, (old, old))
     os.utime(fresh.parent, (old, old))
-    assert bucket.prune_cache(datetime.now(UTC) - timedelta(days=1)) == 2
+    pruned = cache.prune(
+        tmp_path / "no-browser-copies",
+        tmp_path / "cache",
+        now=time.time(),
+        max_bytes=10**9,
+        max_age=86400,
+        serving=cache.ServingFiles(),
+    )
+    assert pruned.deleted == 2
     assert not path.exists() and not fresh.exists() and recent.exists()
 
 
