@@ -90,12 +90,15 @@ WITH g AS (
         CASE WHEN direction = 'inbound' AND NOT direct THEN ($7::text[])[qi] ELSE '' END AS queue,
         CASE direction
             WHEN 'inbound' THEN CASE WHEN r < 820 THEN 'answered' WHEN r < 930 THEN 'abandoned'
-                                     WHEN r < 985 THEN 'missed' ELSE 'busy' END
+                                     ELSE 'missed' END
             WHEN 'outbound' THEN CASE WHEN r < 650 THEN 'answered' WHEN r < 900 THEN 'no_answer'
                                       WHEN r < 980 THEN 'busy' ELSE 'failed' END
             ELSE CASE WHEN r < 800 THEN 'answered' WHEN r < 950 THEN 'no_answer'
                       ELSE 'busy' END
         END AS outcome,
+        -- why an inbound call was missed: the phones rang out, or a line was busy
+        CASE WHEN direction <> 'inbound' OR r < 930 THEN ''
+             WHEN r < 985 THEN 'no_answer' ELSE 'busy' END AS missed_reason,
         -- the agent: of the queue's 12 (overlapping), or any for other calls
         CASE WHEN direction = 'inbound' AND NOT direct
              THEN ((qi - 1) * 10 + h3 / 1000 % 12) % $10 ELSE h3 / 1000 % $10 END AS agent,
@@ -111,6 +114,7 @@ WITH g AS (
             WHEN direction <> 'inbound' THEN 4 + u1 * 20
             WHEN outcome = 'answered' THEN least(600, -ln(u1) * (6 + 3 * qi))
             WHEN outcome = 'abandoned' THEN least(900, -ln(u1) * 35)
+            WHEN outcome = 'missed' AND missed_reason = 'busy' THEN 1 + u1 * 3
             WHEN outcome = 'missed' THEN 60 + u1 * 60
             ELSE 0
         END AS wait,
@@ -139,7 +143,7 @@ INSERT INTO calls (
     customer_e164, did, queue, answered_by, answered_by_user_id, outcome, hangup_cause,
     hangup_cause_text, dial_status, hung_up_by, started_at, queue_joined_at, answered_at,
     ended_at, wait_seconds, talk_seconds, hold_seconds, recordings, rings, transfers,
-    end_reason, disposition, disposition_by_user_id, created_at, updated_at
+    end_reason, disposition, disposition_by_user_id, created_at, updated_at, missed_reason
 )
 SELECT
     $3::bigint + i, $13, linkedid, direction,
@@ -157,12 +161,14 @@ SELECT
     CASE WHEN outcome <> 'answered' THEN NULL
          WHEN direction = 'internal' THEN other_id ELSE agent_id END,
     outcome,
-    CASE outcome WHEN 'busy' THEN '17' WHEN 'failed' THEN '34' WHEN 'missed' THEN '19'
-         ELSE '16' END,
-    CASE outcome WHEN 'busy' THEN 'User busy' WHEN 'failed' THEN 'Circuit/channel congestion'
-         WHEN 'missed' THEN 'No answer' ELSE 'Normal Clearing' END,
-    CASE outcome WHEN 'answered' THEN 'ANSWER' WHEN 'busy' THEN 'BUSY'
-         WHEN 'failed' THEN 'CHANUNAVAIL' WHEN 'abandoned' THEN '' ELSE 'NOANSWER' END,
+    CASE WHEN outcome = 'busy' OR missed_reason = 'busy' THEN '17' WHEN outcome = 'failed'
+         THEN '34' WHEN outcome = 'missed' THEN '19' ELSE '16' END,
+    CASE WHEN outcome = 'busy' OR missed_reason = 'busy' THEN 'User busy'
+         WHEN outcome = 'failed' THEN 'Circuit/channel congestion'
+         WHEN outcome = 'missed' THEN 'No answer' ELSE 'Normal Clearing' END,
+    CASE WHEN missed_reason = 'busy' THEN 'BUSY' ELSE CASE outcome WHEN 'answered' THEN 'ANSWER'
+         WHEN 'busy' THEN 'BUSY'
+         WHEN 'failed' THEN 'CHANUNAVAIL' WHEN 'abandoned' THEN '' ELSE 'NOANSWER' END END,
     CASE WHEN outcome = 'abandoned' THEN 'customer' WHEN outcome <> 'answered' THEN 'pbx'
          WHEN u3 < 0.55 THEN 'customer' ELSE 'agent' END,
     started_at, queue_joined_at,
@@ -197,7 +203,8 @@ SELECT
     CASE WHEN outcome = 'answered' AND h5 / 10 % 10 < 6
          THEN CASE WHEN direction = 'internal' THEN other_id ELSE agent_id END END,
     ring_end + make_interval(secs => talk + hold),
-    ring_end + make_interval(secs => talk + hold)
+    ring_end + make_interval(secs => talk + hold),
+    missed_reason
 FROM d
 """
 
