@@ -101,6 +101,22 @@ def serve(
 
 
 @cli.command()
+def webhooks(
+    parent: Annotated[
+        int | None, typer.Option(help="stop when this process (tamas serve) is gone")
+    ] = None,
+) -> None:
+    """Deliver webhooks from the outbox, alone (what TAMAS_WEBHOOK_WORKER=process starts;
+    with "off", run it yourself: any number of them share the outbox). Stops on SIGTERM,
+    putting the deliveries in flight back."""
+    from app.integrations.process import run_worker
+
+    settings = _settings()
+    _logging(settings)
+    asyncio.run(run_worker(settings, parent))
+
+
+@cli.command()
 def migrate(
     check: Annotated[
         bool, typer.Option("--check", help="fail if the models and migrations disagree")
@@ -679,3 +695,7 @@ async def _demo_users(db: Database) -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -312,6 +312,11 @@ class Settings(BaseSettings):
     # take to answer, how many tries before a delivery is dead, and the waits between tries
     # (doubled each time from the first up to the longest, each with up to half of it
     # taken off at random so that a recovering endpoint is not hit by every instance at once).
+    # Where deliveries run: "process" (a child process that `tamas serve` starts and keeps
+    # running: their CPU is not taken from the event loop writing the screen-pops),
+    # "inline" (in the serving process; the tests), "off" (none here: run `tamas webhooks`
+    # yourself, on this machine or another).
+    webhook_worker: Literal["process", "inline", "off"] = "process"
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     webhook_max_attempts: int = Field(default=8, ge=1, le=100)
     webhook_backoff_first_seconds: float = Field(default=5.0, gt=0, le=3600)

@@ -31,6 +31,7 @@ from app.followups.worker import FollowupWorker
 from app.history import endpoints as history_endpoints
 from app.integrations import endpoints as integration_endpoints
 from app.integrations.enrichment import Enricher
+from app.integrations.process import WebhookProcess
 from app.integrations.repository import NOTIFY_CHANNEL as INTEGRATIONS_CHANNEL
 from app.integrations.stream import EventStream
 from app.integrations.worker import WebhookWorker
@@ -142,6 +143,7 @@ def create_app(
         followups: FollowupWorker | None = None
         sms_worker: OutboxWorker | None = None
         webhooks: WebhookWorker | None = None
+        webhook_process: WebhookProcess | None = None
         thresholds: tuple[int, int, int] | None = None
         enricher = Enricher.from_settings(settings)
         try:
@@ -186,16 +188,20 @@ def create_app(
                     listener.queue.qsize() for listener in following.listeners.values()
                 )
 
-            worker = webhooks = WebhookWorker(
-                database.sessionmaker, settings, yield_to=listeners_busy
-            )
-            worker.start()
-            app.state.webhooks = worker
+            if settings.webhook_worker == "inline":
+                webhooks = WebhookWorker(database.sessionmaker, settings, yield_to=listeners_busy)
+                webhooks.start()
+            elif settings.webhook_worker == "process":
+                webhook_process = WebhookProcess(settings, database.url)
+                webhook_process.start()
+            app.state.webhook_process = webhook_process
+            app.state.webhooks = webhooks
             stream = EventStream()
             app.state.event_stream = stream
 
             def integrations_changed(*_: object) -> None:
-                worker.changed()
+                if webhooks is not None:
+                    webhooks.changed()
                 stream.changed()
 
             if enricher is not None:
@@ -306,6 +312,8 @@ def create_app(
                 await wallboard.stop()
             if webhooks is not None:
                 await webhooks.stop()
+            if webhook_process is not None:
+                await webhook_process.stop()
             if fanout is not None:
                 await fanout.stop()
             if enricher is not None:

@@ -7,7 +7,9 @@ Two runs of bench/pop_latency.py's measurement (Tamas in a process of its own fo
 simulated PBX, one websocket client per agent, the clock from the ring written to the pop
 in the client): the first with no webhook endpoint, the second with ``--endpoints`` endpoints
 subscribed to every event type, so that every call's ringing, answer, end, tracking code and
-callback are delivered (signed, in order per endpoint) while the pops go out. The receiver
+callback are delivered (signed, in order per endpoint) while the pops go out. The deliveries
+run where ``--worker`` says (``TAMAS_WEBHOOK_WORKER``): in Tamas's child process (the
+default; "Tamas CPU" is then the serving process's alone), or inline in it. The receiver
 is a process of its own (uvicorn) answering 500 to ``--failure-rate`` of the requests at
 random; Tamas retries those (first wait 0.1 s here, doubling: ``TAMAS_WEBHOOK_BACKOFF_*``).
 The runs without and with webhooks alternate in ``--pairs`` pairs (the order turned round every
@@ -223,6 +225,7 @@ async def drain(db: Database, settings: Settings, events: int) -> dict[str, Any]
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    TAMAS_ENV["TAMAS_WEBHOOK_WORKER"] = args.worker
     with_webhook_settings()
     temp = Path(tempfile.mkdtemp(prefix="tamas-bench-hooks-"))
     settings = Settings()
@@ -333,6 +336,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "rate": args.rate,
         "calls": args.calls,
         "endpoints": args.endpoints,
+        "worker": args.worker,
         "failure_rate": args.failure_rate,
         "deliveries_per_s": round(drained["per_second"], 1),
         "drain_deliveries": drained["deliveries"],
@@ -363,6 +367,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--failure-rate", type=float, default=0.01)
     parser.add_argument("--drain-events", type=int, default=2000)
     parser.add_argument("--pairs", type=int, default=3, help="runs without and with webhooks")
+    parser.add_argument(
+        "--worker",
+        choices=("process", "inline"),
+        default="process",
+        help="TAMAS_WEBHOOK_WORKER of the Tamas measured (process: the default)",
+    )
     parser.add_argument("--serve-receiver", type=float, default=None, help=argparse.SUPPRESS)
     ours, rest = parser.parse_known_args()
     if ours.serve_receiver is not None:

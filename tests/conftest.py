@@ -42,6 +42,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         secret_key=TEST_SECRET,  # type: ignore[arg-type]
         data_dir=data_dir,
         default_region="IR",
+        # Deliveries in the test's own process (tests/integrations/test_process.py starts
+        # the child process that `tamas serve` uses by default).
+        webhook_worker="inline",
     )
 
 
