@@ -32,6 +32,7 @@ async def sign_in(
         expires_at=issued.expires_at,
         expires_in=issued.expires_in,
         user=UserRead.model_validate(issued.user),
+        time_zone=settings.time_zone,
     )
 
 
@@ -56,6 +57,7 @@ async def refresh_token(
         expires_at=issued.expires_at,
         expires_in=issued.expires_in,
         user=UserRead.model_validate(issued.user),
+        time_zone=settings.time_zone,
     )
 
 

@@ -22,3 +22,7 @@ class TokenRead(BaseModel):
         "(POST /api/auth/refresh) before then, whatever its own clock says"
     )
     user: UserRead
+    time_zone: str = Field(
+        description="the call center's time zone (TAMAS_TIME_ZONE): the days and hours of "
+        "the history and the reports, whatever the browser's clock is set to"
+    )

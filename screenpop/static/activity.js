@@ -5,6 +5,7 @@
 // sign-ins to Tamas; the same intervals listed as tables for screen readers). Agents get
 // their own figures and day (the API sees to it).
 
+import { centerToday } from "./days.js";
 import { api } from "./api.js";
 import { reasonText } from "./availability.js";
 import { errorText, field } from "./customers.js";
@@ -31,7 +32,7 @@ const COLUMNS = [
 const STATES = ["idle", "ringing", "talking", "wrapup", "pause", "unavailable"];
 
 function today() {
-  const now = new Date();
+  const now = centerToday(); // the call center's day, not the browser's
   if (currentLang() === "fa") {
     const parts = new Intl.DateTimeFormat("en-u-ca-persian-nu-latn", { year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(now);
     const part = (type) => parts.find((p) => p.type === type).value;

@@ -10,6 +10,7 @@ const USER = "tamas.user";
 // a clock set wrong does not matter).
 const EXPIRES = "tamas.expires";
 const LIFE = "tamas.life"; // how long the token was good for when it was issued (ms)
+const ZONE = "tamas.zone"; // the call center's time zone (the server's TAMAS_TIME_ZONE)
 const RETRY_MS = 5_000; // a refresh that could not reach the server is tried again after this
 export const LAST_SEQ = "tamas.lastSeq";
 export const CARDS = "tamas.cards";
@@ -50,7 +51,13 @@ function keep(data) {
   sessionStorage.setItem(EXPIRES, String(Date.now() + data.expires_in * 1000));
   sessionStorage.setItem(LIFE, String(data.expires_in * 1000));
   if (data.user) sessionStorage.setItem(USER, JSON.stringify(data.user));
+  if (data.time_zone) sessionStorage.setItem(ZONE, data.time_zone);
   keepFresh();
+}
+
+/** The call center's time zone, as the server said at sign-in (undefined: the browser's). */
+export function centerZone() {
+  return sessionStorage.getItem(ZONE) || undefined;
 }
 
 /** Plan the next refresh of this tab's token (after a sign-in, a refresh or a reload). */

@@ -3,6 +3,7 @@
 // unless the reader typed them, and the presets people pick most (today, this week, this
 // Jalali month).
 
+import { centerZone } from "./api.js";
 import { currentLang, digits } from "./i18n.js";
 
 const DAY_MS = 86_400_000;
@@ -37,9 +38,25 @@ export function relabelDays(root) {
   }
 }
 
+/**
+ * Today in the call center's time zone (TAMAS_TIME_ZONE, which the server names at sign-in),
+ * not the browser's: the day the history and the reports count in. A Date at noon, in the
+ * browser's zone, of that calendar day.
+ */
+export function centerToday(now = new Date()) {
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    timeZone: centerZone(),
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+  }).formatToParts(now);
+  const part = (type) => Number(parts.find((p) => p.type === type).value);
+  return new Date(part("year"), part("month") - 1, part("day"), 12);
+}
+
 /** The first and last day of a preset: today, this week (from Saturday), this Jalali month. */
 export function presetDays(preset, now = new Date()) {
-  const today = new Date(now.getFullYear(), now.getMonth(), now.getDate(), 12);
+  const today = centerToday(now);
   if (preset === "this_week") {
     const back = (today.getDay() + 1) % 7; // Saturday 0 ... Friday 6
     return [new Date(today.getTime() - back * DAY_MS), today];

@@ -4,6 +4,7 @@
 // abandoned calls per weekday; as CSV, and as a printable page (the browser's print, or
 // print to PDF: the print style sheet leaves only the report).
 
+import { centerToday } from "./days.js";
 import { api } from "./api.js";
 import { errorText, field } from "./customers.js";
 import { h, newId, showFormErrors } from "./dom.js";
@@ -18,7 +19,7 @@ const WEEK_FA = [6, 7, 1, 2, 3, 4, 5];
 const WEEK_EN = [1, 2, 3, 4, 5, 6, 7];
 
 function today() {
-  const now = new Date();
+  const now = centerToday(); // the call center's day, not the browser's
   if (currentLang() === "fa") {
     const parts = new Intl.DateTimeFormat("en-u-ca-persian-nu-latn", { year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(now);
     const part = (type) => parts.find((p) => p.type === type).value;

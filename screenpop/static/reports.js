@@ -10,7 +10,7 @@ import { api } from "./api.js";
 import { errorText, field } from "./customers.js";
 import { download, query } from "./download.js";
 import { h, newId, showFormErrors } from "./dom.js";
-import { PRESETS, presetDays, relabelDays, setDay } from "./days.js";
+import { PRESETS, centerToday, presetDays, relabelDays, setDay } from "./days.js";
 import { applyLang, currentLang, digits, formatCount, formatDay, plural, t } from "./i18n.js";
 import { fieldsOf } from "./history.js";
 import { caseTable, contractList, csatTable } from "./reports_followups.js";
@@ -74,7 +74,7 @@ export class View {
   buildForm() {
     const input = (name, attrs = {}) =>
       h("input", { name, "data-field": name, autocomplete: "off", dir: "ltr", ...attrs });
-    const today = new Date();
+    const today = centerToday(); // the call center's day, not the browser's
     const first = new Date(today.getTime() - (DEFAULT_DAYS - 1) * 86_400_000);
     const from = input("from", { maxlength: 40, required: true });
     const to = input("to", { maxlength: 40, required: true });
