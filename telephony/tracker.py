@@ -814,7 +814,12 @@ class CallTracker:
             if end or answered_at
             else 0.0
         )
-        talk = (end - answered_at) if (end is not None and answered_at is not None) else 0.0
+        talk_end = end
+        if direction == "inbound" and end is not None and answered_at is not None:
+            talk_end = _talk_end(real, origin, agents, end)
+        talk = (
+            (talk_end - answered_at) if (talk_end is not None and answered_at is not None) else 0.0
+        )
         hangup_source = customer if customer is not None else origin
         return CallSnapshot(
             pbx=self.pbx,
@@ -925,10 +930,37 @@ def _missed_reason(call: _Call, origin: _Channel | None) -> MissedReason:
     return "no_answer"
 
 
+def _talk_end(
+    real: list[_Channel], customer: _Channel | None, agents: list[_Channel], end: float
+) -> float:
+    """When an inbound call's conversation ended: its end, or when the last agent who
+    answered left, if the caller then stayed on alone (a post-call survey, an IVR after the
+    agent: that time is not talk). A caller transferred on to someone outside (a trunk leg
+    answered and still there when the agents left) is still talking."""
+    legs = [c for c in agents if c.answered_at is not None]
+    if not legs or any(c.ended_at is None for c in legs):
+        return end
+    left = max(c.ended_at for c in legs if c.ended_at is not None)
+    for c in real:
+        if c is customer or c in legs or c.answered_at is None:
+            continue
+        if c.ended_at is None or c.ended_at > left:
+            return end
+    return min(end, left)
+
+
 def _hung_up_by(call: _Call, customer: _Channel | None, agents: list[_Channel]) -> str:
-    if customer is not None and customer.hangup_requested_at is not None:
-        return "customer"
     answered = [a for a in agents if a.answered_at is not None]
+    if customer is not None and customer.hangup_requested_at is not None:
+        # Whoever asked first: a caller who hangs up after a post-call survey did so after
+        # the agent had.
+        first_agent = min(
+            (a.hangup_requested_at for a in answered if a.hangup_requested_at is not None),
+            default=None,
+        )
+        if first_agent is not None and first_agent < customer.hangup_requested_at:
+            return "agent"
+        return "customer"
     if any(a.hangup_requested_at is not None for a in answered):
         return "agent"
     if customer is None and answered:

@@ -130,7 +130,9 @@ async def put_trigger(
     check_template(trigger, body.template_fa, "template_fa")
     check_template(trigger, body.template_en, "template_en")
     if body.enabled and not body.template_fa.strip():
-        raise InvalidInput("an enabled trigger needs a Persian template", field="template_fa")
+        raise InvalidInput(
+            "an enabled trigger needs a Persian template", field="template_fa", code="missing"
+        )
     row = await MessagingService(session, settings).repo.put_trigger(
         trigger, body.enabled, body.template_fa, body.template_en
     )

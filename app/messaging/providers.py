@@ -43,11 +43,18 @@ class Sent:
 
 class ProviderError(Exception):
     """A send that did not go through. ``retryable``: try again later (the provider busy,
-    down, or slow); else the message can never go (a wrong number, an empty text)."""
+    down, or slow); else the message can never go (a wrong number, an empty text).
+    ``maybe_sent``: the request reached the provider and its answer was lost (a read
+    timeout, a dropped connection), so the text may have gone all the same."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, maybe_sent: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.maybe_sent = maybe_sent
+
+
+# Failures of the HTTP client before the request could reach the provider: never sent.
+_BEFORE_SENDING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class Provider(Protocol):
@@ -254,11 +261,17 @@ class HttpProvider(_Guarded):
             response = await self.client.request(
                 self.conf.method, url, headers=headers, content=body or None
             )
-        except httpx.TimeoutException:
-            raise ProviderError("the provider did not answer in time", retryable=True) from None
+        except httpx.TimeoutException as exc:
+            raise ProviderError(
+                "the provider did not answer in time",
+                retryable=True,
+                maybe_sent=not isinstance(exc, _BEFORE_SENDING),
+            ) from None
         except httpx.HTTPError as exc:
             raise ProviderError(
-                self._clean(f"provider unreachable: {exc}"), retryable=True
+                self._clean(f"provider unreachable: {exc}"),
+                retryable=True,
+                maybe_sent=not isinstance(exc, _BEFORE_SENDING),
             ) from None
         code = response.status_code
         if code >= 400:

@@ -64,6 +64,7 @@ def check_template(trigger: str, template: str, field: str) -> None:
                 + (", ".join("{" + v + "}" for v in sorted(allowed)) or "none")
                 + ")",
                 field=field,
+                code="template_variable",
             )
 
 

@@ -156,6 +156,14 @@ class OutboxWorker:
                 return ProviderError(f"unexpected: {type(exc).__name__}", retryable=True)
 
     def _after_failure(self, claim: Claimed, error: ProviderError) -> dict[str, object]:
+        assert self.provider is not None
+        if error.maybe_sent and not self.provider.deduplicates:
+            # Sending again could text the customer twice: a provider that cannot tell a
+            # repeat (sms_http.deduplicates false) gets each text at most once. The agent
+            # sees it failed, and why, on the customer's timeline.
+            logger.info("text %d may have been sent; not tried again: %s", claim.id, error)
+            reason = f"{error}; it may have been sent, so it is not sent again"
+            return {"id": claim.id, "status": "failed", "error": reason[:500], "wait": 0}
         if not error.retryable or claim.attempts >= self.settings.sms_max_attempts:
             logger.info("text %d failed for good: %s", claim.id, error)
             return {"id": claim.id, "status": "failed", "error": str(error)[:500], "wait": 0}

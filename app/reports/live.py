@@ -16,6 +16,7 @@ from app.config import Settings
 from app.models import Call, User
 from app.phones import display_number
 from app.reports.service import GroupBy, ReportQuery, ReportService
+from app.surveys.service import SurveyService
 
 # A call "live" for longer than this is a leftover (its end was never seen), not shown.
 STALE = timedelta(hours=12)
@@ -101,6 +102,15 @@ class LiveBoard:
             r["key"]: r["answered"] + r["outbound_answered"]
             for r in await reports.kpi(day("agent"))
         }
+        # Satisfaction of the day from the post-call surveys (app/surveys): per agent, per
+        # queue, and all of it.
+        surveys = SurveyService(self.session, self.settings)
+        end_of_day = midnight + timedelta(days=1)
+        csat_agents = await surveys.csat(midnight, end_of_day, "agent")
+        csat_queues = await surveys.csat(midnight, end_of_day, "queue")
+        answers = sum(r["answers"] for r in csat_agents)
+        satisfied = sum(r["satisfied"] for r in csat_agents)
+        csat_of_agent = {r["key"]: r["csat_pct"] for r in csat_agents if r["key"] != ""}
         changed = await self._changed_at(agent_service, with_phones)
         answered_at = {c.answered_by_user_id: c.answered_at for c in live if c.answered_by_user_id}
         agents = []
@@ -122,6 +132,7 @@ class LiveBoard:
                     "queues": sorted({q["queue"] for q in status["queues"]}),
                     "since": since.isoformat() if since else None,
                     "handled_today": handled.get(user.id, 0),
+                    "csat_today_pct": csat_of_agent.get(user.id),
                     # What a supervisor can log them in to or out of from the wallboard.
                     "login_queues": status["login_queues"],
                 }
@@ -141,6 +152,12 @@ class LiveBoard:
             "pause_reasons": list(self.settings.pause_reasons),
             "today": today,
             "today_total": total,
+            "csat_today": {
+                "answers": answers,
+                "satisfied": satisfied,
+                "csat_pct": round(100.0 * satisfied / answers, 1) if answers else None,
+                "by_queue": {r["key"]: r["csat_pct"] for r in csat_queues if r["key"]},
+            },
             "service_level_seconds": ReportQuery.service_level_seconds,
         }
 

@@ -125,8 +125,15 @@ export function forget() {
   }
 }
 
-export async function api(path, { method = "GET", body, signal, gate = true } = {}) {
-  const response = await request(path, { method, body, signal, gate, accept: "application/json" });
+export async function api(path, { method = "GET", body, signal, gate = true, headers } = {}) {
+  const response = await request(path, {
+    method,
+    body,
+    signal,
+    gate,
+    headers,
+    accept: "application/json",
+  });
   if (response.status === 204) return null;
   return response.json().catch(() => null);
 }
@@ -145,20 +152,20 @@ export async function apiBlob(path, { signal } = {}) {
  * refresh is under way, requests wait for the new token (`gate`), and the refresh waits for
  * those in flight: none reaches the server with a token it has just revoked.
  */
-async function request(path, { method = "GET", body, signal, accept, gate = true }) {
+async function request(path, { method = "GET", body, signal, accept, gate = true, headers }) {
   if (gate && refreshing) await refreshing.catch(() => {});
   inflight += 1;
   try {
-    return await send(path, { method, body, signal, accept });
+    return await send(path, { method, body, signal, accept, headers });
   } finally {
     inflight -= 1;
     if (inflight === 0) for (const done of idle.splice(0)) done();
   }
 }
 
-async function send(path, { method, body, signal, accept }) {
+async function send(path, { method, body, signal, accept, headers: extra = {} }) {
   const bearer = token();
-  const headers = { Accept: accept };
+  const headers = { ...extra, Accept: accept };
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;

@@ -18,6 +18,27 @@ const number = (call) => call.number_display || call.customer_number || call.cal
 
 const epoch = (seconds) => new Date(seconds * 1000).toISOString();
 
+/** The caller's post-call survey answers: each question's score of 5, and by what way. */
+function surveyList(answers) {
+  return h(
+    "ul",
+    { class: "survey-answers" },
+    [...answers]
+      .sort((a, b) => a.question - b.question)
+      .map((a) =>
+        h(
+          "li",
+          { "data-question": a.question, "data-score": a.score },
+          t(`survey_q${a.question}`),
+          " ",
+          h("strong", { text: t("survey_score", { n: digits(a.score) }) }),
+          " ",
+          h("span", { class: "muted", text: t(`survey_by_${a.channel}`) }),
+        ),
+      ),
+  );
+}
+
 export class CallView {
   /**
    * `names` (user id -> name) names agents; `openCustomer(id)` opens the call's customer in
@@ -56,13 +77,14 @@ export class CallView {
     this.body.replaceChildren(h("p", { class: "muted", text: t("loading") }));
     const get = (path) => api(path, { signal: loading.signal });
     try {
-      const [call, notes, reviews, codes] = await Promise.all([
+      const [call, notes, reviews, codes, survey] = await Promise.all([
         get(`/api/calls/${id}`),
         get(`/api/calls/${id}/notes`),
         get(`/api/calls/${id}/reviews`),
         get(`/api/calls/${id}/tracking-codes`),
+        get(`/api/calls/${id}/survey`),
       ]);
-      this.data = { call, notes, reviews, codes };
+      this.data = { call, notes, reviews, codes, survey };
       this.render();
       // In view even when the list is long or the page is narrow (the view under the list).
       this.heading.focus({ preventScroll: true });
@@ -81,7 +103,7 @@ export class CallView {
 
   render() {
     if (!this.data) return;
-    const { call, notes, reviews, codes } = this.data;
+    const { call, notes, reviews, codes, survey } = this.data;
     this.heading.textContent = t("call_of", { who: digits(number(call) || t("unknown_number")) });
     // replaceChildren takes nodes only: the optional parts (null) and pairs (arrays) go flat.
     const parts = [
@@ -107,6 +129,7 @@ export class CallView {
       notes.length
         ? h("ul", { class: "note-list" }, notes.map((n) => h("li", {}, joined([timeElement(n.created_at), this.names.get(n.user_id), n.text], t("sep")))))
         : h("p", { class: "muted", text: t("no_notes") }),
+      survey.length ? [h("h4", { text: t("survey_title") }), surveyList(survey)] : null,
       h("h4", { text: t("reviews") }),
       reviewList(reviews, this.names),
       this.supervisor ? this.reviewForm(call) : null,

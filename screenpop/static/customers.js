@@ -73,15 +73,17 @@ export class CustomerCard {
   /**
    * `onSaved(customer)` lets the rest of the panel show the new details too; `contracts`
    * (a ContractSection) shows the customer's support contracts; `extraCell(call)` may add a
-   * cell drawn under a call's row (supervisors' reviews of it).
+   * cell drawn under a call's row (supervisors' reviews of it); `texts` (a TextSection) shows
+   * the texts sent to the customer and the form to send one.
    */
-  constructor({ onSaved, contracts = null, extraCell = null }) {
+  constructor({ onSaved, contracts = null, texts = null, extraCell = null }) {
     this.extraCell = extraCell;
     this.section = $("customer");
     this.body = $("customer-body");
     this.heading = $("customer-h");
     this.onSaved = onSaved;
     this.contracts = contracts;
+    this.texts = texts;
     this.customer = null;
     this.calls = [];
     this.nextCursor = null;
@@ -114,6 +116,7 @@ export class CustomerCard {
       this.customer = customer;
       this.calls = page.items;
       this.nextCursor = page.next_cursor;
+      this.texts?.load(customer);
       this.render();
       if (focus) this.heading.focus();
     } catch (err) {
@@ -142,6 +145,7 @@ export class CustomerCard {
       this.customer = customer;
       this.calls = page.items;
       this.nextCursor = page.next_cursor;
+      this.texts?.load(customer);
       this.render();
     } catch {
       // Kept as it was shown; the next call's end (or opening it again) tries again.
@@ -154,6 +158,7 @@ export class CustomerCard {
     this.loading?.abort();
     this.dropPlayers();
     this.contracts?.clear();
+    this.texts?.clear();
     this.customer = null;
     this.editing = null;
     this.render();
@@ -209,6 +214,7 @@ export class CustomerCard {
         c.notes ? [h("h4", { text: t("notes") }), h("p", { class: "notes", text: c.notes })] : null,
         h("h4", { text: t("call_history") }),
         this.history(),
+        this.texts?.el,
       ),
     );
   }

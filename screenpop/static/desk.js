@@ -1,7 +1,7 @@
 // The supervisor views (call history, KPI reports, the live wallboard) as views of the same
 // page as the agent's panel: one sign-in, one session, and the agent's own pops keep coming
 // while a supervisor (who may take calls too) reads the history. The address's #fragment
-// names the view (#history, #reports, #wallboard, #integrations for admins), so a wall screen can open straight on the
+// names the view (#history, #reports, #wallboard, #sms, #integrations for admins), so a wall screen can open straight on the
 // wallboard and a reload stays where it was. A view's module (and Chart.js) is loaded the
 // first time it is opened; agents get their own history and figures, and no wallboard.
 
@@ -16,6 +16,7 @@ const VIEWS = {
   periods: { load: () => import("./periods.js"), supervisor: true },
   qa: { load: () => import("./qa.js"), supervisor: false },
   wallboard: { load: () => import("./wallboard.js"), supervisor: true },
+  sms: { load: () => import("./messaging.js"), supervisor: true },
   integrations: { load: () => import("./integrations.js"), supervisor: true, admin: true },
 };
 

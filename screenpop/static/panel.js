@@ -22,6 +22,7 @@ import { PopBoard } from "./pops.js";
 import { Reviews } from "./reviews.js";
 import { PopSocket } from "./socket.js";
 import { Tabs } from "./tabs.js";
+import { TextSection } from "./texts.js";
 
 const availability = new Availability();
 const card = new CustomerCard({
@@ -30,6 +31,7 @@ const card = new CustomerCard({
     book.update(customer);
   },
   contracts: new ContractSection(),
+  texts: new TextSection(),
   extraCell: (call) => reviews.cell(call),
 });
 const openCustomer = (id) => card.open(id);

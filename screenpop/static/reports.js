@@ -13,7 +13,7 @@ import { h, newId, showFormErrors } from "./dom.js";
 import { PRESETS, presetDays, relabelDays, setDay } from "./days.js";
 import { applyLang, currentLang, digits, formatCount, formatDay, plural, t } from "./i18n.js";
 import { fieldsOf } from "./history.js";
-import { caseTable, contractList } from "./reports_followups.js";
+import { caseTable, contractList, csatTable } from "./reports_followups.js";
 
 const { Chart } = globalThis; // the UMD file sets it
 const DEFAULT_DAYS = 7;
@@ -51,6 +51,7 @@ export class View {
     this.table = h("div", { class: "kpi-table" });
     this.figures = h("div", { class: "kpi-charts" });
     this.followups = h("div", { class: "pane followup-figures" });
+    this.satisfaction = h("div", { class: "pane csat-figures" });
     this.el = h(
       "section",
       { class: "view reports-view", "aria-labelledby": headingId },
@@ -59,6 +60,7 @@ export class View {
       this.form,
       h("div", { class: "pane" }, this.status, this.table),
       supervisor ? this.followups : null,
+      this.satisfaction,
       this.figures,
     );
     applyLang(this.el);
@@ -181,16 +183,19 @@ export class View {
     try {
       // The table as asked; the charts each by their own grouping, over the same period.
       const signal = loading.signal;
-      const [main, hours, days, agents, cases, contracts] = await Promise.all([
+      const csat = (by) => api(`/api/reports/csat?${this.params({ by })}`, { signal });
+      const [main, hours, days, agents, cases, contracts, csatAgents, csatQueues] = await Promise.all([
         get({}),
         get({ by: "hour" }),
         get({ by: "day" }),
         get({ by: "agent" }),
         this.supervisor ? api(`/api/cases/report?${this.params()}`, { signal }) : null,
         this.supervisor ? api("/api/contracts/expiring", { signal }) : null,
+        csat("agent"),
+        this.supervisor ? csat("queue") : null,
       ]);
       showFormErrors(this.form, null);
-      this.result = { main, hours, days, agents, cases, contracts };
+      this.result = { main, hours, days, agents, cases, contracts, csatAgents, csatQueues };
       this.render();
     } catch (err) {
       if (err.name === "AbortError") return;
@@ -210,6 +215,7 @@ export class View {
     this.status.textContent = r.main.rows.length ? plural("report_rows", r.main.rows.length) : t("report_empty");
     this.table.replaceChildren(r.main.rows.length ? kpiTable(r.main) : "");
     if (r.cases) this.followups.replaceChildren(caseTable(r.cases), contractList(r.contracts));
+    this.satisfaction.replaceChildren(csatTable(r.csatAgents, "agent"), r.csatQueues ? csatTable(r.csatQueues, "queue") : "");
     for (const chart of this.charts) chart.destroy();
     this.charts = [];
     this.figures.replaceChildren(

@@ -241,7 +241,7 @@ export class View {
   render() {
     const p = this.picture;
     if (!p) return;
-    this.renderCounters(p.today_total);
+    this.renderCounters(p.today_total, p.csat_today);
     this.renderActions();
     this.queues.replaceChildren(this.renderQueues(p));
     this.calls.replaceChildren(
@@ -284,6 +284,9 @@ export class View {
               { class: "agent-figures muted" },
               a.since ? [this.clock(a.since), t("sep")] : null,
               t("wall_handled", { n: formatCount(a.handled_today ?? 0) }),
+              a.csat_today_pct === null || a.csat_today_pct === undefined
+                ? null
+                : [t("sep"), h("span", { "data-figure": "csat", text: t("wall_agent_csat", { v: t("pct", { n: formatCount(a.csat_today_pct) }) }) })],
             ),
           ),
         ),
@@ -325,6 +328,9 @@ export class View {
             h("span", { "data-figure": "asa", text: t("wall_q_asa", { v: r?.asa_seconds === null || r?.asa_seconds === undefined ? "—" : duration(r.asa_seconds) }) }),
             h("span", { "data-figure": "longest", "data-level": q.waiting.length ? waitLevel(longest) : null, text: t("wall_q_longest", { v: q.waiting.length ? duration(longest) : "—" }) }),
             h("span", { "data-figure": "answered", text: t("wall_q_answered", { n: formatCount(r?.answered ?? 0), of: formatCount(r?.offered ?? 0) }) }),
+            p.csat_today?.by_queue?.[name] === undefined
+              ? null
+              : h("span", { "data-figure": "csat", text: t("wall_q_csat", { v: t("pct", { n: formatCount(p.csat_today.by_queue[name]) }) }) }),
           ),
           h(
             "ol",
@@ -443,8 +449,9 @@ export class View {
   }
 
   /** The day's figures, as the server counts them (app/reports/definitions.py). */
-  renderCounters(total) {
+  renderCounters(total, csat) {
     const sl = total?.service_level_pct ?? null;
+    const csatPct = csat?.csat_pct ?? null;
     const items = [
       ["wall_offered", formatCount(total?.offered ?? 0)],
       ["wall_answered", formatCount(total?.answered ?? 0)],
@@ -452,10 +459,21 @@ export class View {
       ["wall_missed", formatCount(total?.missed ?? 0)],
       ["wall_sl", sl === null ? "—" : t("pct", { n: formatCount(Math.round(sl)) }), slLevel(sl)],
       ["wall_asa", total?.asa_seconds === null || total?.asa_seconds === undefined ? "—" : duration(total.asa_seconds)],
+      [
+        "wall_csat",
+        csatPct === null ? "—" : t("pct", { n: formatCount(csatPct) }),
+        null,
+        t("wall_csat_title", { n: formatCount(csat?.answers ?? 0), s: formatCount(csat?.satisfied ?? 0) }),
+      ],
     ];
     this.counters.replaceChildren(
-      ...items.map(([key, value, level]) =>
-        h("div", { class: "counter", "data-counter": key, "data-level": level ?? null }, h("dt", { text: t(key) }), h("dd", { text: value })),
+      ...items.map(([key, value, level, title]) =>
+        h(
+          "div",
+          { class: "counter", "data-counter": key, "data-level": level ?? null, title: title ?? null },
+          h("dt", { text: t(key) }),
+          h("dd", { text: value }),
+        ),
       ),
     );
   }

@@ -9,9 +9,10 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from app.config import Settings
+from app.config import Settings, SmsHttpSettings
 from app.db import Database, unit_of_work
 from app.messaging.providers import KavenegarProvider, Outgoing, build_provider
 from app.messaging.repository import OutboxRepository
@@ -174,6 +175,42 @@ async def test_a_lost_answer_and_a_dead_worker_send_nothing_twice(
     assert dict(fake.sends) == {str(lost): 1, str(orphan): 1}
     # The retry's answer names the message sent the first time.
     assert first.provider_message_id == str(fake.message_ids[str(lost)])
+
+
+@pytest.mark.parametrize("deduplicates", [False, True])
+async def test_a_lost_answer_from_a_provider_that_cannot_tell_a_repeat_is_not_sent_again(
+    outbox_db: Database, settings: Settings, fake: FakeSms, deduplicates: bool
+) -> None:
+    # A generic HTTP provider takes the text and its answer is lost. One that refuses a
+    # repeated local id is asked again (its answer names the first message); one that does
+    # not would text the customer twice: the text is failed instead, saying why.
+    fake.dedupe = deduplicates
+    http = SmsHttpSettings(
+        url=f"{fake.base_url}/generic/send",
+        headers={"Authorization": "Bearer {api_key}"},
+        body='{{"to": "{national}", "text": "{text}", "ref": "{local_id}"}}',
+        id_path="data.messageId",
+        api_key=SecretStr(API_KEY),
+        deduplicates=deduplicates,
+    )
+    conf = sms_settings(settings, fake, sms_provider="http", sms_http=http,
+                        sms_timeout_seconds=0.3)  # fmt: skip
+    [text_id] = await queue_texts(outbox_db, conf, 1)
+    fake.stall_seconds = 2.0
+    fake.script = ["lose"]
+    w = worker(outbox_db, conf, "w")
+    try:
+        await drain(w, db=outbox_db)
+    finally:
+        await w.stop()
+    [row] = await rows(outbox_db)
+    assert fake.sends[str(text_id)] == 1 and fake.duplicates == 0
+    if deduplicates:
+        assert (row.status, row.attempts, fake.repeats) == ("sent", 2, 1)
+    else:
+        assert (row.status, row.attempts) == ("failed", 1)
+        assert "may have been sent" in row.last_error
+        assert fake.requests == 1
 
 
 async def test_a_cause_queues_one_text(outbox_db: Database, settings: Settings) -> None:
