@@ -161,7 +161,7 @@ class PopService:
         users = batch.users(event)
         rows: list[tuple[int, str, str, str]] = []  # user, kind, state, reason
         open_users: dict[int, str] = {}
-        if kind in ("answered", "transferred", "ended"):
+        if kind in ("answered", "transferred", "released", "ended"):
             open_users = {u: k for u, k in batch.recipients(call).items() if k == "pop"}
 
         if kind == "originating":
@@ -194,6 +194,11 @@ class PopService:
                 rows.append((source.id, "withdraw", "transferred_away", "transferred"))
             if target is not None:
                 rows.append((target.id, "pop", "transferred", "transferred"))
+        elif kind == "released":
+            # The agents hung up and the caller stays on (a post-call survey): the call is
+            # over for them now.
+            for other in open_users:
+                rows.append((other, "end", "ended", "ended"))
         elif kind == "ended":
             for other in open_users:
                 if call.outcome == "answered":

@@ -26,8 +26,18 @@ SPY_VARIABLE = "TAMAS_SPY_CHANNEL"
 # to be outbound to it from the start, whatever order the OriginateResponse and Hangup come in.
 NUMBER_VARIABLE = "TAMAS_NUMBER"
 
+# "released": the agents of an inbound call have all hung up while the caller stays on
+# alone (a post-call survey, an IVR after the agent); the agent is free, the call goes on
+# until the caller hangs up ("ended").
 CallEventKind = Literal[
-    "started", "originating", "ringing", "dialling", "answered", "transferred", "ended"
+    "started",
+    "originating",
+    "ringing",
+    "dialling",
+    "answered",
+    "transferred",
+    "released",
+    "ended",
 ]
 
 
@@ -108,6 +118,8 @@ class CallSnapshot:
     missed_reason: MissedReason = ""
     # A supervisor's phone in ChanSpy (SPY_VARIABLE): followed, but not logged as a call.
     supervision: bool = False
+    # When the agents let the caller go before the call ended ("released"), else None.
+    released_at: float | None = None
 
     @property
     def live(self) -> bool:

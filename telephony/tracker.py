@@ -143,6 +143,7 @@ class _Call:
     ended_at: float | None = None
     end_reason: str = ""
     dialling_announced: bool = False
+    released_at: float | None = None  # the caller left alone by the agents (see _released)
 
 
 class CallTracker:
@@ -171,6 +172,10 @@ class CallTracker:
         self._ended_tags: dict[str, None] = {}
         self._unclaimed: dict[str, list[AmiEvent]] = {}
         self._unanswered: dict[str, list[tuple[float, str]]] = {}
+        # Calls whose agents all hung up while the caller's channel stays: linkedid -> (the
+        # last agent's device, when), until the caller goes on in the dialplan (released)
+        # or is hung up.
+        self._releasing: dict[str, tuple[str, float]] = {}
         self._handlers: dict[str, Callable[[AmiEvent], list[CallEvent]]] = {
             "Newchannel": self._newchannel,
             "Newstate": self._newstate,
@@ -181,6 +186,8 @@ class CallTracker:
             "BridgeEnter": self._touch,
             "BridgeLeave": self._touch,
             "HangupRequest": self._hanguprequest,
+            "SoftHangupRequest": self._softhanguprequest,
+            "Newexten": self._newexten,
             "Hangup": self._hangup,
             "QueueCallerJoin": self._queuecallerjoin,
             "QueueCallerLeave": self._touch,
@@ -519,9 +526,11 @@ class CallTracker:
         return []
 
     def _hanguprequest(self, event: AmiEvent) -> list[CallEvent]:
-        _call, channel = self._call_of(event)
+        call, channel = self._call_of(event)
         if channel is not None and channel.hangup_requested_at is None:
             channel.hangup_requested_at = event.at
+        if call is not None and channel is not None and channel.uniqueid == call.origin:
+            self._releasing.pop(call.linkedid, None)
         return []
 
     def _hangup(self, event: AmiEvent) -> list[CallEvent]:
@@ -544,8 +553,47 @@ class CallTracker:
         call.live.discard(channel.uniqueid)
         self.channel_call.pop(channel.uniqueid, None)
         if call.live:
+            self._maybe_released(call, channel, event.at)
             return []
         return self._finish(call, event.at)
+
+    def _maybe_released(self, call: _Call, channel: _Channel, at: float) -> None:
+        """An agent's leg ended and the call goes on. If the caller is now alone (every
+        agent who answered gone, no one else answered still there), the agents may have
+        let the caller go on (a post-call survey): that is known when the caller's channel
+        goes on in the dialplan (Newexten) before any hangup of it is asked for; usually
+        the PBX hangs the caller up at once instead, and the call simply ends."""
+        if call.released_at is not None or not channel.internal or channel.answered_at is None:
+            return
+        origin = call.channels.get(call.origin)
+        if origin is None or origin.internal or origin.uniqueid not in call.live:
+            return  # not an inbound call whose caller is still there
+        for other in call.channels.values():
+            if other is origin or other.local or other.uniqueid not in call.live:
+                continue
+            if other.answered_at is not None or other.internal:
+                return  # still talking to someone, or an agent's phone still ringing
+        self._releasing[call.linkedid] = (channel.device, at)
+
+    def _newexten(self, event: AmiEvent) -> list[CallEvent]:
+        if not self._releasing:
+            return []  # the common case: nothing to decide (Newexten is frequent)
+        call, channel = self._call_of(event)
+        if call is None or channel is None or channel.uniqueid != call.origin:
+            return []
+        pending = self._releasing.pop(call.linkedid, None)
+        if pending is None:
+            return []
+        device, at = pending
+        call.released_at = at
+        return self._emit("released", call, device=device)
+
+    def _softhanguprequest(self, event: AmiEvent) -> list[CallEvent]:
+        if self._releasing:
+            call, channel = self._call_of(event)
+            if call is not None and channel is not None and channel.uniqueid == call.origin:
+                self._releasing.pop(call.linkedid, None)  # the caller is being hung up
+        return []
 
     def _finish(self, call: _Call, at: float) -> list[CallEvent]:
         if call.linkedid not in self.calls:
@@ -553,6 +601,7 @@ class CallTracker:
         call.ended_at = at
         out = self._emit("ended", call)
         del self.calls[call.linkedid]
+        self._releasing.pop(call.linkedid, None)
         if call.origination and self._tags.pop(call.origination, None) is not None:
             self._ended_tags[call.origination] = None
             if len(self._ended_tags) > _ENDED_TAGS:
@@ -869,6 +918,7 @@ class CallTracker:
             originate_reason=call.originate_reason,
             missed_reason=_missed_reason(call, origin) if outcome == "missed" else "",
             supervision=call.supervision,
+            released_at=call.released_at,
         )
 
 

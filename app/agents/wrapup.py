@@ -26,9 +26,13 @@ logger = logging.getLogger(__name__)
 
 
 def agent_device(event: CallEvent) -> str:
-    """The agent's device of an answered call that just ended ("" if none)."""
+    """The agent's device of an answered call that just ended for them ("" if none): at
+    its end, or before it when the agents let the caller go on alone ("released": a
+    post-call survey), not again at its end then."""
     call = event.call
-    if event.kind != "ended" or call.outcome != "answered":
+    if event.kind == "released":
+        return event.device
+    if event.kind != "ended" or call.outcome != "answered" or call.released_at is not None:
         return ""
     if call.direction == "inbound" and call.answered_by:
         return call.answered_by

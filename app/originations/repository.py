@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Call, CallLeg, Customer, Origination
@@ -54,20 +55,25 @@ class OriginationRepository:
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def live_call_of(self, user_id: int, since: datetime) -> Call | None:
-        """A call still up (started since ``since``) that the user answered or is talking
-        on (one of their legs answered and not ended)."""
-        on_leg = exists().where(
-            CallLeg.call_id == Call.id,
-            CallLeg.user_id == user_id,
-            CallLeg.answered_at.is_not(None),
-            CallLeg.ended_at.is_(None),
-        )
+        """A call still up (started since ``since``) that the user is talking on: one of
+        their legs answered and not ended, or answered by them with no leg of theirs ended
+        (a caller left on alone for the post-call survey, or transferred on, is not theirs
+        any more)."""
+
+        def leg(ended: bool) -> Any:
+            return exists().where(
+                CallLeg.call_id == Call.id,
+                CallLeg.user_id == user_id,
+                CallLeg.answered_at.is_not(None),
+                CallLeg.ended_at.is_not(None) if ended else CallLeg.ended_at.is_(None),
+            )
+
         stmt = (
             select(Call)
             .where(
                 Call.outcome == "live",
                 Call.started_at >= since,
-                or_(Call.answered_by_user_id == user_id, on_leg),
+                or_(leg(False), and_(Call.answered_by_user_id == user_id, ~leg(True))),
             )
             .limit(1)
         )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from app.agents.service import AgentService
 from app.config import Settings
-from app.models import Call, User
+from app.models import Call, CallLeg, User
 from app.phones import display_number
 from app.reports.service import GroupBy, ReportQuery, ReportService
 from app.surveys.service import SurveyService
@@ -49,13 +49,27 @@ class LiveBoard:
             ).scalars()
         )
         names = {u.id: u.full_name or u.username for u in users}
+        # Agents whose own answered leg of a live call has ended: that call is not theirs
+        # any more (a caller left on alone for the post-call survey, transferred on).
+        gone = set()
+        if live:
+            rows = await self.session.execute(
+                select(CallLeg.call_id, CallLeg.user_id).where(
+                    CallLeg.call_id.in_([c.id for c in live]),
+                    CallLeg.user_id.is_not(None),
+                    CallLeg.answered_at.is_not(None),
+                    CallLeg.ended_at.is_not(None),
+                )
+            )
+            gone = {(call_id, user_id) for call_id, user_id in rows.all()}
         calls = []
         waiting: dict[str, list[dict[str, Any]]] = {}
         talking: set[int] = set()
         for call in live:
             state = "talking" if call.answered_at else "waiting" if call.queue else "ringing"
-            if call.answered_by_user_id is not None:
-                talking.add(call.answered_by_user_id)
+            agent_id = call.answered_by_user_id
+            if agent_id is not None and (call.id, agent_id) not in gone:
+                talking.add(agent_id)
             calls.append(
                 {
                     "id": call.id,

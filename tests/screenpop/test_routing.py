@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.agents.wrapup import agent_device
 from app.config import Settings
-from app.models import PopEvent, Role, User
+from app.models import Call, PopEvent, Role, User
+from telephony.tracker import CallTracker
 from tests.fixtures.factories import make_customer, make_user
 from tests.fixtures.recorder import InlineRecorder
-from tests.telephony.replay import replay
+from tests.telephony.replay import replay, with_survey
 
 
 async def agents(session: AsyncSession) -> dict[str, User]:
@@ -143,3 +146,28 @@ async def test_click_to_call_shows_who_is_dialled(
     assert dialling.payload["customers"][0]["name"] == "علی رضایی"
     [last] = dialling.payload["last_calls"]
     assert last["outcome"] == "answered" and last["agent"] == "سارا احمدی"
+
+
+async def test_the_agent_is_let_go_when_the_caller_stays_for_the_survey(
+    app: FastAPI, session: AsyncSession
+) -> None:
+    """04 with the post-call survey (the caller's channel goes on for 45 s after the agent
+    hung up): the agent's pop ends when the caller goes on alone, once; their after-call
+    work starts then, not again at the call's end; the talk time stored is the agent's."""
+    team = await agents(session)
+    events, _at = with_survey("04_queue_answered", "PJSIP/1002-", 45.0, pbx="hub-test")
+    tracker = CallTracker("hub-test")
+    out = [o for e in events for o in tracker.handle(e)]
+    await InlineRecorder(app.state.sessionmaker)(out)
+    assert await pops(session, team["1002"]) == [
+        ("pop", "ringing", ""),
+        ("pop", "answered", ""),
+        ("end", "ended", "ended"),
+    ]
+    assert [agent_device(e) for e in out if agent_device(e)] == ["PJSIP/1002"]
+    [released] = [e for e in out if e.kind == "released"]
+    [ended] = [e for e in out if e.kind == "ended"]
+    call = (await session.execute(select(Call))).scalar_one()
+    assert call.talk_seconds == pytest.approx(ended.call.talk_seconds)
+    assert call.talk_seconds < ended.call.ended_at - released.call.answered_at - 40  # type: ignore[operator]
+    assert call.hung_up_by == "agent"

@@ -27,6 +27,43 @@ def replay(
     return tracker, out
 
 
+def trace_events(name: str, pbx: str = "p") -> list[AmiEvent]:
+    """A trace's events, each stamped with the time its last byte arrived."""
+    parser = FrameParser()
+    out: list[AmiEvent] = []
+    for chunk, at in trace_chunks(name):
+        for frame in parser.feed(chunk):
+            if isinstance(frame, Message) and (event := event_from_message(pbx, frame, at)):
+                out.append(event)
+    return out
+
+
+def with_survey(
+    name: str, agent: str, seconds: float, pbx: str = "p"
+) -> tuple[list[AmiEvent], float]:
+    """A trace whose agent (channel name prefix) hangs up, as it goes with the post-call
+    survey: the caller's channel is not hung up by the bridge but goes on in the dialplan
+    (Newexten into [tamas-survey]) and hangs up ``seconds`` later. The events, and when the
+    agent hung up."""
+    events = trace_events(name, pbx)
+    left = next(
+        i for i, e in enumerate(events) if e.name == "Hangup" and e.get("Channel").startswith(agent)
+    )
+    at = events[left].at
+    trunk = next(e for e in events if e.get("Channel").startswith("PJSIP/trunk-"))
+    block = {k: trunk.get(k) for k in ("Channel", "Uniqueid", "Linkedid")}
+    goes_on = _event(pbx, "Newexten", at + 0.01, **block, Context="tamas-survey", Extension="s",
+                     Priority="1", Application="Answer")  # fmt: skip
+    out = [*events[: left + 1], goes_on]
+    for e in events[left + 1 :]:
+        if e.name == "SoftHangupRequest":
+            continue  # not hung up by the bridge: the caller goes on
+        if e.name == "Hangup" and e.get("Channel") == block["Channel"]:
+            out.append(_event(pbx, "HangupRequest", e.at + seconds, **block))
+        out.append(AmiEvent(pbx, e.name, e.msg, e.at + seconds))
+    return out, at
+
+
 def ended_calls(events: list[CallEvent]) -> list[CallEvent]:
     return [e for e in events if e.kind == "ended"]
 

@@ -12,7 +12,7 @@ from telephony.events import AmiEvent, event_from_message, extension_of
 from telephony.framing import FrameParser, Message
 from telephony.model import CallSnapshot
 from telephony.tracker import CallTracker, ChannelStatus
-from tests.telephony.replay import ended_calls, replay
+from tests.telephony.replay import ended_calls, replay, trace_events, with_survey
 from tests.telephony.traces import (
     call_trace_names,
     expected_calls,
@@ -353,34 +353,30 @@ def test_dialling_comes_before_the_customer_rings_without_a_dial_begin(name: str
 
 def test_a_post_call_survey_is_not_talk_time() -> None:
     """04 (a queue call the agent hangs up) as it goes with the post-call survey: the
-    caller's channel stays on for 45 s of questions after the agent hung up, then the
-    caller hangs up. Talk time ends with the agent; the agent hung up; the call ends with
-    the caller."""
-    parser = FrameParser()
-    events: list[AmiEvent] = []
-    for chunk, at in trace_chunks("04_queue_answered"):
-        for frame in parser.feed(chunk):
-            if isinstance(frame, Message) and (e := event_from_message("p", frame, at)):
-                events.append(e)
+    caller's channel goes on for 45 s of questions after the agent hung up, then the caller
+    hangs up. The agent is free when the caller goes on alone; talk time ends with the
+    agent; the agent hung up; the call ends with the caller."""
     plain = CallTracker("p")
-    [before] = [o.call for e in events for o in plain.handle(e) if o.kind == "ended"]
-    left = next(
-        i
-        for i, e in enumerate(events)
-        if e.name == "Hangup" and e.get("Channel").startswith("PJSIP/1002-")
-    )
-    trunk = next(e for e in events if e.get("Channel").startswith("PJSIP/trunk-"))
-    block = {k: trunk.get(k) for k in ("Channel", "Uniqueid", "Linkedid")}
-    survey: list[AmiEvent] = events[: left + 1]
-    for e in events[left + 1 :]:
-        if e.name == "Hangup" and e.get("Channel") == block["Channel"]:
-            ask = Message(pairs=(("Event", "HangupRequest"), *block.items()))
-            survey.append(AmiEvent("p", "HangupRequest", ask, e.at + 45.0))
-        survey.append(AmiEvent("p", e.name, e.msg, e.at + 45.0))
+    [before] = [
+        o.call
+        for e in trace_events("04_queue_answered")
+        for o in plain.handle(e)
+        if o.kind == "ended"
+    ]
+    survey, at = with_survey("04_queue_answered", "PJSIP/1002-", 45.0)
     tracker = CallTracker("p")
-    [after] = [o.call for e in survey for o in tracker.handle(e) if o.kind == "ended"]
+    out = [o for e in survey for o in tracker.handle(e)]
+    released = [o for o in out if o.kind == "released"]
+    assert [(o.device, o.call.live) for o in released] == [(before.answered_by, True)]
+    assert released[0].call.released_at == pytest.approx(at)
+    assert [o.kind for o in out][-2:] == ["released", "ended"]
+    [after] = [o.call for o in out if o.kind == "ended"]
     assert before.hung_up_by == after.hung_up_by == "agent"
     assert after.ended_at == pytest.approx(before.ended_at + 45.0)  # type: ignore[operator]
     assert after.talk_seconds == pytest.approx(before.talk_seconds, abs=0.01)
     assert after.outcome == before.outcome == "answered"
     assert after.answered_by == before.answered_by
+    # Without the survey the PBX hangs the caller up at once: no "released", just the end.
+    assert "released" not in [
+        o.kind for e in trace_events("04_queue_answered") for o in CallTracker("q").handle(e)
+    ]
