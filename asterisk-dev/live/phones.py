@@ -137,6 +137,17 @@ class Call(pj.Call):
             self.leg.final_reason = info.lastReason
             self.phone.run.log(f"{self.leg.ua} {self.leg.direction} ended {info.lastStatusCode}")
 
+    def onCallMediaState(self, prm: Any) -> None:
+        # The call's stream sends RTP (and RFC 4733 DTMF) only while something feeds it:
+        # the null sound device, both ways.
+        info = self.getInfo()
+        for i, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                audio = self.getAudioMedia(i)
+                devices = self.phone.run.ep.audDevManager()
+                devices.getCaptureDevMedia().startTransmit(audio)
+                audio.startTransmit(devices.getPlaybackDevMedia())
+
     def end(self, code: int = 0) -> None:
         if self.leg.ended_t is None:
             self.leg.hangup_by_this_ua = True
@@ -281,6 +292,11 @@ class Run:
         self.log(f"{ua} dials {number}")
         call.makeCall(f"sip:{number}@{self.args.pbx}:{self.args.pbx_port}", pj.CallOpParam(True))
         return call
+
+    def keys(self, call: Call, digits: str) -> None:
+        """DTMF as RTP events (RFC 4733), the PJSIP endpoints' dtmf_mode."""
+        self.log(f"{call.leg.ua} keys {digits}")
+        call.dialDtmf(digits)
 
     def idle(self) -> bool:
         return all(leg.ended_t is not None for leg in self.legs)
@@ -434,6 +450,35 @@ def paused_queue(run: Run) -> tuple[str, str, dict[str, Any]]:
     )
 
 
+def survey(run: Run) -> tuple[str, str, dict[str, Any]]:
+    run.policy = {"1001": ("answer", 2.0, 3.0), "1002": ("ring",), "1003": ("ring",)}
+    call = run.dial("customer", "200")
+    run.pump_until(lambda: (run.leg_of("1001") or Leg("", "")).ended_t is not None, 60)
+    # [tamas-survey]: a 0.6 s prompt, then Read() waits 5 s for one key (RFC 4733 DTMF).
+    run.pump(1.0)
+    run.keys(call, "4")
+    run.pump(1.5)
+    run.keys(call, "2")
+    run.pump(0.5)
+    run.log("customer hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        "customer -> DID 200 -> Queue(support,c); 1001, 1002 and 1003 ring; 1001 answers "
+        "after 2 s; 3 s of talk; 1001 hangs up; the caller stays for [tamas-survey], keys 4 "
+        "1 s later and 2 1.5 s after that, then hangs up during the thanks",
+        "200",
+        {
+            "outcome": "answered",
+            "answered_by": "1001",
+            "queue": "support",
+            "wait_s": 2.0,
+            "talk_s": 3.0,
+            "survey": {"q1": 4, "q2": 2},
+        },
+    )
+
+
 SCENARIOS: dict[str, Callable[[Run], tuple[str, str, dict[str, Any]]]] = {
     f.__name__: f
     for f in (
@@ -443,6 +488,7 @@ SCENARIOS: dict[str, Callable[[Run], tuple[str, str, dict[str, Any]]]] = {
         queue_answered,
         click_to_call,
         paused_queue,
+        survey,
     )
 }
 

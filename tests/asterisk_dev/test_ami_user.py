@@ -132,6 +132,7 @@ def test_the_ami_user_may_do_what_tamas_does_and_no_more(etc_copy: Path) -> None
         "write: QueueAdd needs one of ['agent']",
         "write: QueuePause needs one of ['agent']",
         "write: QueueRemove needs one of ['agent']",
+        "read: Newexten comes in class dialplan",
         "read: VarSet comes in class dialplan",
         "read: reporting is not needed",
     ]

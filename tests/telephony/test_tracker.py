@@ -380,3 +380,30 @@ def test_a_post_call_survey_is_not_talk_time() -> None:
     assert "released" not in [
         o.kind for e in trace_events("04_queue_answered") for o in CallTracker("q").handle(e)
     ]
+
+
+def test_the_survey_on_a_real_asterisk() -> None:
+    """L7: 1001 answered a queue call and hung up, and Asterisk kept the caller for
+    [tamas-survey] (keys 4 then 2) until they hung up. The agent is released when the
+    caller's channel goes on in the dialplan; talk time ends with the agent's hangup, as
+    the phones saw it; the agent hung up first."""
+    truth = trace_facts("L7_survey")
+    events = trace_events("L7_survey")
+    agent_left = next(
+        e.at for e in events if e.name == "Hangup" and e.channel.startswith("PJSIP/1001-")
+    )
+    caller_left = next(
+        e.at for e in events if e.name == "Hangup" and e.channel.startswith("PJSIP/customer-")
+    )
+    assert caller_left - agent_left > 2.5  # the survey took its time
+    tracker = CallTracker("p")
+    out = [o for e in events for o in tracker.handle(e)]
+    released = [o for o in out if o.kind == "released"]
+    assert [o.device for o in released] == ["PJSIP/1001"]
+    assert agent_left <= released[0].call.released_at <= agent_left + 0.1  # type: ignore[operator]
+    [ended] = [o.call for o in out if o.kind == "ended"]
+    assert ended.ended_at == caller_left
+    assert ended.answered_at is not None
+    assert ended.answered_at + ended.talk_seconds == pytest.approx(agent_left, abs=0.05)
+    assert ended.talk_seconds == pytest.approx(truth["crm_call_log"]["talk_s"], abs=0.2)
+    assert ended.hung_up_by == truth["crm_call_log"]["hung_up_by"] == "agent"
