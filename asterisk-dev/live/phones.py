@@ -32,6 +32,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -115,6 +116,7 @@ class Leg:
     final_reason: str = ""
     hangup_by_this_ua: bool = False
     states: list[dict[str, Any]] = field(default_factory=list)
+    transfer_notify: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Call(pj.Call):
@@ -136,6 +138,17 @@ class Call(pj.Call):
             self.leg.final_status = info.lastStatusCode
             self.leg.final_reason = info.lastReason
             self.phone.run.log(f"{self.leg.ua} {self.leg.direction} ended {info.lastStatusCode}")
+
+    def onCallTransferStatus(self, prm: Any) -> None:
+        t = self.phone.run.now()
+        self.leg.transfer_notify.append(
+            {"t": t, "status": prm.statusCode, "final": prm.finalNotify}
+        )
+        if prm.finalNotify and prm.statusCode // 100 == 2:
+            # As a desk phone does: the transfer went through, so the transferer hangs up
+            # (Asterisk waits for the BYE).
+            self.phone.run.log(f"{self.leg.ua} transfer accepted {prm.statusCode}: hangs up")
+            self.end()
 
     def onCallMediaState(self, prm: Any) -> None:
         # The call's stream sends RTP (and RFC 4733 DTMF) only while something feeds it:
@@ -251,7 +264,8 @@ class Run:
             if time.time() > deadline:
                 if quiet:
                     return
-                raise SystemExit(f"timed out after {within} s")
+                open_legs = [(x.ua, x.direction) for x in self.legs if x.ended_t is None]
+                raise SystemExit(f"timed out after {within} s; legs not ended: {open_legs}")
             self.ep.libHandleEvents(10)
             due = [x for x in self.timers if x[0] <= time.time()]
             for x in due:
@@ -479,6 +493,66 @@ def survey(run: Run) -> tuple[str, str, dict[str, Any]]:
     )
 
 
+def blind_transfer(run: Run) -> tuple[str, str, dict[str, Any]]:
+    run.policy = {"1001": ("answer", 2.0), "1002": ("answer", 1.5)}
+    call = run.dial("customer", "100")
+    run.pump_until(lambda: call.leg.connected_t is not None, 30)
+    run.pump(2.0)
+    [sara] = [c for c in run.calls if c.leg.ua == "1001"]
+    run.log("1001 transfers to 1002 (REFER)")
+    sara.xfer(f"sip:1002@{run.args.pbx}:{run.args.pbx_port}", pj.CallOpParam(True))
+    run.pump_until(lambda: (run.leg_of("1002") or Leg("", "")).connected_t is not None, 30)
+    run.pump(2.0)
+    run.log("customer hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        "customer -> DID 100 -> Dial(PJSIP/1001,20); 1001 answers after 2 s; 2 s of talk; "
+        "1001 blind-transfers to 1002 (REFER, Refer-To 1002); 1002 answers after 1.5 s; 2 s "
+        "of talk; the customer hangs up",
+        "100",
+        {
+            "outcome": "answered",
+            "answered_by": "1001",
+            "wait_s": 2.0,
+            "transfer": {"kind": "blind", "from": "1001", "to": "1002"},
+        },
+    )
+
+
+def attended_transfer(run: Run) -> tuple[str, str, dict[str, Any]]:
+    run.policy = {"1001": ("answer", 2.0), "1003": ("answer", 1.5)}
+    call = run.dial("customer", "100")
+    run.pump_until(lambda: call.leg.connected_t is not None, 30)
+    run.pump(2.0)
+    [sara] = [c for c in run.calls if c.leg.ua == "1001"]
+    run.log("1001 puts the customer on hold")
+    sara.setHold(pj.CallOpParam(True))
+    run.pump(1.0)
+    consult = run.dial("1001", "1003")
+    run.pump_until(lambda: consult.leg.connected_t is not None, 30)
+    run.pump(2.0)
+    run.log("1001 transfers the customer to 1003 (REFER with Replaces)")
+    sara.xferReplaces(consult, pj.CallOpParam(True))
+    run.pump_until(lambda: sara.leg.ended_t is not None, 15)
+    run.pump(2.0)
+    run.log("customer hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        "customer -> DID 100 -> Dial(PJSIP/1001,20); 1001 answers after 2 s; 2 s of talk; "
+        "1001 holds the customer and calls 1003, who answers after 1.5 s; 2 s later 1001 "
+        "transfers (REFER with Replaces); the customer and 1003 talk 2 s; the customer hangs up",
+        "100",
+        {
+            "outcome": "answered",
+            "answered_by": "1001",
+            "wait_s": 2.0,
+            "transfer": {"kind": "attended", "from": "1001", "to": "1003"},
+        },
+    )
+
+
 SCENARIOS: dict[str, Callable[[Run], tuple[str, str, dict[str, Any]]]] = {
     f.__name__: f
     for f in (
@@ -489,6 +563,8 @@ SCENARIOS: dict[str, Callable[[Run], tuple[str, str, dict[str, Any]]]] = {
         click_to_call,
         paused_queue,
         survey,
+        blind_transfer,
+        attended_transfer,
     )
 }
 
@@ -524,6 +600,9 @@ def main() -> int:
     try:
         for n, name in enumerate(args.scenario, args.first):
             record(run, SCENARIOS[name], f"{args.prefix}{n}_{name}")
+    except BaseException:
+        traceback.print_exc()  # close() ends the process: say why first
+        raise
     finally:
         run.close()
     return 0
@@ -533,8 +612,15 @@ def observed(legs: list[dict[str, Any]]) -> dict[str, Any]:
     """What the phones saw that a call log shows: which agents' phones rang, who declined,
     who hung up first (the customer or carrier, an agent, else the PBX)."""
     agent_legs = [leg for leg in legs if leg["ua"] in AGENTS and leg["direction"] == "in"]
+    # A transferer's hangup once its transfer went through ends no conversation.
     ended = sorted(
-        (leg for leg in legs if leg["hangup_by_this_ua"]), key=lambda leg: leg["ended_t"]
+        (
+            leg
+            for leg in legs
+            if leg["hangup_by_this_ua"]
+            and not any(n["final"] and n["status"] // 100 == 2 for n in leg["transfer_notify"])
+        ),
+        key=lambda leg: leg["ended_t"],
     )
     first = ended[0]["ua"] if ended else ""
     return {
@@ -557,6 +643,7 @@ def record(run: Run, scenario: Callable[[Run], tuple[str, str, dict[str, Any]]],
     time.sleep(1.0)
     run.t0 = time.time()
     run.legs.clear()
+    run.calls.clear()
     run.timeline.clear()
     description, did, crm_call_log = scenario(run)
     if did:

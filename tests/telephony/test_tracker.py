@@ -45,7 +45,9 @@ def test_recordings_and_times(name: str) -> None:
     facts = trace_facts(name)
     calls = customer_calls(name)
     recorded = sorted(r["path"] for r in facts.get("recordings", []))
-    assert sorted(p for c in calls for p in c.recordings) == recorded
+    # The consultation call of an attended transfer is recorded as a call of its own.
+    every_call = [e.call for e in ended_calls(replay(name)[1])]
+    assert sorted(p for c in every_call for p in c.recordings) == recorded
     for call in calls:
         assert call.ended_at is not None and call.started_at <= call.ended_at
         assert call.wait_seconds >= 0 and call.talk_seconds >= 0
@@ -407,3 +409,21 @@ def test_the_survey_on_a_real_asterisk() -> None:
     assert ended.answered_at + ended.talk_seconds == pytest.approx(agent_left, abs=0.05)
     assert ended.talk_seconds == pytest.approx(truth["crm_call_log"]["talk_s"], abs=0.2)
     assert ended.hung_up_by == truth["crm_call_log"]["hung_up_by"] == "agent"
+
+
+def test_the_attended_transfer_on_a_real_asterisk() -> None:
+    """L9: 1001 held the caller, called 1003 and sent REFER with Replaces. The caller's call
+    is answered by 1001 and handed to 1003; the consultation is one internal call, 1001 to
+    1003, answered by 1003; the caller hung up the call that was left."""
+    tracker, events = replay("L9_attended_transfer")
+    assert tracker.calls == {}
+    calls = [e.call for e in ended_calls(events)]
+    [customer] = [c for c in calls if c.direction == "inbound"]
+    [consult] = [c for c in calls if c.direction == "internal"]
+    assert [(t.kind, t.from_device, extension_of(t.to)) for t in customer.transfers] == [
+        ("attended", "PJSIP/1001", "1003")
+    ]
+    assert customer.hung_up_by == "customer"
+    assert sorted(r.extension for r in customer.rings) == ["1001", "1003"]
+    assert (consult.answered_by, consult.outcome) == ("PJSIP/1003", "answered")
+    assert consult.started_at > customer.answered_at  # type: ignore[operator]
