@@ -553,6 +553,98 @@ def attended_transfer(run: Run) -> tuple[str, str, dict[str, Any]]:
     )
 
 
+def known_customer(run: Run, name: str, number: str, **fields: Any) -> int:
+    """A customer of Tamas with this number (created once, through the API, as a
+    supervisor); a contract given as ``contract`` (level, starts, ends) is added to them."""
+    user = run.args.supervisor
+    found = run.api("GET", f"/api/customers?q={number}", None, user)["items"]
+    if found:
+        return int(found[0]["id"])
+    contract = fields.pop("contract", None)
+    body = {"name": name, "phones": [{"number": number, "label": "mobile"}], **fields}
+    customer = int(run.api("POST", "/api/customers", body, user)["id"])
+    if contract:
+        level, starts, ends = contract
+        body = {"level": level, "starts_on": starts, "ends_on": ends}
+        run.api("POST", f"/api/customers/{customer}/contracts", body, user)
+    return customer
+
+
+def dial_in(run: Run, number: str, did: str) -> Call:
+    """The carrier calls the DID from ``number`` (P-Asserted-Identity: the trunk trusts it)."""
+    leg = Leg("carrier", "out", created_t=run.now())
+    call = Call(run.phones["carrier"], leg)
+    run.legs.append(leg)
+    run.calls.append(call)
+    run.log(f"carrier dials {did} from {number}")
+    op = pj.CallOpParam(True)
+    header = pj.SipHeader()
+    header.hName = "P-Asserted-Identity"
+    header.hValue = f"<sip:{number}@{run.args.carrier.rsplit(':', 1)[0]}>"
+    op.txOption.headers.append(header)
+    call.makeCall(f"sip:{did}@{run.args.pbx}:{run.args.pbx_port}", op)
+    return call
+
+
+VIP_NUMBER, VIP_NAME = "09351112233", "پریسا تهرانی"
+EXPIRED_NUMBER, EXPIRED_NAME = "09352223344", "Kaveh Moradi"
+
+
+def lookup_vip(run: Run) -> tuple[str, str, dict[str, Any]]:
+    known_customer(run, VIP_NAME, VIP_NUMBER, priority="VIP", company="Tehran Steel")
+    run.pump(0.5)
+    run.policy = {"1001": ("ring",), "1002": ("answer", 2.0), "1003": ("ring",)}
+    call = dial_in(run, VIP_NUMBER, "200")
+    run.pump_until(lambda: call.leg.connected_t is not None, 30)
+    run.pump_until(lambda: (run.leg_of("1002") or Leg("", "")).connected_t is not None, 30)
+    run.pump(2.0)
+    run.log("carrier hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        f"the carrier calls DID 200 from {VIP_NUMBER}, a VIP customer of Tamas; the lookup "
+        "names them and sends the call to Queue(support-vip,c); 1001-1003 ring; 1002 answers "
+        "after 2 s; 2 s of talk; the caller hangs up",
+        "200",
+        {
+            "outcome": "answered",
+            "answered_by": "1002",
+            "queue": "support-vip",
+            "wait_s": 2.0,
+            "talk_s": 2.0,
+            "caller_name": VIP_NAME,
+            "number": VIP_NUMBER,
+        },
+    )
+
+
+def lookup_expired(run: Run) -> tuple[str, str, dict[str, Any]]:
+    known_customer(run, EXPIRED_NAME, EXPIRED_NUMBER, contract=("gold", "2025-01-01", "2025-12-31"))
+    run.pump(0.5)
+    run.policy = {"1003": ("answer", 2.0)}
+    call = dial_in(run, EXPIRED_NUMBER, "200")
+    run.pump_until(lambda: (run.leg_of("1003") or Leg("", "")).connected_t is not None, 30)
+    run.pump(2.0)
+    run.log("carrier hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        f"the carrier calls DID 200 from {EXPIRED_NUMBER}, a customer whose contract ended "
+        "2025-12-31; the lookup names them, the caller hears custom/tamas-contract-ended, then "
+        "Queue(sales,c); 1003 (its one member) answers after 2 s; 2 s of talk; the caller "
+        "hangs up",
+        "200",
+        {
+            "outcome": "answered",
+            "answered_by": "1003",
+            "queue": "sales",
+            "talk_s": 2.0,
+            "caller_name": EXPIRED_NAME,
+            "number": EXPIRED_NUMBER,
+        },
+    )
+
+
 SCENARIOS: dict[str, Callable[[Run], tuple[str, str, dict[str, Any]]]] = {
     f.__name__: f
     for f in (
@@ -565,6 +657,8 @@ SCENARIOS: dict[str, Callable[[Run], tuple[str, str, dict[str, Any]]]] = {
         survey,
         blind_transfer,
         attended_transfer,
+        lookup_vip,
+        lookup_expired,
     )
 }
 
@@ -585,6 +679,7 @@ def main() -> int:
     p.add_argument("--tamas", default="http://127.0.0.1:8000", help="Tamas's address")
     p.add_argument("--tamas-password", default=os.environ.get("TAMAS_AGENT_PASSWORD", ""))
     p.add_argument("--pause-reason", default="break")
+    p.add_argument("--supervisor", default="maryam", help="creates the known customers")
     p.add_argument("--prefix", default="L", help="the trace names' prefix")
     p.add_argument("--first", type=int, default=1, help="the first trace's number")
     p.add_argument("--out", type=Path, default=Path("."))
@@ -646,8 +741,9 @@ def record(run: Run, scenario: Callable[[Run], tuple[str, str, dict[str, Any]]],
     run.calls.clear()
     run.timeline.clear()
     description, did, crm_call_log = scenario(run)
+    caller = crm_call_log.pop("number", args.caller)
     if did:
-        crm_call_log["caller_name"] = args.caller_name
+        crm_call_log.setdefault("caller_name", args.caller_name)
     crm_call_log |= observed([leg.__dict__ for leg in run.legs])
     run.pump(3.0)
     closed = recorder.close()
@@ -656,7 +752,7 @@ def record(run: Run, scenario: Callable[[Run], tuple[str, str, dict[str, Any]]],
     facts = {
         "scenario": name,
         "description": description,
-        "caller": args.caller,
+        "caller": caller,
         "did": did,
         "ami_login_time": round(recorder.login_time, 6),
         "ami_closed_time": round(closed, 6),

@@ -1,0 +1,149 @@
+"""The caller lookup on a real Asterisk (L10: a VIP, L11: a customer whose contract has
+ended). What Tamas answers for such a customer is what the PBX got in the trace, the PBX
+took the route [tamas-inbound] gives for that answer, and the agents' screen-pops name the
+customer as the lookup did."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import PbxSettings, Settings
+from app.contracts.schemas import ContractIn
+from app.models import Call, Contract, PopEvent, Role
+from tests.fixtures.factories import make_customer, make_user
+from tests.fixtures.recorder import InlineRecorder
+from tests.telephony.replay import replay, trace_events
+from tests.telephony.traces import trace_facts
+
+PBX_TOKEN = "pbx-token-for-the-live-lookup-tests"
+AUTH = {"Authorization": f"Bearer {PBX_TOKEN}"}
+
+
+@pytest.fixture
+def conf(app: FastAPI, settings: Settings) -> Iterator[Settings]:
+    pbx = PbxSettings(
+        id="pbx1", host="127.0.0.1", port=1, username="u", secret=SecretStr("s"),
+        token=SecretStr(PBX_TOKEN),
+    )  # fmt: skip
+    conf = settings.model_copy(update={"pbxes": [pbx]})
+    app.state.settings = conf
+    yield conf
+    app.state.settings = settings
+
+
+def lookup_answer(name: str) -> list[str]:
+    """The values the PBX set from Tamas's answer: the lookup's Set(HASH(tamas)=...), as
+    CURLOPT(hashcompat) substitutes it (the values in the answer's order)."""
+    [step] = [
+        e
+        for e in trace_events(name)
+        if e.name == "Newexten" and e.get("AppData").startswith("HASH(tamas)=")
+    ]
+    return step.get("AppData").removeprefix("HASH(tamas)=").split(",")
+
+
+def route(name: str) -> list[tuple[str, str]]:
+    """The caller's steps in [tamas-destinations]: (extension, application data)."""
+    return [
+        (e.get("Extension"), e.get("AppData"))
+        for e in trace_events(name)
+        if e.name == "Newexten" and e.get("Context") == "tamas-destinations"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "vip", "expired", "agent", "queue"),
+    [
+        ("L10_lookup_vip", True, False, "PJSIP/1002", "support-vip"),
+        ("L11_lookup_expired", False, True, "PJSIP/1003", "sales"),
+    ],
+)
+async def test_a_known_caller_on_a_real_asterisk(
+    app: FastAPI,
+    session: AsyncSession,
+    conf: Settings,
+    client: httpx.AsyncClient,
+    name: str,
+    vip: bool,
+    expired: bool,
+    agent: str,
+    queue: str,
+) -> None:
+    facts = trace_facts(name)
+    truth = facts["crm_call_log"]
+    sent = lookup_answer(name)
+    # The customer as the live run created them (phones.py's known_customer).
+    fields: dict[str, object] = {"priority": "VIP", "company": "Tehran Steel"} if vip else {}
+    customer = await make_customer(
+        session, conf, truth["caller_name"], (facts["caller"],), **fields
+    )
+    if expired:
+        # Ended before the day of the call, as the live one did; whatever today is.
+        called_on = datetime.fromtimestamp(facts["ami_login_time"], ZoneInfo(conf.time_zone))
+        assert date.fromisoformat(sent[10]) < called_on.date()
+        ends = conf.today() - timedelta(days=30)
+        body = ContractIn(level=sent[9], starts_on=ends - timedelta(days=364), ends_on=ends)
+        session.add(Contract(customer_id=customer.id, **body.model_dump()))
+        await session.flush()
+    r = await client.get(
+        f"/pbx/lookup?number={facts['caller']}&did={facts['did']}&format=hash", headers=AUTH
+    )
+    assert r.status_code == 200, r.text
+    answer = parse_qsl(r.text, keep_blank_values=True)
+    keys = [k for k, _ in answer]
+    mine = dict(answer)
+    # Tamas answers now what the PBX got then, but for the ids and the contract's last day.
+    assert len(sent) == len(answer)
+    for key, value in zip(keys, sent, strict=True):
+        if key == "customer_id":
+            assert mine[key] == str(customer.id)
+        elif key == "contract_ends":
+            assert bool(mine[key]) == bool(value) == expired
+        else:
+            assert mine[key] == value, key
+    assert (mine["vip"], mine["contract"]) == (
+        "1" if vip else "0",
+        "expired" if expired else "none",
+    )
+
+    # The route [tamas-inbound] gives for that answer, and the queue stored.
+    steps = route(name)
+    if vip:
+        assert [x for x, _ in steps][:1] == ["vip"]
+        assert ("vip", f"{queue},c") in steps
+    else:
+        assert [x for x, _ in steps][:2] == ["expired", "expired"]
+        assert ("expired", "custom/tamas-contract-ended") in steps
+        assert ("sales", f"{queue},c") in steps
+
+    # Through the recorder: the call is the customer's, and every agent rung saw their name.
+    users = {
+        device: await make_user(session, Role.agent, devices=[device])
+        for device in ("PJSIP/1001", "PJSIP/1002", "PJSIP/1003")
+    }
+    _, events = replay(name)
+    await InlineRecorder(app.state.sessionmaker, settings=conf)(events)
+    call = (await session.execute(select(Call))).scalar_one()
+    assert (call.queue, call.answered_by, call.caller_name) == (
+        queue,
+        agent,
+        truth["caller_name"],
+    )
+    pops = (await session.execute(select(PopEvent).where(PopEvent.kind == "pop"))).scalars().all()
+    rung = {f"PJSIP/{x}" for x in truth["agents_rung"]}
+    assert {p.user_id for p in pops} == {users[d].id for d in rung}
+    for pop in pops:
+        [card] = pop.payload["customers"]
+        assert (card["id"], card["name"]) == (customer.id, truth["caller_name"])
+        assert card["contract"]["status"] == ("expired" if expired else "none")
+        assert pop.payload["queue"] == queue
