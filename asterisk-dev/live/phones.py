@@ -201,6 +201,8 @@ class Run:
         # What each agent's phone does with the next call: ("answer", after_s[, hangup_s]),
         # ("decline", after_s, code), ("ring",) (rings until the PBX gives up).
         self.policy: dict[str, Policy] = {}
+        # What Tamas's API answered that the scenario wants kept (NAME.json's "tamas").
+        self.answers: dict[str, Any] = {}
         self.ep = pj.Endpoint()
         self.ep.libCreate()
         cfg = pj.EpConfig()
@@ -588,6 +590,7 @@ def dial_in(run: Run, number: str, did: str) -> Call:
 
 VIP_NUMBER, VIP_NAME = "09351112233", "پریسا تهرانی"
 EXPIRED_NUMBER, EXPIRED_NAME = "09352223344", "Kaveh Moradi"
+ASSIGNED_NUMBER, ASSIGNED_NAME = "09353334455", "Nima Jafari"
 
 
 def lookup_vip(run: Run) -> tuple[str, str, dict[str, Any]]:
@@ -645,6 +648,77 @@ def lookup_expired(run: Run) -> tuple[str, str, dict[str, Any]]:
     )
 
 
+def lookup_assigned(run: Run) -> tuple[str, str, dict[str, Any]]:
+    users = run.api("GET", "/api/users", None, "admin")
+    [sara] = [u["id"] for u in users if "PJSIP/1001" in u["devices"]]
+    known_customer(run, ASSIGNED_NAME, ASSIGNED_NUMBER, owner_id=sara)
+    run.pump(0.5)
+    run.policy = {"1001": ("ring",), "1002": ("answer", 2.0), "1003": ("ring",)}
+    call = dial_in(run, ASSIGNED_NUMBER, "200")
+    run.pump_until(lambda: (run.leg_of("1002") or Leg("", "")).connected_t is not None, 60)
+    run.pump(2.0)
+    run.log("carrier hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        f"the carrier calls DID 200 from {ASSIGNED_NUMBER}, a customer whose assigned agent "
+        "is sara; the lookup names them with agent_extension 1001; Dial(PJSIP/1001,20,g) rings "
+        "1001 20 s unanswered; then Queue(support,c): 1001-1003 ring, 1002 answers after 2 s; "
+        "2 s of talk; the caller hangs up",
+        "200",
+        {
+            "outcome": "answered",
+            "answered_by": "1002",
+            "queue": "support",
+            "wait_s": 22.0,
+            "talk_s": 2.0,
+            "caller_name": ASSIGNED_NAME,
+            "number": ASSIGNED_NUMBER,
+        },
+    )
+
+
+def spy(run: Run) -> tuple[str, str, dict[str, Any]]:
+    run.policy = {"1001": ("answer", 2.0), "1003": ("answer", 1.0)}
+    call = run.dial("customer", "100")
+    run.pump_until(lambda: call.leg.connected_t is not None, 30)
+    run.pump(1.0)
+    supervisor = run.args.supervisor
+    agents = run.api("GET", "/api/users", None, "admin")
+    [sara] = [u["id"] for u in agents if "PJSIP/1001" in u["devices"]]
+    session = run.api(
+        "POST", "/api/supervision/spy", {"agent_id": sara, "mode": "listen"}, supervisor
+    )
+    run.log(f"spy session {session['id']} {session['state']}")
+    run.pump_until(lambda: (run.leg_of("1003") or Leg("", "")).connected_t is not None, 30)
+    run.pump(3.0)
+    stopped = run.api("POST", f"/api/supervision/spy/{session['id']}/stop", None, supervisor)
+    run.log(f"spy session {stopped['id']} stop: {stopped['state']}")
+    run.pump_until(lambda: (run.leg_of("1003") or Leg("", "")).ended_t is not None, 15)
+    run.pump(2.0)
+    run.log("customer hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    run.answers["spy_session"] = run.api(
+        "GET", f"/api/supervision/spy/{session['id']}", None, supervisor
+    )
+    return (
+        "customer -> DID 100 -> Dial(PJSIP/1001,20); 1001 answers after 2 s; 1 s later the "
+        "supervisor (1003's user) asks Tamas to listen (POST /api/supervision/spy, listen); "
+        "Tamas Originates 1003 into [tamas-spy]; 1003 answers after 1 s (ChanSpy); 3 s later "
+        "POST /api/supervision/spy/{id}/stop; the PBX hangs 1003 up; 2 s later the customer "
+        "hangs up",
+        "100",
+        {
+            "outcome": "answered",
+            "answered_by": "1001",
+            "wait_s": 2.0,
+            "agents_rung": ["1001"],  # 1003 rang for the supervisor, not for the customer
+            "spy": {"agent": "1001", "supervisor_device": "PJSIP/1003", "mode": "listen"},
+        },
+    )
+
+
 SCENARIOS: dict[str, Callable[[Run], tuple[str, str, dict[str, Any]]]] = {
     f.__name__: f
     for f in (
@@ -659,6 +733,8 @@ SCENARIOS: dict[str, Callable[[Run], tuple[str, str, dict[str, Any]]]] = {
         attended_transfer,
         lookup_vip,
         lookup_expired,
+        spy,
+        lookup_assigned,
     )
 }
 
@@ -740,11 +816,12 @@ def record(run: Run, scenario: Callable[[Run], tuple[str, str, dict[str, Any]]],
     run.legs.clear()
     run.calls.clear()
     run.timeline.clear()
+    run.answers.clear()
     description, did, crm_call_log = scenario(run)
     caller = crm_call_log.pop("number", args.caller)
     if did:
         crm_call_log.setdefault("caller_name", args.caller_name)
-    crm_call_log |= observed([leg.__dict__ for leg in run.legs])
+    crm_call_log = observed([leg.__dict__ for leg in run.legs]) | crm_call_log
     run.pump(3.0)
     closed = recorder.close()
     run.policy = {}
@@ -761,6 +838,8 @@ def record(run: Run, scenario: Callable[[Run], tuple[str, str, dict[str, Any]]],
         "ua_calls": [leg.__dict__ for leg in run.legs],
         "ua_log": run.timeline,
     }
+    if run.answers:
+        facts["tamas"] = run.answers
     (args.out / f"{name}.json").write_text(json.dumps(facts, indent=1, ensure_ascii=False) + "\n")
     print(name, "recorded:", len(recorder.received), "bytes of AMI", file=sys.stderr)
 

@@ -147,3 +147,24 @@ async def test_a_known_caller_on_a_real_asterisk(
         assert (card["id"], card["name"]) == (customer.id, truth["caller_name"])
         assert card["contract"]["status"] == ("expired" if expired else "none")
         assert pop.payload["queue"] == queue
+
+
+def test_the_assigned_agent_rings_first_on_a_real_asterisk() -> None:
+    """L13: the lookup named sara (1001) as the customer's agent; [tamas-destinations]
+    rang her alone 20 s, unanswered, then the queue, where 1002 answered. The call keeps
+    both rings of 1001, the first one unanswered after 20 s; its wait is the whole of it."""
+    truth = trace_facts("L13_lookup_assigned")["crm_call_log"]
+    assert lookup_answer("L13_lookup_assigned")[11] == "1001"  # agent_extension
+    steps = route("L13_lookup_assigned")
+    assert steps.index(("agent", "PJSIP/1001,20,g")) < steps.index(("queue", "support,c"))
+    _, events = replay("L13_lookup_assigned")
+    [call] = [e.call for e in events if e.kind == "ended"]
+    first, *others = sorted(call.rings, key=lambda r: r.at)
+    assert (first.extension, first.result) == ("1001", "no_answer")
+    assert first.ended_at is not None and first.ended_at - first.at == pytest.approx(20.0, abs=0.5)
+    assert sorted((r.extension, r.result) for r in others) == [
+        ("1001", "cancelled"), ("1002", "answered"), ("1003", "cancelled"),
+    ]  # fmt: skip
+    assert all(r.at >= first.ended_at for r in others)
+    assert call.wait_seconds == pytest.approx(truth["wait_s"], abs=0.5)
+    assert (call.queue, call.answered_by) == ("support", "PJSIP/1002")
