@@ -678,6 +678,27 @@ def lookup_assigned(run: Run) -> tuple[str, str, dict[str, Any]]:
     )
 
 
+def queue_callback(run: Run) -> tuple[str, str, dict[str, Any]]:
+    run.policy = {"1001": ("ring",), "1002": ("ring",), "1003": ("ring",)}
+    call = run.dial("customer", "200")
+    run.pump_until(lambda: len([x for x in run.legs if x.ua in AGENTS]) == 3, 30)
+    # queues.conf: context=tamas-queue-callback, so one key that is an extension there
+    # takes the caller out of the queue at any time (the announcement only offers it).
+    run.pump(3.0)
+    run.keys(call, "1")
+    run.pump_until(run.idle, 20)
+    run.pump(2.0)  # the call's end merged into the callback too
+    callbacks = run.api("GET", "/api/callbacks", None, run.args.supervisor)
+    run.answers["callbacks"] = callbacks
+    return (
+        "customer -> DID 200 -> Queue(support,c); 1001-1003 ring, nobody answers; 3 s later "
+        "the caller keys 1: out of the queue to [tamas-queue-callback], POST /pbx/callbacks "
+        "(the number, queue support), custom/tamas-callback-booked, the PBX hangs up",
+        "200",
+        {"queue": "support", "callback": {"number": "09121234567", "queue": "support"}},
+    )
+
+
 def spy(run: Run) -> tuple[str, str, dict[str, Any]]:
     run.policy = {"1001": ("answer", 2.0), "1003": ("answer", 1.0)}
     call = run.dial("customer", "100")
@@ -735,6 +756,7 @@ SCENARIOS: dict[str, Callable[[Run], tuple[str, str, dict[str, Any]]]] = {
         lookup_expired,
         spy,
         lookup_assigned,
+        queue_callback,
     )
 }
 
