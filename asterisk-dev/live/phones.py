@@ -4,8 +4,11 @@
 Phones (pjsua2, SIP over UDP, null audio): the three agents' phones 1001-1003 register and
 answer, ring on or decline as each scenario says; the "customer" softphone calls in through
 from-trunk; a carrier (no registration, at the address the trunk names: run-asterisk's
-CARRIER) answers the calls the PBX sends out. Click-to-call and pauses go through Tamas's
-API, as an agent's panel sends them.
+CARRIER) answers the calls the PBX sends out, and calls in itself from a known customer's
+number (P-Asserted-Identity). The phones' streams are fed from the null sound device, so
+RTP and RFC 4733 DTMF flow (the survey's keys, the queue callback's 1). Click-to-call,
+pauses, the supervisor's listen and the known customers go through Tamas's API, as the
+panels send them; the agents, the supervisor and admin share --tamas-password.
 
 While a scenario runs, one AMI connection (the user Tamas uses, Events: on) records every
 byte the PBX sends and every byte sent to it, in the format of tests/fixtures/ami/README.md:
@@ -13,7 +16,8 @@ byte the PBX sends and every byte sent to it, in the format of tests/fixtures/am
     OUT/NAME.ami  NAME.ami.idx  NAME.sent.ami  NAME.sent.ami.idx  NAME.json
 
 NAME.json holds what the phones saw (each SIP dialog's states, with times from the
-scenario's start) and what a call log should show (crm_call_log).
+scenario's start), what a call log should show (crm_call_log) and, for some scenarios,
+what Tamas's API answered afterwards (tamas: the spy session, the callbacks).
 
     pip install pjsua2-python   # (a venv of its own; pjproject 2.15 or newer)
     python3 phones.py --pbx 127.0.0.1 --carrier 127.0.0.2:5070 \\
