@@ -703,7 +703,9 @@ def queue_callback(run: Run) -> tuple[str, str, dict[str, Any]]:
     )
 
 
-def spy(run: Run) -> tuple[str, str, dict[str, Any]]:
+def supervise(run: Run, mode: str, stop: bool) -> dict[str, Any]:
+    """1001 answers a DID 100 call; the supervisor joins it from Tamas (``mode``); Tamas's
+    stop ends it 3 s later (``stop``), else the customer hangs up with the supervisor in."""
     run.policy = {"1001": ("answer", 2.0), "1003": ("answer", 1.0)}
     call = run.dial("customer", "100")
     run.pump_until(lambda: call.leg.connected_t is not None, 30)
@@ -711,22 +713,32 @@ def spy(run: Run) -> tuple[str, str, dict[str, Any]]:
     supervisor = run.args.supervisor
     agents = run.api("GET", "/api/users", None, "admin")
     [sara] = [u["id"] for u in agents if "PJSIP/1001" in u["devices"]]
-    session = run.api(
-        "POST", "/api/supervision/spy", {"agent_id": sara, "mode": "listen"}, supervisor
-    )
+    session = run.api("POST", "/api/supervision/spy", {"agent_id": sara, "mode": mode}, supervisor)
     run.log(f"spy session {session['id']} {session['state']}")
     run.pump_until(lambda: (run.leg_of("1003") or Leg("", "")).connected_t is not None, 30)
     run.pump(3.0)
-    stopped = run.api("POST", f"/api/supervision/spy/{session['id']}/stop", None, supervisor)
-    run.log(f"spy session {stopped['id']} stop: {stopped['state']}")
-    run.pump_until(lambda: (run.leg_of("1003") or Leg("", "")).ended_t is not None, 15)
-    run.pump(2.0)
+    if stop:
+        stopped = run.api("POST", f"/api/supervision/spy/{session['id']}/stop", None, supervisor)
+        run.log(f"spy session {stopped['id']} stop: {stopped['state']}")
+        run.pump_until(lambda: (run.leg_of("1003") or Leg("", "")).ended_t is not None, 15)
+        run.pump(2.0)
     run.log("customer hangs up")
     call.end()
     run.pump_until(run.idle, 15)
+    run.pump(1.0)
     run.answers["spy_session"] = run.api(
         "GET", f"/api/supervision/spy/{session['id']}", None, supervisor
     )
+    return {
+        "outcome": "answered",
+        "answered_by": "1001",
+        "wait_s": 2.0,
+        "agents_rung": ["1001"],  # 1003 rang for the supervisor, not for the customer
+        "spy": {"agent": "1001", "supervisor_device": "PJSIP/1003", "mode": mode},
+    }
+
+
+def spy(run: Run) -> tuple[str, str, dict[str, Any]]:
     return (
         "customer -> DID 100 -> Dial(PJSIP/1001,20); 1001 answers after 2 s; 1 s later the "
         "supervisor (1003's user) asks Tamas to listen (POST /api/supervision/spy, listen); "
@@ -734,13 +746,18 @@ def spy(run: Run) -> tuple[str, str, dict[str, Any]]:
         "POST /api/supervision/spy/{id}/stop; the PBX hangs 1003 up; 2 s later the customer "
         "hangs up",
         "100",
-        {
-            "outcome": "answered",
-            "answered_by": "1001",
-            "wait_s": 2.0,
-            "agents_rung": ["1001"],  # 1003 rang for the supervisor, not for the customer
-            "spy": {"agent": "1001", "supervisor_device": "PJSIP/1003", "mode": "listen"},
-        },
+        supervise(run, "listen", stop=True),
+    )
+
+
+def barge(run: Run) -> tuple[str, str, dict[str, Any]]:
+    return (
+        "customer -> DID 100 -> Dial(PJSIP/1001,20); 1001 answers after 2 s; 1 s later the "
+        "supervisor (1003's user) barges in (POST /api/supervision/spy, barge); Tamas "
+        "Originates 1003 into [tamas-spy]; 1003 answers after 1 s (ChanSpy, B); 3 s later the "
+        "customer hangs up: the call ends, ChanSpy with it, the PBX hangs 1003 up",
+        "100",
+        supervise(run, "barge", stop=False),
     )
 
 
@@ -761,6 +778,7 @@ SCENARIOS: dict[str, Callable[[Run], tuple[str, str, dict[str, Any]]]] = {
         spy,
         lookup_assigned,
         queue_callback,
+        barge,
     )
 }
 

@@ -1,7 +1,7 @@
-"""A supervisor's listen on a real Asterisk (L12): Tamas's Originate rang 1003 into
-[tamas-spy], ChanSpy ran on 1001's channel, and Tamas's Hangup ended it. The stream,
-replayed through a listener, gives the session the times the live Tamas stored, and the
-supervisor's call is no call of the customer's."""
+"""A supervisor on a real Asterisk: Tamas's Originate rang 1003 into [tamas-spy] and
+ChanSpy ran on 1001's channel; L12 listened until Tamas's Hangup ended it, L15 barged in
+until the customer hung up. The stream, replayed through a listener, gives the session the
+times the live Tamas stored, and the supervisor's call is no call of the customer's."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from tests.telephony.test_listener import SECRET, USER, calls_of, eventually, li
 from tests.telephony.traces import AMI_DIR, trace_facts
 
 NAME = "L12_spy"
+# Each trace, with its ChanSpy options and whether Tamas stopped it (else the call's end).
+SESSIONS = {"L12_spy": ("qbES", True), "L15_barge": ("qbBES", False)}
 
 
 @pytest.fixture
@@ -31,10 +33,12 @@ async def db(scratch_db: Database) -> AsyncIterator[Database]:
         await session.execute(delete(Call))
 
 
-def test_the_pbx_ran_chanspy_on_the_agents_channel() -> None:
+@pytest.mark.parametrize("name", sorted(SESSIONS))
+def test_the_pbx_ran_chanspy_on_the_agents_channel(name: str) -> None:
     """What the Originate led to on the real Asterisk, step by step."""
-    stored = trace_facts(NAME)["tamas"]["spy_session"]
-    events = trace_events(NAME)
+    options, stopped = SESSIONS[name]
+    stored = trace_facts(name)["tamas"]["spy_session"]
+    events = trace_events(name)
     [response] = [e for e in events if e.name == "OriginateResponse"]
     assert (response.get("ActionID"), response.get("Response")) == (stored["ref"], "Success")
     spy_channel = response.get("Channel")
@@ -44,17 +48,21 @@ def test_the_pbx_ran_chanspy_on_the_agents_channel() -> None:
         for e in events
         if e.name == "Newexten" and e.channel == spy_channel
     ]
-    assert ("tamas-spy", "ChanSpy", f"{stored['agent_channel']},qbES") in steps
-    # Tamas's Hangup (cause 16) ended the supervisor's channel; the agent's call went on.
+    assert ("tamas-spy", "ChanSpy", f"{stored['agent_channel']},{options}") in steps
     [gone] = [e for e in events if e.name == "Hangup" and e.channel == spy_channel]
     agent_gone = next(
         e for e in events if e.name == "Hangup" and e.channel == stored["agent_channel"]
     )
-    assert gone.get("Cause") == "16" and gone.at < agent_gone.at
+    assert gone.get("Cause") == "16"
+    # Tamas's Hangup ended the supervisor's channel and the agent's call went on; or the
+    # call ended and ChanSpy (E, S) with it.
+    assert (gone.at < agent_gone.at) is stopped
+    assert (stored["stopped_by_user_id"] is not None) is stopped
 
 
-async def test_the_session_as_the_live_tamas_stored_it(db: Database) -> None:
-    facts = trace_facts(NAME)
+@pytest.mark.parametrize("name", sorted(SESSIONS))
+async def test_the_session_as_the_live_tamas_stored_it(db: Database, name: str) -> None:
+    facts = trace_facts(name)
     stored = facts["tamas"]["spy_session"]
     assert db.sessionmaker is not None
     async with unit_of_work(db.sessionmaker) as session:
@@ -62,14 +70,14 @@ async def test_the_session_as_the_live_tamas_stored_it(db: Database) -> None:
         session.add(
             SpySession(
                 ref=stored["ref"],
-                pbx=NAME,
+                pbx=name,
                 mode=stored["mode"],
                 agent_channel=stored["agent_channel"],
                 supervisor_device=stored["supervisor_device"],
             )
         )
     async with AmiSimulator(username=USER, secret=SECRET) as sim:
-        listener = listener_for(sim, NAME, db)
+        listener = listener_for(sim, name, db)
         await listener.start()
         try:
 
@@ -77,12 +85,12 @@ async def test_the_session_as_the_live_tamas_stored_it(db: Database) -> None:
                 return listener.health.status == "connected" and listener.health.resyncs >= 1
 
             await eventually(connected)
-            await sim.replay(AMI_DIR / f"{NAME}.ami", pace="max").wait()
+            await sim.replay(AMI_DIR / f"{name}.ami", pace="max").wait()
 
             async def ended() -> bool:
                 async with db.sessionmaker() as session:  # type: ignore[misc]
                     spy = (await session.execute(select(SpySession))).scalar_one()
-                    calls = await calls_of(db, NAME)
+                    calls = await calls_of(db, name)
                     return spy.state == "ended" and bool(calls) and calls[0].ended_at is not None
 
             await eventually(ended)
@@ -96,7 +104,7 @@ async def test_the_session_as_the_live_tamas_stored_it(db: Database) -> None:
         live = datetime.fromisoformat(stored[column])
         assert getattr(spy, column) == live, column
     # One call: the customer's, on which only 1001 rang (1003 rang for the supervisor).
-    calls = await calls_of(db, NAME)
+    calls = await calls_of(db, name)
     [call] = calls
     assert (call.direction, call.answered_by) == ("inbound", "PJSIP/1001")
     assert [r["device"] for r in call.rings] == ["PJSIP/1001"]
