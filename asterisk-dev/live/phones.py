@@ -703,6 +703,42 @@ def queue_callback(run: Run) -> tuple[str, str, dict[str, Any]]:
     )
 
 
+def tracking_ivr(run: Run) -> tuple[str, str, dict[str, Any]]:
+    customer = known_customer(run, VIP_NAME, VIP_NUMBER, priority="VIP", company="Tehran Steel")
+    body = {"customer_id": customer, "subject": "the invoice of last month"}
+    case = run.api("POST", "/api/tracking-codes", body, "sara")
+    code = str(case["code"])
+    run.log(f"sara issued {code}")
+    run.answers["tracking_code"] = case
+    run.pump(0.5)
+    run.policy = {"1001": ("answer", 1.5)}
+    call = dial_in(run, VIP_NUMBER, "300")
+    run.pump_until(lambda: call.leg.connected_t is not None, 30)
+    run.pump(1.0)  # [tamas-tracking] answers, then custom/tamas-enter-code (0.6 s)
+    run.keys(call, code)
+    run.pump_until(lambda: (run.leg_of("1001") or Leg("", "")).connected_t is not None, 40)
+    run.pump(2.0)
+    run.log("carrier hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        f"sara issues a tracking code for {VIP_NAME} (POST /api/tracking-codes); the carrier "
+        f"calls DID 300 (the site's IVR option: [tamas-tracking]) from {VIP_NUMBER} and keys "
+        "the 8 digits; Tamas finds the open case; the caller hears the code (SayDigits) and "
+        "custom/tamas-case-open, then Dial(PJSIP/1001) (the case's owner); 1001 answers after "
+        "1.5 s; 2 s of talk; the caller hangs up",
+        "300",
+        {
+            "outcome": "answered",
+            "answered_by": "1001",
+            "talk_s": 2.0,
+            "number": VIP_NUMBER,
+            "caller_name": "",  # no lookup on this path: the name the carrier sent (none)
+            "tracking_code": code,
+        },
+    )
+
+
 def supervise(run: Run, mode: str, stop: bool) -> dict[str, Any]:
     """1001 answers a DID 100 call; the supervisor joins it from Tamas (``mode``); Tamas's
     stop ends it 3 s later (``stop``), else the customer hangs up with the supervisor in."""
@@ -779,6 +815,7 @@ SCENARIOS: dict[str, Callable[[Run], tuple[str, str, dict[str, Any]]]] = {
         lookup_assigned,
         queue_callback,
         barge,
+        tracking_ivr,
     )
 }
 

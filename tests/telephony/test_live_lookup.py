@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import PbxSettings, Settings
 from app.contracts.schemas import ContractIn
-from app.models import Call, Contract, PopEvent, Role
+from app.models import Call, Contract, PopEvent, Role, TrackingCode
 from tests.fixtures.factories import make_customer, make_user
 from tests.fixtures.recorder import InlineRecorder
 from tests.telephony.replay import replay, trace_events
@@ -168,3 +168,52 @@ def test_the_assigned_agent_rings_first_on_a_real_asterisk() -> None:
     assert all(r.at >= first.ended_at for r in others)
     assert call.wait_seconds == pytest.approx(truth["wait_s"], abs=0.5)
     assert (call.queue, call.answered_by) == ("support", "PJSIP/1002")
+
+
+async def test_a_tracking_code_keyed_in_on_a_real_asterisk(
+    app: FastAPI, session: AsyncSession, conf: Settings, client: httpx.AsyncClient
+) -> None:
+    """L16: the caller keyed the 8 digits of sara's open case at the IVR (the site's DID
+    300 into [tamas-tracking]); the PBX asked Tamas, said the code back, played the open
+    case's prompt and rang its owner, 1001, who answered. Tamas answers that code now what
+    the PBX got then (for the ids), and the call is logged answered by 1001 on DID 300."""
+    name = "L16_tracking_ivr"
+    facts = trace_facts(name)
+    code = facts["crm_call_log"]["tracking_code"]
+    steps = [
+        (e.get("Application"), e.get("AppData"))
+        for e in trace_events(name)
+        if e.name == "Newexten" and e.get("Context").startswith("tamas-tracking")
+    ]
+    assert ("Gosub", f"tamas-tracking-lookup,s,1({code})") in steps  # Read() got all 8
+    [answer] = [d for a, d in steps if a == "Set" and d.startswith("HASH(tamas_code)=")]
+    sent = answer.removeprefix("HASH(tamas_code)=").split(",")
+    at = steps.index(("SayDigits", code))
+    assert steps[at + 1] == ("Playback", "custom/tamas-case-open")
+    assert ("Dial", "PJSIP/1001,20") in steps[at:]
+
+    sara = await make_user(session, Role.agent, devices=["PJSIP/1001"])
+    sara.full_name = "Sara Ahmadi"  # the owner's name is in the answer
+    customer = await make_customer(session, conf, "پریسا تهرانی", (facts["caller"],))
+    session.add(
+        TrackingCode(code=code, customer_id=customer.id, owner_user_id=sara.id, subject="x")
+    )
+    await session.flush()
+    r = await client.get(f"/pbx/tracking?code={code}&format=hash", headers=AUTH)
+    assert r.status_code == 200, r.text
+    answer_now = parse_qsl(r.text, keep_blank_values=True)
+    assert len(answer_now) == len(sent)
+    for (key, value), then in zip(answer_now, sent, strict=True):
+        assert value == (str(customer.id) if key == "customer_id" else then), key
+    assert dict(answer_now)["owner_extension"] == "1001"
+
+    _, events = replay(name)
+    await InlineRecorder(app.state.sessionmaker, settings=conf)(events)
+    call = (await session.execute(select(Call))).scalar_one()
+    assert (call.did, call.answered_by, call.outcome, call.queue) == (
+        "300",
+        "PJSIP/1001",
+        "answered",
+        "",
+    )
+    assert call.talk_seconds == pytest.approx(facts["crm_call_log"]["talk_s"], abs=0.5)
