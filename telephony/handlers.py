@@ -160,10 +160,11 @@ class CallRecorder:
         extras = extras or Extras()
         # A supervisor's phone listening in is followed (its end ends the session) but is
         # not a call: not logged, popped or counted; a row stored before its channel said
-        # so (its first events in an earlier batch) goes.
+        # so (its first events in an earlier batch) goes. Its events from before it said so
+        # in this same batch go too, or they would store it again once forgotten.
         all_events = events
         spying = {(e.pbx, e.call.linkedid) for e in events if e.call.supervision}
-        events = [e for e in events if e.call.supervision is False]
+        events = [e for e in events if (e.pbx, e.call.linkedid) not in spying]
         # Only the newest state of each call in the batch needs writing.
         latest: dict[tuple[str, str], CallSnapshot] = {}
         for event in events:

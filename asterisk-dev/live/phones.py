@@ -4,8 +4,11 @@
 Phones (pjsua2, SIP over UDP, null audio): the three agents' phones 1001-1003 register and
 answer, ring on or decline as each scenario says; the "customer" softphone calls in through
 from-trunk; a carrier (no registration, at the address the trunk names: run-asterisk's
-CARRIER) answers the calls the PBX sends out. Click-to-call and pauses go through Tamas's
-API, as an agent's panel sends them.
+CARRIER) answers the calls the PBX sends out, and calls in itself from a known customer's
+number (P-Asserted-Identity). The phones' streams are fed from the null sound device, so
+RTP and RFC 4733 DTMF flow (the survey's keys, the queue callback's 1). Click-to-call,
+pauses, the supervisor's listen and the known customers go through Tamas's API, as the
+panels send them; the agents, the supervisor and admin share --tamas-password.
 
 While a scenario runs, one AMI connection (the user Tamas uses, Events: on) records every
 byte the PBX sends and every byte sent to it, in the format of tests/fixtures/ami/README.md:
@@ -13,7 +16,8 @@ byte the PBX sends and every byte sent to it, in the format of tests/fixtures/am
     OUT/NAME.ami  NAME.ami.idx  NAME.sent.ami  NAME.sent.ami.idx  NAME.json
 
 NAME.json holds what the phones saw (each SIP dialog's states, with times from the
-scenario's start) and what a call log should show (crm_call_log).
+scenario's start), what a call log should show (crm_call_log) and, for some scenarios,
+what Tamas's API answered afterwards (tamas: the spy session, the callbacks).
 
     pip install pjsua2-python   # (a venv of its own; pjproject 2.15 or newer)
     python3 phones.py --pbx 127.0.0.1 --carrier 127.0.0.2:5070 \\
@@ -32,6 +36,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -115,6 +120,7 @@ class Leg:
     final_reason: str = ""
     hangup_by_this_ua: bool = False
     states: list[dict[str, Any]] = field(default_factory=list)
+    transfer_notify: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Call(pj.Call):
@@ -136,6 +142,28 @@ class Call(pj.Call):
             self.leg.final_status = info.lastStatusCode
             self.leg.final_reason = info.lastReason
             self.phone.run.log(f"{self.leg.ua} {self.leg.direction} ended {info.lastStatusCode}")
+
+    def onCallTransferStatus(self, prm: Any) -> None:
+        t = self.phone.run.now()
+        self.leg.transfer_notify.append(
+            {"t": t, "status": prm.statusCode, "final": prm.finalNotify}
+        )
+        if prm.finalNotify and prm.statusCode // 100 == 2:
+            # As a desk phone does: the transfer went through, so the transferer hangs up
+            # (Asterisk waits for the BYE).
+            self.phone.run.log(f"{self.leg.ua} transfer accepted {prm.statusCode}: hangs up")
+            self.end()
+
+    def onCallMediaState(self, prm: Any) -> None:
+        # The call's stream sends RTP (and RFC 4733 DTMF) only while something feeds it:
+        # the null sound device, both ways.
+        info = self.getInfo()
+        for i, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                audio = self.getAudioMedia(i)
+                devices = self.phone.run.ep.audDevManager()
+                devices.getCaptureDevMedia().startTransmit(audio)
+                audio.startTransmit(devices.getPlaybackDevMedia())
 
     def end(self, code: int = 0) -> None:
         if self.leg.ended_t is None:
@@ -177,6 +205,8 @@ class Run:
         # What each agent's phone does with the next call: ("answer", after_s[, hangup_s]),
         # ("decline", after_s, code), ("ring",) (rings until the PBX gives up).
         self.policy: dict[str, Policy] = {}
+        # What Tamas's API answered that the scenario wants kept (NAME.json's "tamas").
+        self.answers: dict[str, Any] = {}
         self.ep = pj.Endpoint()
         self.ep.libCreate()
         cfg = pj.EpConfig()
@@ -240,7 +270,8 @@ class Run:
             if time.time() > deadline:
                 if quiet:
                     return
-                raise SystemExit(f"timed out after {within} s")
+                open_legs = [(x.ua, x.direction) for x in self.legs if x.ended_t is None]
+                raise SystemExit(f"timed out after {within} s; legs not ended: {open_legs}")
             self.ep.libHandleEvents(10)
             due = [x for x in self.timers if x[0] <= time.time()]
             for x in due:
@@ -281,6 +312,11 @@ class Run:
         self.log(f"{ua} dials {number}")
         call.makeCall(f"sip:{number}@{self.args.pbx}:{self.args.pbx_port}", pj.CallOpParam(True))
         return call
+
+    def keys(self, call: Call, digits: str) -> None:
+        """DTMF as RTP events (RFC 4733), the PJSIP endpoints' dtmf_mode."""
+        self.log(f"{call.leg.ua} keys {digits}")
+        call.dialDtmf(digits)
 
     def idle(self) -> bool:
         return all(leg.ended_t is not None for leg in self.legs)
@@ -434,6 +470,333 @@ def paused_queue(run: Run) -> tuple[str, str, dict[str, Any]]:
     )
 
 
+def survey(run: Run) -> tuple[str, str, dict[str, Any]]:
+    run.policy = {"1001": ("answer", 2.0, 3.0), "1002": ("ring",), "1003": ("ring",)}
+    call = run.dial("customer", "200")
+    run.pump_until(lambda: (run.leg_of("1001") or Leg("", "")).ended_t is not None, 60)
+    # [tamas-survey]: a 0.6 s prompt, then Read() waits 5 s for one key (RFC 4733 DTMF).
+    run.pump(1.0)
+    run.keys(call, "4")
+    run.pump(1.5)
+    run.keys(call, "2")
+    run.pump(0.5)
+    run.log("customer hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        "customer -> DID 200 -> Queue(support,c); 1001, 1002 and 1003 ring; 1001 answers "
+        "after 2 s; 3 s of talk; 1001 hangs up; the caller stays for [tamas-survey], keys 4 "
+        "1 s later and 2 1.5 s after that, then hangs up during the thanks",
+        "200",
+        {
+            "outcome": "answered",
+            "answered_by": "1001",
+            "queue": "support",
+            "wait_s": 2.0,
+            "talk_s": 3.0,
+            "survey": {"q1": 4, "q2": 2},
+        },
+    )
+
+
+def blind_transfer(run: Run) -> tuple[str, str, dict[str, Any]]:
+    run.policy = {"1001": ("answer", 2.0), "1002": ("answer", 1.5)}
+    call = run.dial("customer", "100")
+    run.pump_until(lambda: call.leg.connected_t is not None, 30)
+    run.pump(2.0)
+    [sara] = [c for c in run.calls if c.leg.ua == "1001"]
+    run.log("1001 transfers to 1002 (REFER)")
+    sara.xfer(f"sip:1002@{run.args.pbx}:{run.args.pbx_port}", pj.CallOpParam(True))
+    run.pump_until(lambda: (run.leg_of("1002") or Leg("", "")).connected_t is not None, 30)
+    run.pump(2.0)
+    run.log("customer hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        "customer -> DID 100 -> Dial(PJSIP/1001,20); 1001 answers after 2 s; 2 s of talk; "
+        "1001 blind-transfers to 1002 (REFER, Refer-To 1002); 1002 answers after 1.5 s; 2 s "
+        "of talk; the customer hangs up",
+        "100",
+        {
+            "outcome": "answered",
+            "answered_by": "1001",
+            "wait_s": 2.0,
+            "transfer": {"kind": "blind", "from": "1001", "to": "1002"},
+        },
+    )
+
+
+def attended_transfer(run: Run) -> tuple[str, str, dict[str, Any]]:
+    run.policy = {"1001": ("answer", 2.0), "1003": ("answer", 1.5)}
+    call = run.dial("customer", "100")
+    run.pump_until(lambda: call.leg.connected_t is not None, 30)
+    run.pump(2.0)
+    [sara] = [c for c in run.calls if c.leg.ua == "1001"]
+    run.log("1001 puts the customer on hold")
+    sara.setHold(pj.CallOpParam(True))
+    run.pump(1.0)
+    consult = run.dial("1001", "1003")
+    run.pump_until(lambda: consult.leg.connected_t is not None, 30)
+    run.pump(2.0)
+    run.log("1001 transfers the customer to 1003 (REFER with Replaces)")
+    sara.xferReplaces(consult, pj.CallOpParam(True))
+    run.pump_until(lambda: sara.leg.ended_t is not None, 15)
+    run.pump(2.0)
+    run.log("customer hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        "customer -> DID 100 -> Dial(PJSIP/1001,20); 1001 answers after 2 s; 2 s of talk; "
+        "1001 holds the customer and calls 1003, who answers after 1.5 s; 2 s later 1001 "
+        "transfers (REFER with Replaces); the customer and 1003 talk 2 s; the customer hangs up",
+        "100",
+        {
+            "outcome": "answered",
+            "answered_by": "1001",
+            "wait_s": 2.0,
+            "transfer": {"kind": "attended", "from": "1001", "to": "1003"},
+        },
+    )
+
+
+def known_customer(run: Run, name: str, number: str, **fields: Any) -> int:
+    """A customer of Tamas with this number (created once, through the API, as a
+    supervisor); a contract given as ``contract`` (level, starts, ends) is added to them."""
+    user = run.args.supervisor
+    found = run.api("GET", f"/api/customers?q={number}", None, user)["items"]
+    if found:
+        return int(found[0]["id"])
+    contract = fields.pop("contract", None)
+    body = {"name": name, "phones": [{"number": number, "label": "mobile"}], **fields}
+    customer = int(run.api("POST", "/api/customers", body, user)["id"])
+    if contract:
+        level, starts, ends = contract
+        body = {"level": level, "starts_on": starts, "ends_on": ends}
+        run.api("POST", f"/api/customers/{customer}/contracts", body, user)
+    return customer
+
+
+def dial_in(run: Run, number: str, did: str) -> Call:
+    """The carrier calls the DID from ``number`` (P-Asserted-Identity: the trunk trusts it)."""
+    leg = Leg("carrier", "out", created_t=run.now())
+    call = Call(run.phones["carrier"], leg)
+    run.legs.append(leg)
+    run.calls.append(call)
+    run.log(f"carrier dials {did} from {number}")
+    op = pj.CallOpParam(True)
+    header = pj.SipHeader()
+    header.hName = "P-Asserted-Identity"
+    header.hValue = f"<sip:{number}@{run.args.carrier.rsplit(':', 1)[0]}>"
+    op.txOption.headers.append(header)
+    call.makeCall(f"sip:{did}@{run.args.pbx}:{run.args.pbx_port}", op)
+    return call
+
+
+VIP_NUMBER, VIP_NAME = "09351112233", "پریسا تهرانی"
+EXPIRED_NUMBER, EXPIRED_NAME = "09352223344", "Kaveh Moradi"
+ASSIGNED_NUMBER, ASSIGNED_NAME = "09353334455", "Nima Jafari"
+
+
+def lookup_vip(run: Run) -> tuple[str, str, dict[str, Any]]:
+    known_customer(run, VIP_NAME, VIP_NUMBER, priority="VIP", company="Tehran Steel")
+    run.pump(0.5)
+    run.policy = {"1001": ("ring",), "1002": ("answer", 2.0), "1003": ("ring",)}
+    call = dial_in(run, VIP_NUMBER, "200")
+    run.pump_until(lambda: call.leg.connected_t is not None, 30)
+    run.pump_until(lambda: (run.leg_of("1002") or Leg("", "")).connected_t is not None, 30)
+    run.pump(2.0)
+    run.log("carrier hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        f"the carrier calls DID 200 from {VIP_NUMBER}, a VIP customer of Tamas; the lookup "
+        "names them and sends the call to Queue(support-vip,c); 1001-1003 ring; 1002 answers "
+        "after 2 s; 2 s of talk; the caller hangs up",
+        "200",
+        {
+            "outcome": "answered",
+            "answered_by": "1002",
+            "queue": "support-vip",
+            "wait_s": 2.0,
+            "talk_s": 2.0,
+            "caller_name": VIP_NAME,
+            "number": VIP_NUMBER,
+        },
+    )
+
+
+def lookup_expired(run: Run) -> tuple[str, str, dict[str, Any]]:
+    known_customer(run, EXPIRED_NAME, EXPIRED_NUMBER, contract=("gold", "2025-01-01", "2025-12-31"))
+    run.pump(0.5)
+    run.policy = {"1003": ("answer", 2.0)}
+    call = dial_in(run, EXPIRED_NUMBER, "200")
+    run.pump_until(lambda: (run.leg_of("1003") or Leg("", "")).connected_t is not None, 30)
+    run.pump(2.0)
+    run.log("carrier hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        f"the carrier calls DID 200 from {EXPIRED_NUMBER}, a customer whose contract ended "
+        "2025-12-31; the lookup names them, the caller hears custom/tamas-contract-ended, then "
+        "Queue(sales,c); 1003 (its one member) answers after 2 s; 2 s of talk; the caller "
+        "hangs up",
+        "200",
+        {
+            "outcome": "answered",
+            "answered_by": "1003",
+            "queue": "sales",
+            "talk_s": 2.0,
+            "caller_name": EXPIRED_NAME,
+            "number": EXPIRED_NUMBER,
+        },
+    )
+
+
+def lookup_assigned(run: Run) -> tuple[str, str, dict[str, Any]]:
+    users = run.api("GET", "/api/users", None, "admin")
+    [sara] = [u["id"] for u in users if "PJSIP/1001" in u["devices"]]
+    known_customer(run, ASSIGNED_NAME, ASSIGNED_NUMBER, owner_id=sara)
+    run.pump(0.5)
+    run.policy = {"1001": ("ring",), "1002": ("answer", 2.0), "1003": ("ring",)}
+    call = dial_in(run, ASSIGNED_NUMBER, "200")
+    run.pump_until(lambda: (run.leg_of("1002") or Leg("", "")).connected_t is not None, 60)
+    run.pump(2.0)
+    run.log("carrier hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        f"the carrier calls DID 200 from {ASSIGNED_NUMBER}, a customer whose assigned agent "
+        "is sara; the lookup names them with agent_extension 1001; Dial(PJSIP/1001,20,g) rings "
+        "1001 20 s unanswered; then Queue(support,c): 1001-1003 ring, 1002 answers after 2 s; "
+        "2 s of talk; the caller hangs up",
+        "200",
+        {
+            "outcome": "answered",
+            "answered_by": "1002",
+            "queue": "support",
+            "wait_s": 22.0,
+            "talk_s": 2.0,
+            "caller_name": ASSIGNED_NAME,
+            "number": ASSIGNED_NUMBER,
+        },
+    )
+
+
+def queue_callback(run: Run) -> tuple[str, str, dict[str, Any]]:
+    run.policy = {"1001": ("ring",), "1002": ("ring",), "1003": ("ring",)}
+    call = run.dial("customer", "200")
+    run.pump_until(lambda: len([x for x in run.legs if x.ua in AGENTS]) == 3, 30)
+    # queues.conf: context=tamas-queue-callback, so one key that is an extension there
+    # takes the caller out of the queue at any time (the announcement only offers it).
+    run.pump(3.0)
+    run.keys(call, "1")
+    run.pump_until(run.idle, 20)
+    run.pump(2.0)  # the call's end merged into the callback too
+    callbacks = run.api("GET", "/api/callbacks", None, run.args.supervisor)
+    run.answers["callbacks"] = callbacks
+    return (
+        "customer -> DID 200 -> Queue(support,c); 1001-1003 ring, nobody answers; 3 s later "
+        "the caller keys 1: out of the queue to [tamas-queue-callback], POST /pbx/callbacks "
+        "(the number, queue support), custom/tamas-callback-booked, the PBX hangs up",
+        "200",
+        {"queue": "support", "callback": {"number": "09121234567", "queue": "support"}},
+    )
+
+
+def tracking_ivr(run: Run) -> tuple[str, str, dict[str, Any]]:
+    customer = known_customer(run, VIP_NAME, VIP_NUMBER, priority="VIP", company="Tehran Steel")
+    body = {"customer_id": customer, "subject": "the invoice of last month"}
+    case = run.api("POST", "/api/tracking-codes", body, "sara")
+    code = str(case["code"])
+    run.log(f"sara issued {code}")
+    run.answers["tracking_code"] = case
+    run.pump(0.5)
+    run.policy = {"1001": ("answer", 1.5)}
+    call = dial_in(run, VIP_NUMBER, "300")
+    run.pump_until(lambda: call.leg.connected_t is not None, 30)
+    run.pump(1.0)  # [tamas-tracking] answers, then custom/tamas-enter-code (0.6 s)
+    run.keys(call, code)
+    run.pump_until(lambda: (run.leg_of("1001") or Leg("", "")).connected_t is not None, 40)
+    run.pump(2.0)
+    run.log("carrier hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    return (
+        f"sara issues a tracking code for {VIP_NAME} (POST /api/tracking-codes); the carrier "
+        f"calls DID 300 (the site's IVR option: [tamas-tracking]) from {VIP_NUMBER} and keys "
+        "the 8 digits; Tamas finds the open case; the caller hears the code (SayDigits) and "
+        "custom/tamas-case-open, then Dial(PJSIP/1001) (the case's owner); 1001 answers after "
+        "1.5 s; 2 s of talk; the caller hangs up",
+        "300",
+        {
+            "outcome": "answered",
+            "answered_by": "1001",
+            "talk_s": 2.0,
+            "number": VIP_NUMBER,
+            "caller_name": "",  # no lookup on this path: the name the carrier sent (none)
+            "tracking_code": code,
+        },
+    )
+
+
+def supervise(run: Run, mode: str, stop: bool) -> dict[str, Any]:
+    """1001 answers a DID 100 call; the supervisor joins it from Tamas (``mode``); Tamas's
+    stop ends it 3 s later (``stop``), else the customer hangs up with the supervisor in."""
+    run.policy = {"1001": ("answer", 2.0), "1003": ("answer", 1.0)}
+    call = run.dial("customer", "100")
+    run.pump_until(lambda: call.leg.connected_t is not None, 30)
+    run.pump(1.0)
+    supervisor = run.args.supervisor
+    agents = run.api("GET", "/api/users", None, "admin")
+    [sara] = [u["id"] for u in agents if "PJSIP/1001" in u["devices"]]
+    session = run.api("POST", "/api/supervision/spy", {"agent_id": sara, "mode": mode}, supervisor)
+    run.log(f"spy session {session['id']} {session['state']}")
+    run.pump_until(lambda: (run.leg_of("1003") or Leg("", "")).connected_t is not None, 30)
+    run.pump(3.0)
+    if stop:
+        stopped = run.api("POST", f"/api/supervision/spy/{session['id']}/stop", None, supervisor)
+        run.log(f"spy session {stopped['id']} stop: {stopped['state']}")
+        run.pump_until(lambda: (run.leg_of("1003") or Leg("", "")).ended_t is not None, 15)
+        run.pump(2.0)
+    run.log("customer hangs up")
+    call.end()
+    run.pump_until(run.idle, 15)
+    run.pump(1.0)
+    run.answers["spy_session"] = run.api(
+        "GET", f"/api/supervision/spy/{session['id']}", None, supervisor
+    )
+    return {
+        "outcome": "answered",
+        "answered_by": "1001",
+        "wait_s": 2.0,
+        "agents_rung": ["1001"],  # 1003 rang for the supervisor, not for the customer
+        "spy": {"agent": "1001", "supervisor_device": "PJSIP/1003", "mode": mode},
+    }
+
+
+def spy(run: Run) -> tuple[str, str, dict[str, Any]]:
+    return (
+        "customer -> DID 100 -> Dial(PJSIP/1001,20); 1001 answers after 2 s; 1 s later the "
+        "supervisor (1003's user) asks Tamas to listen (POST /api/supervision/spy, listen); "
+        "Tamas Originates 1003 into [tamas-spy]; 1003 answers after 1 s (ChanSpy); 3 s later "
+        "POST /api/supervision/spy/{id}/stop; the PBX hangs 1003 up; 2 s later the customer "
+        "hangs up",
+        "100",
+        supervise(run, "listen", stop=True),
+    )
+
+
+def barge(run: Run) -> tuple[str, str, dict[str, Any]]:
+    return (
+        "customer -> DID 100 -> Dial(PJSIP/1001,20); 1001 answers after 2 s; 1 s later the "
+        "supervisor (1003's user) barges in (POST /api/supervision/spy, barge); Tamas "
+        "Originates 1003 into [tamas-spy]; 1003 answers after 1 s (ChanSpy, B); 3 s later the "
+        "customer hangs up: the call ends, ChanSpy with it, the PBX hangs 1003 up",
+        "100",
+        supervise(run, "barge", stop=False),
+    )
+
+
 SCENARIOS: dict[str, Callable[[Run], tuple[str, str, dict[str, Any]]]] = {
     f.__name__: f
     for f in (
@@ -443,6 +806,16 @@ SCENARIOS: dict[str, Callable[[Run], tuple[str, str, dict[str, Any]]]] = {
         queue_answered,
         click_to_call,
         paused_queue,
+        survey,
+        blind_transfer,
+        attended_transfer,
+        lookup_vip,
+        lookup_expired,
+        spy,
+        lookup_assigned,
+        queue_callback,
+        barge,
+        tracking_ivr,
     )
 }
 
@@ -463,6 +836,7 @@ def main() -> int:
     p.add_argument("--tamas", default="http://127.0.0.1:8000", help="Tamas's address")
     p.add_argument("--tamas-password", default=os.environ.get("TAMAS_AGENT_PASSWORD", ""))
     p.add_argument("--pause-reason", default="break")
+    p.add_argument("--supervisor", default="maryam", help="creates the known customers")
     p.add_argument("--prefix", default="L", help="the trace names' prefix")
     p.add_argument("--first", type=int, default=1, help="the first trace's number")
     p.add_argument("--out", type=Path, default=Path("."))
@@ -478,6 +852,9 @@ def main() -> int:
     try:
         for n, name in enumerate(args.scenario, args.first):
             record(run, SCENARIOS[name], f"{args.prefix}{n}_{name}")
+    except BaseException:
+        traceback.print_exc()  # close() ends the process: say why first
+        raise
     finally:
         run.close()
     return 0
@@ -487,8 +864,15 @@ def observed(legs: list[dict[str, Any]]) -> dict[str, Any]:
     """What the phones saw that a call log shows: which agents' phones rang, who declined,
     who hung up first (the customer or carrier, an agent, else the PBX)."""
     agent_legs = [leg for leg in legs if leg["ua"] in AGENTS and leg["direction"] == "in"]
+    # A transferer's hangup once its transfer went through ends no conversation.
     ended = sorted(
-        (leg for leg in legs if leg["hangup_by_this_ua"]), key=lambda leg: leg["ended_t"]
+        (
+            leg
+            for leg in legs
+            if leg["hangup_by_this_ua"]
+            and not any(n["final"] and n["status"] // 100 == 2 for n in leg["transfer_notify"])
+        ),
+        key=lambda leg: leg["ended_t"],
     )
     first = ended[0]["ua"] if ended else ""
     return {
@@ -511,11 +895,14 @@ def record(run: Run, scenario: Callable[[Run], tuple[str, str, dict[str, Any]]],
     time.sleep(1.0)
     run.t0 = time.time()
     run.legs.clear()
+    run.calls.clear()
     run.timeline.clear()
+    run.answers.clear()
     description, did, crm_call_log = scenario(run)
+    caller = crm_call_log.pop("number", args.caller)
     if did:
-        crm_call_log["caller_name"] = args.caller_name
-    crm_call_log |= observed([leg.__dict__ for leg in run.legs])
+        crm_call_log.setdefault("caller_name", args.caller_name)
+    crm_call_log = observed([leg.__dict__ for leg in run.legs]) | crm_call_log
     run.pump(3.0)
     closed = recorder.close()
     run.policy = {}
@@ -523,7 +910,7 @@ def record(run: Run, scenario: Callable[[Run], tuple[str, str, dict[str, Any]]],
     facts = {
         "scenario": name,
         "description": description,
-        "caller": args.caller,
+        "caller": caller,
         "did": did,
         "ami_login_time": round(recorder.login_time, 6),
         "ami_closed_time": round(closed, 6),
@@ -532,6 +919,8 @@ def record(run: Run, scenario: Callable[[Run], tuple[str, str, dict[str, Any]]],
         "ua_calls": [leg.__dict__ for leg in run.legs],
         "ua_log": run.timeline,
     }
+    if run.answers:
+        facts["tamas"] = run.answers
     (args.out / f"{name}.json").write_text(json.dumps(facts, indent=1, ensure_ascii=False) + "\n")
     print(name, "recorded:", len(recorder.received), "bytes of AMI", file=sys.stderr)
 

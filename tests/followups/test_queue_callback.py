@@ -23,7 +23,7 @@ from tests.asterisk_dev.test_lookup import auth_header
 from tests.fixtures.factories import make_user
 from tests.fixtures.pbx import calling_pbx
 from tests.fixtures.recorder import InlineRecorder
-from tests.telephony.replay import replay
+from tests.telephony.replay import replay, trace_events
 
 TOKEN = "pbx-token-for-the-queue-callback"
 
@@ -97,3 +97,41 @@ async def test_pressing_1_in_the_queue_books_a_callback_for_its_agents(
     # Without the PBX's token: refused, and nothing in HASH() says booked.
     r = await client.post(url, content=data, headers={"Content-Type": form["Content-Type"]})
     assert r.status_code == 401 and "booked" not in hashcompat(r.text)
+
+
+async def test_the_key_a_real_asterisk_took_from_the_queue(
+    app: FastAPI, session: AsyncSession, pbx_settings: Settings, client: httpx.AsyncClient
+) -> None:
+    """L14: on a real Asterisk the caller keyed 1 while three phones rang: out of the queue
+    into [tamas-queue-callback], the request with their number and queue, booked, the
+    booked prompt, and the PBX hung up. The request as the trace gives its arguments books
+    the callback; the call, replayed, is missed (nobody served it) and merges into it."""
+    events = [
+        e
+        for e in trace_events("L14_queue_callback")
+        if e.name == "Newexten" and e.channel.startswith("PJSIP/customer-")
+    ]
+    contexts = [e.get("Context") for e in events]
+    left = contexts.index("tamas-queue-callback")
+    assert events[left - 1].get("Application") == "Queue"  # the key took them out of it
+    [gosub] = [e for e in events if e.get("AppData").startswith("tamas-callback-request,s,1(")]
+    number, queue = gosub.get("AppData").split("(", 1)[1].rstrip(")").split(",")
+    assert (number, queue) == ("09121234567", "support")
+    played = [e.get("AppData") for e in events if e.get("Application") == "Playback"]
+    assert played == ["custom/tamas-callback-booked"]
+
+    name, value = auth_header(TOKEN)
+    url, data = curl_request({"TAMAS_URL": "http://tamas.test", "ARG1": number, "ARG2": queue})
+    form = {name: value, "Content-Type": "application/x-www-form-urlencoded"}
+    got = hashcompat((await client.post(url, content=data, headers=form)).text)
+    assert got["booked"] == "1"
+    _, ended = replay("L14_queue_callback", pbx="pbx1")
+    await InlineRecorder(app.state.sessionmaker, settings=pbx_settings)(ended)
+    (callback,) = (await session.execute(select(Callback))).scalars().all()
+    await session.refresh(callback)
+    [call] = [e.call for e in ended if e.kind == "ended"]
+    assert (call.outcome, call.missed_reason, call.queue, call.hung_up_by) == (
+        "missed", "no_answer", "support", "pbx",
+    )  # fmt: skip
+    assert (callback.source, callback.queue, callback.status) == ("queue", "support", "open")
+    assert callback.last_call_id is not None

@@ -29,7 +29,7 @@ from tests.fixtures.factories import make_customer, make_token, make_user
 from tests.fixtures.recorder import InlineRecorder
 from tests.fixtures.sms_provider import FakeSms
 from tests.messaging.conftest import sms_settings
-from tests.telephony.replay import replay
+from tests.telephony.replay import replay, trace_events
 
 PBX_TOKEN = "pbx-token-for-the-survey-tests"
 _linkedids = itertools.count(1)
@@ -312,3 +312,32 @@ async def test_the_links_page_stores_the_answers_once(
     assert (
         await client.get(path[:-3] + ("AAA" if path[-3:] != "AAA" else "BBB"))
     ).status_code == 404
+
+
+async def test_the_keys_a_real_asterisk_sent(
+    app: FastAPI, session: AsyncSession, conf: Settings, client: httpx.AsyncClient
+) -> None:
+    """L7 (a real Asterisk's survey, keys 4 and 2): the call as the listener stored it, and
+    the request [tamas-survey-post] makes with the keys the trace shows it was given."""
+    sara = await make_user(session, Role.agent, devices=["PJSIP/1001"])
+    _, events = replay("L7_survey")
+    await InlineRecorder(app.state.sessionmaker, settings=conf)(events)
+    [post] = [
+        e
+        for e in trace_events("L7_survey")
+        if e.name == "Newexten" and e.get("AppData").startswith("tamas-survey-post,s,1(")
+    ]
+    q1, q2 = post.get("AppData").removeprefix("tamas-survey-post,s,1(").rstrip(")").split(",")
+    assert (q1, q2) == ("4", "2")
+    call = (await session.execute(select(Call))).scalar_one()
+    assert post.get("Linkedid") == call.linkedid
+    r = await client.get(
+        f"/pbx/survey?linkedid={call.linkedid}&q1={q1}&q2={q2}&format=hash", headers=AUTH
+    )
+    assert r.text == "found=1&stored=2&valid=2&refused=&reason="
+    user = {"Authorization": f"Bearer {await make_token(session, conf, sara)}"}
+    got = (await client.get(f"/api/calls/{call.id}/survey", headers=user)).json()
+    assert [(a["question"], a["score"], a["agent_user_id"], a["queue"]) for a in got] == [
+        (1, 4, sara.id, "support"), (2, 2, sara.id, "support"),
+    ]  # fmt: skip
+    assert (call.hung_up_by, call.answered_by) == ("agent", "PJSIP/1001")
