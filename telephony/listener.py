@@ -435,7 +435,6 @@ class AmiListener:
             for m in (reply if isinstance(reply, list) else [reply])
             if getattr(m, "frame", None) is not None and m.frame.event == "CoreShowChannel"
         ]
-        self.health.resyncs += 1
         self.mixmonitors.keep({c.uniqueid for c in channels})
         now = time.time()
         await self._deliver(self.tracker.resync(channels, now))
@@ -464,6 +463,9 @@ class AmiListener:
             if getattr(m, "frame", None) is not None and m.frame.event == "QueueEntry"
         ]
         self.tracker.resync_queues(entries, now)
+        # Counted once the whole picture is stored, the queue members too: an agent who
+        # connects after it gets their queues in the hello.
+        self.health.resyncs += 1
 
 
 def _seconds(text: str) -> float:
