@@ -270,6 +270,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     during.append(await outbox(db))
                 # What is left undelivered must not be sent during the next run.
                 async with db.engine.begin() as conn:  # type: ignore[union-attr]
+                    await conn.execute(
+                        text(
+                            "DELETE FROM webhook_deliveries"
+                            " WHERE status IN ('pending', 'delivering')"
+                        )
+                    )
                     await conn.execute(text("DELETE FROM integration_events"))
         received = await pl.get_json(receiver.port, "/stats")
 
