@@ -15,7 +15,15 @@ from app.models.cases import (
     TrackingCode,
     TrackingCodeCall,
 )
-from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
+from app.models.customers import (
+    TERM_ANY,
+    TERM_COMPANY,
+    Customer,
+    CustomerKind,
+    CustomerPhone,
+    CustomerTerm,
+    Priority,
+)
 from app.models.integrations import (
     IntegrationEvent,
     WebhookAttempt,
@@ -30,6 +38,8 @@ from app.models.supervision import AgentActivity, SpySession
 from app.models.users import AuthToken, LoginThrottle, Role, User, UserDevice
 
 __all__ = [
+    "TERM_ANY",
+    "TERM_COMPANY",
     "AgentActivity",
     "AuditEvent",
     "AuthToken",
@@ -46,6 +56,7 @@ __all__ = [
     "Customer",
     "CustomerKind",
     "CustomerPhone",
+    "CustomerTerm",
     "IntegrationEvent",
     "LoginThrottle",
     "Origination",

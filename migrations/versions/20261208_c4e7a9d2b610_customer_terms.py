@@ -1,0 +1,132 @@
+"""customer_terms: every beginning of every search word of a customer, in name order
+
+The phonebook's typeahead asks for the first 20 customers, in name order, having a word
+that begins with what was typed. The GIN index on search_vector finds the matches but not in
+order (a common beginning matches 100,000 customers to sort); the name index gives the order
+but not the matches (a walk of the name order reads most of the table for a rare one). This
+table is keyed on both: one row per (field, beginning, sort_key, customer), so one typed
+word is one range of the primary key, already in name order.
+
+The rows are a function of the customer's search_vector and sort_key (``customer_terms_of``
+and a trigger on customers): whatever writes the vector (the service, the importer, the
+reindex command, a bulk COPY) keeps the terms. Field 0: the beginnings (up to 32 letters) of
+every lexeme of the name, company, email and tags, and the 3- and 4-digit beginnings of the
+number lexemes (suffixes of the numbers: together, every 3- and 4-digit run of a number).
+Field 1: the beginnings of the company's lexemes (weight B), for the company filter.
+
+Revision ID: c4e7a9d2b610
+Revises: b16a5e550004
+Create Date: 2026-12-08 02:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "c4e7a9d2b610"
+down_revision: str | None = "b16a5e550004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Customers per backfill statement.
+_BATCH = 20_000
+
+_TERMS_OF = """
+CREATE FUNCTION customer_terms_of(vector tsvector) RETURNS TABLE (field smallint, term text)
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT DISTINCT g.field, left(u.lexeme, g.n)
+    FROM unnest(vector) AS u,
+    LATERAL (
+        SELECT 0::smallint AS field, n
+        FROM generate_series(1, least(length(u.lexeme), 32)) AS n
+        WHERE coalesce(u.weights, '{D}') && '{A,B,D}'::text[]
+        UNION ALL
+        SELECT 0::smallint, n FROM generate_series(3, least(length(u.lexeme), 4)) AS n
+        WHERE 'C' = ANY (u.weights)
+        UNION ALL
+        SELECT 1::smallint, n FROM generate_series(1, least(length(u.lexeme), 32)) AS n
+        WHERE 'B' = ANY (u.weights)
+    ) AS g
+$$
+"""
+
+# Only what changed is written: a new number adds its runs, a rename moves every row (the
+# sort_key is part of the key).
+_SYNC = """
+CREATE FUNCTION customer_terms_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO customer_terms (customer_id, field, term, sort_key)
+        SELECT NEW.id, t.field, t.term, NEW.sort_key FROM customer_terms_of(NEW.search_vector) t;
+    ELSIF TG_OP = 'DELETE' THEN
+        DELETE FROM customer_terms c USING customer_terms_of(OLD.search_vector) t
+        WHERE c.field = t.field AND c.term = t.term AND c.sort_key = OLD.sort_key
+          AND c.customer_id = OLD.id;
+    ELSIF OLD.sort_key IS DISTINCT FROM NEW.sort_key THEN
+        DELETE FROM customer_terms c USING customer_terms_of(OLD.search_vector) t
+        WHERE c.field = t.field AND c.term = t.term AND c.sort_key = OLD.sort_key
+          AND c.customer_id = OLD.id;
+        INSERT INTO customer_terms (customer_id, field, term, sort_key)
+        SELECT NEW.id, t.field, t.term, NEW.sort_key FROM customer_terms_of(NEW.search_vector) t;
+    ELSIF OLD.search_vector IS DISTINCT FROM NEW.search_vector THEN
+        DELETE FROM customer_terms c USING (
+            SELECT * FROM customer_terms_of(OLD.search_vector)
+            EXCEPT SELECT * FROM customer_terms_of(NEW.search_vector)
+        ) t
+        WHERE c.field = t.field AND c.term = t.term AND c.sort_key = OLD.sort_key
+          AND c.customer_id = OLD.id;
+        INSERT INTO customer_terms (customer_id, field, term, sort_key)
+        SELECT NEW.id, t.field, t.term, NEW.sort_key FROM (
+            SELECT * FROM customer_terms_of(NEW.search_vector)
+            EXCEPT SELECT * FROM customer_terms_of(OLD.search_vector)
+        ) t;
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+_TRIGGER = """
+CREATE TRIGGER customer_terms_sync
+AFTER INSERT OR DELETE OR UPDATE OF search_vector, sort_key ON customers
+FOR EACH ROW EXECUTE FUNCTION customer_terms_sync()
+"""
+
+
+def upgrade() -> None:
+    op.create_table(
+        "customer_terms",
+        sa.Column("customer_id", sa.BigInteger(), nullable=False),
+        sa.Column("field", sa.SmallInteger(), nullable=False),
+        sa.Column("term", sa.Text(collation="C"), nullable=False),
+        sa.Column("sort_key", sa.String(length=200, collation="C"), nullable=False),
+    )
+    op.execute(_TERMS_OF)
+    op.execute(_SYNC)
+    op.execute(_TRIGGER)
+    # Backfill before the key exists: one sorted build instead of a random insert per row.
+    bind = op.get_bind()
+    last = bind.execute(sa.text("SELECT coalesce(max(id), 0) FROM customers")).scalar_one()
+    for after in range(0, last, _BATCH):
+        bind.execute(
+            sa.text(
+                "INSERT INTO customer_terms (customer_id, field, term, sort_key)"
+                " SELECT c.id, t.field, t.term, c.sort_key"
+                " FROM customers c, customer_terms_of(c.search_vector) t"
+                " WHERE c.id > :after AND c.id <= :upto"
+            ),
+            {"after": after, "upto": after + _BATCH},
+        )
+    op.create_primary_key(
+        "pk_customer_terms", "customer_terms", ["field", "term", "sort_key", "customer_id"]
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP TRIGGER customer_terms_sync ON customers")
+    op.execute("DROP FUNCTION customer_terms_sync()")
+    op.drop_table("customer_terms")
+    op.execute("DROP FUNCTION customer_terms_of(tsvector)")
