@@ -438,7 +438,8 @@ async def build_terms(db: Driver, first: int, last: int) -> None:
     await db.execute(
         "INSERT INTO customer_terms (customer_id, field, term, sort_key)"
         " SELECT c.id, t.field, t.term, c.sort_key"
-        " FROM customers c, customer_terms_of(c.search_vector) t WHERE c.id BETWEEN $1 AND $2",
+        " FROM customers c, customer_terms_of(c.search_vector, c.tags) t"
+        " WHERE c.id BETWEEN $1 AND $2",
         first, last,
     )  # fmt: skip
     filled = time.perf_counter()
@@ -869,8 +870,8 @@ async def walk(
 # The customer_terms rows that the vectors of customers after $1 (the next $2) call for and
 # that are not in the table.
 TERMS_MISSING = """
-SELECT count(*) FROM (SELECT id, sort_key, search_vector FROM customers WHERE id > $1
-    ORDER BY id LIMIT $2) AS c, customer_terms_of(c.search_vector) AS t
+SELECT count(*) FROM (SELECT id, sort_key, search_vector, tags FROM customers WHERE id > $1
+    ORDER BY id LIMIT $2) AS c, customer_terms_of(c.search_vector, c.tags) AS t
 WHERE NOT EXISTS (SELECT 1 FROM customer_terms k WHERE k.field = t.field AND k.term = t.term
     AND k.sort_key = c.sort_key AND k.customer_id = c.id)
 """

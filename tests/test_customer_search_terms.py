@@ -23,7 +23,7 @@ from app.customers.service import (
     sort_key_of,
     term_groups,
 )
-from app.models import TERM_ANY, TERM_COMPANY, Role
+from app.models import TERM_ANY, TERM_COMPANY, TERM_TAG, Role
 from app.phones import parse_phone
 from app.textnorm import tokens
 from tests.fixtures.factories import make_customer, make_user
@@ -36,12 +36,15 @@ def beginnings(word: str, lengths: range) -> set[str]:
     return {word[:n] for n in lengths if n <= len(word)}
 
 
-def expected_terms(name: str, company: str, numbers: list[str], email: str = "") -> Terms:
+def expected_terms(
+    name: str, company: str, numbers: list[str], email: str = "", tags: tuple[str, ...] = ()
+) -> Terms:
     """The rows a customer should have, written from what it is (not from its vector): every
     beginning of every word of its name, company and email (and of adjacent words joined),
     every 3- and 4-digit run of its numbers (international and national digits), and the
-    company's words again for the company filter."""
+    company's words again for the company filter, and each tag whole for the tag filter."""
     words = name_lexemes(name) + name_lexemes(company) + tokens(email.replace("@", " "))
+    words += [w for tag in tags for w in tokens(tag)]
     found = {(TERM_ANY, b) for w in words for b in beginnings(w, range(1, MAX_TERM + 1))}
     for number in numbers:
         for digits in (number.lstrip("+"), re.sub(r"\D", "", parse_phone(number).national())):
@@ -52,6 +55,7 @@ def expected_terms(name: str, company: str, numbers: list[str], email: str = "")
         for w in name_lexemes(company)
         for b in beginnings(w, range(1, MAX_TERM + 1))
     }
+    found |= {(TERM_TAG, tag) for tag in tags}
     key = sort_key_of(name)
     return {(f, t, key) for f, t in found}
 
@@ -94,10 +98,16 @@ async def test_the_terms_follow_a_customer_through_its_changes(
     assert terms == expected_terms("پرویز کاظمی", "", ["+982188776655"])
     assert not any(t == "4567" for _, t, _ in terms)
 
-    # An e-mail address is searched by its words.
-    await service.update(customer.id, CustomerUpdate(email="parviz@example.ir"), admin)
+    # An e-mail address is searched by its words; tags by their words and whole.
+    await service.update(
+        customer.id, CustomerUpdate(email="parviz@example.ir", tags=["vip", "پیگیری"]), admin
+    )
     assert await terms_of(session, customer.id) == expected_terms(
-        "پرویز کاظمی", "", ["+982188776655"], "parviz example ir"
+        "پرویز کاظمی", "", ["+982188776655"], "parviz example ir", ("vip", "پیگیری")
+    )
+    await service.update(customer.id, CustomerUpdate(tags=["vip"]), admin)
+    assert await terms_of(session, customer.id) == expected_terms(
+        "پرویز کاظمی", "", ["+982188776655"], "parviz example ir", ("vip",)
     )
 
     await service.delete(customer.id)
@@ -132,6 +142,8 @@ def test_what_the_table_can_answer() -> None:
     assert term_groups("۰۹۱۲", None) == [[(TERM_ANY, "0912")]]
     assert term_groups("مح", "پخش") == [[(TERM_ANY, "مح"), (TERM_COMPANY, "پخش")]]
     assert term_groups(None, "البرز") == [[(TERM_COMPANY, "البرز")]]
+    assert term_groups("عل", None, ["vip"]) == [[(TERM_ANY, "عل"), (TERM_TAG, "vip")]]
+    assert term_groups(None, None, ["vip"]) == [[(TERM_TAG, "vip")]]
     # Digit runs of other lengths, and words longer than the table's terms: the vector.
     for q in ("12", "12345", "0912 123 4567", "ب" * (MAX_TERM + 1), "علی 12"):
         assert term_groups(q, None) is None, q
@@ -161,7 +173,10 @@ async def test_pages_from_the_terms_are_the_pages_from_the_search_vector(
         ("پخش البرز", "پخش البرز"),
     ]
     for i, (name, company) in enumerate(people):
-        await make_customer(session, settings, name, (f"0912{i:03d}4567",), company=company)
+        tags = [["vip"], ["vip", "شمال"], []][i % 3]
+        await make_customer(
+            session, settings, name, (f"0912{i:03d}4567",), company=company, tags=tags
+        )
 
     async def walk(params: dict[str, str]) -> list[int]:
         seen: list[int] = []
@@ -179,11 +194,13 @@ async def test_pages_from_the_terms_are_the_pages_from_the_search_vector(
         for q in ("ع", "عل", "علی", "كريمي", "علی رضا", "علي رض", "محمدی یا", "پخش", "0912")
     ]
     queries += [{"q": "456"}, {"q": "۴۵۶۷"}, {"company": "البرز"}, {"q": "ع", "company": "پخش"}]
+    queries += [{"tag": "vip"}, {"tag": "شمال", "q": "قاسمی"}, {"tag": "vip", "company": "پخش"}]
     from_terms = {str(p): await walk(p) for p in queries}
     monkeypatch.setattr(repository, "USE_TERMS", False)
     assert {str(p): await walk(p) for p in queries} == from_terms
     assert len(from_terms[str({"q": "علی رضا"})]) == 3
     assert len(from_terms[str({"company": "البرز"})]) == 4
+    assert len(from_terms[str({"tag": "vip"})]) == 6
 
 
 async def test_a_search_from_the_terms_is_in_persian_alphabetical_order(
@@ -225,7 +242,7 @@ async def test_the_migration_backfills_the_terms_the_trigger_writes(
         text(
             "INSERT INTO customer_terms (customer_id, field, term, sort_key)"
             " SELECT c.id, t.field, t.term, c.sort_key"
-            " FROM customers c, customer_terms_of(c.search_vector) t WHERE c.id = :id"
+            " FROM customers c, customer_terms_of(c.search_vector, c.tags) t WHERE c.id = :id"
         ),
         {"id": customer.id},
     )

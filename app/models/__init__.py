@@ -18,6 +18,7 @@ from app.models.cases import (
 from app.models.customers import (
     TERM_ANY,
     TERM_COMPANY,
+    TERM_TAG,
     Customer,
     CustomerKind,
     CustomerPhone,
@@ -40,6 +41,7 @@ from app.models.users import AuthToken, LoginThrottle, Role, User, UserDevice
 __all__ = [
     "TERM_ANY",
     "TERM_COMPANY",
+    "TERM_TAG",
     "AgentActivity",
     "AuditEvent",
     "AuthToken",

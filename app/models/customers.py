@@ -103,8 +103,9 @@ class CustomerTerm(Base):
     ``search_vector`` and ``sort_key`` (``customer_terms_of``, see the migration), so every
     writer of the vector keeps them. Field 0: up to 32 letters of every word of the name,
     company, email and tags, and every 3- and 4-digit run of a number; field 1: the company's
-    words alone (the company filter). No foreign key: the trigger removes a deleted
-    customer's rows by their keys, which needs no index on ``customer_id``."""
+    words alone (the company filter); field 2: each tag whole (the tag filter). No foreign
+    key: the trigger removes a deleted customer's rows by their keys, which needs no index
+    on ``customer_id``."""
 
     __tablename__ = "customer_terms"
 
@@ -122,3 +123,4 @@ class CustomerTerm(Base):
 # Fields of customer_terms.
 TERM_ANY = 0
 TERM_COMPANY = 1
+TERM_TAG = 2

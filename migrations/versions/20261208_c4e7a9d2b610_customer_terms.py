@@ -12,7 +12,8 @@ and a trigger on customers): whatever writes the vector (the service, the import
 reindex command, a bulk COPY) keeps the terms. Field 0: the beginnings (up to 32 letters) of
 every lexeme of the name, company, email and tags, and the 3- and 4-digit beginnings of the
 number lexemes (suffixes of the numbers: together, every 3- and 4-digit run of a number).
-Field 1: the beginnings of the company's lexemes (weight B), for the company filter.
+Field 1: the beginnings of the company's lexemes (weight B), for the company filter. Field 2:
+each tag, whole (the tag filter).
 
 Revision ID: c4e7a9d2b610
 Revises: b16a5e550004
@@ -35,10 +36,13 @@ depends_on: str | Sequence[str] | None = None
 _BATCH = 20_000
 
 _TERMS_OF = """
-CREATE FUNCTION customer_terms_of(vector tsvector) RETURNS TABLE (field smallint, term text)
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+CREATE FUNCTION customer_terms_of(vector tsvector, tags text[])
+RETURNS TABLE (field smallint, term text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT DISTINCT 2::smallint, tag FROM unnest(tags) AS tag
+    UNION
     SELECT DISTINCT g.field, left(u.lexeme, g.n)
-    FROM unnest(vector) AS u,
+    FROM unnest(coalesce(vector, ''::tsvector)) AS u,
     LATERAL (
         SELECT 0::smallint AS field, n
         FROM generate_series(1, least(length(u.lexeme), 32)) AS n
@@ -60,28 +64,31 @@ CREATE FUNCTION customer_terms_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO customer_terms (customer_id, field, term, sort_key)
-        SELECT NEW.id, t.field, t.term, NEW.sort_key FROM customer_terms_of(NEW.search_vector) t;
+        SELECT NEW.id, t.field, t.term, NEW.sort_key
+        FROM customer_terms_of(NEW.search_vector, NEW.tags) t;
     ELSIF TG_OP = 'DELETE' THEN
-        DELETE FROM customer_terms c USING customer_terms_of(OLD.search_vector) t
+        DELETE FROM customer_terms c USING customer_terms_of(OLD.search_vector, OLD.tags) t
         WHERE c.field = t.field AND c.term = t.term AND c.sort_key = OLD.sort_key
           AND c.customer_id = OLD.id;
     ELSIF OLD.sort_key IS DISTINCT FROM NEW.sort_key THEN
-        DELETE FROM customer_terms c USING customer_terms_of(OLD.search_vector) t
+        DELETE FROM customer_terms c USING customer_terms_of(OLD.search_vector, OLD.tags) t
         WHERE c.field = t.field AND c.term = t.term AND c.sort_key = OLD.sort_key
           AND c.customer_id = OLD.id;
         INSERT INTO customer_terms (customer_id, field, term, sort_key)
-        SELECT NEW.id, t.field, t.term, NEW.sort_key FROM customer_terms_of(NEW.search_vector) t;
-    ELSIF OLD.search_vector IS DISTINCT FROM NEW.search_vector THEN
+        SELECT NEW.id, t.field, t.term, NEW.sort_key
+        FROM customer_terms_of(NEW.search_vector, NEW.tags) t;
+    ELSIF OLD.search_vector IS DISTINCT FROM NEW.search_vector OR OLD.tags IS DISTINCT FROM NEW.tags
+    THEN
         DELETE FROM customer_terms c USING (
-            SELECT * FROM customer_terms_of(OLD.search_vector)
-            EXCEPT SELECT * FROM customer_terms_of(NEW.search_vector)
+            SELECT * FROM customer_terms_of(OLD.search_vector, OLD.tags)
+            EXCEPT SELECT * FROM customer_terms_of(NEW.search_vector, NEW.tags)
         ) t
         WHERE c.field = t.field AND c.term = t.term AND c.sort_key = OLD.sort_key
           AND c.customer_id = OLD.id;
         INSERT INTO customer_terms (customer_id, field, term, sort_key)
         SELECT NEW.id, t.field, t.term, NEW.sort_key FROM (
-            SELECT * FROM customer_terms_of(NEW.search_vector)
-            EXCEPT SELECT * FROM customer_terms_of(OLD.search_vector)
+            SELECT * FROM customer_terms_of(NEW.search_vector, NEW.tags)
+            EXCEPT SELECT * FROM customer_terms_of(OLD.search_vector, OLD.tags)
         ) t;
     END IF;
     RETURN NULL;
@@ -91,7 +98,7 @@ $$
 
 _TRIGGER = """
 CREATE TRIGGER customer_terms_sync
-AFTER INSERT OR DELETE OR UPDATE OF search_vector, sort_key ON customers
+AFTER INSERT OR DELETE OR UPDATE OF search_vector, sort_key, tags ON customers
 FOR EACH ROW EXECUTE FUNCTION customer_terms_sync()
 """
 
@@ -115,7 +122,7 @@ def upgrade() -> None:
             sa.text(
                 "INSERT INTO customer_terms (customer_id, field, term, sort_key)"
                 " SELECT c.id, t.field, t.term, c.sort_key"
-                " FROM customers c, customer_terms_of(c.search_vector) t"
+                " FROM customers c, customer_terms_of(c.search_vector, c.tags) t"
                 " WHERE c.id > :after AND c.id <= :upto"
             ),
             {"after": after, "upto": after + _BATCH},
@@ -134,4 +141,4 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER customer_terms_sync ON customers")
     op.execute("DROP FUNCTION customer_terms_sync()")
     op.drop_table("customer_terms")
-    op.execute("DROP FUNCTION customer_terms_of(tsvector)")
+    op.execute("DROP FUNCTION customer_terms_of(tsvector, text[])")
