@@ -6,21 +6,25 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Select,
+    SmallInteger,
+    Text,
     bindparam,
     cast,
     delete,
+    func,
     select,
     text,
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.db import HotRead
-from app.models import TERM_TAG, Customer, CustomerPhone, CustomerTerm, User
+from app.models import Customer, CustomerPhone, CustomerTerm, User
 
 
 @dataclass(frozen=True)
@@ -131,9 +135,6 @@ WALK = 2000
 # Whether a search the customer_terms table can answer is answered from it (the benchmark
 # turns it off to compare with the search_vector's answer).
 USE_TERMS = True
-
-# Rows of one term's range a search walks, testing the other terms, before it tries another.
-TERM_WALK = 1000
 
 # Every query that returns customers loads their numbers with them (no lazy loads).
 _PHONES = selectinload(Customer.phones)
@@ -273,64 +274,26 @@ class CustomerRepository:
         self, group: Sequence[tuple[int, str]], flt: SearchFilter
     ) -> Sequence[tuple[str, int]]:
         """(sort_key, id) of the first customers having every term of ``group``, in name
-        order. One term: one range of the key. Several: walk one term's range (a driver) and
-        look each other term up by its key, at most ``TERM_WALK`` rows of the driver: the
-        longest term first (likely the rarest: a surname before a first name), then the
-        others; a driver whose range ends within the walk has given every match. When no
-        walk settles it (common words that are rarely together), the planner joins the
-        ranges (a merge in key order, bounded by their lengths)."""
-        # Tags last: a tag is rarely rarer than a typed word.
-        terms = sorted(group, key=lambda ft: (ft[0] == TERM_TAG, -len(ft[1])))
-        if len(terms) == 1:
-            return await self._rows(self._term_rows(terms[0], [], flt, walk=None))
-        for driver in terms:
-            others = [ft for ft in terms if ft != driver]
-            rows = await self._rows(self._term_rows(driver, others, flt, walk=TERM_WALK))
-            if len(rows) >= flt.limit or not await self._rows(self._beyond_walk(driver, flt)):
-                return rows
-        return await self._rows(self._term_rows(terms[0], terms[1:], flt, walk=None))
-
-    async def _rows(self, stmt: Select[Any]) -> Sequence[tuple[str, int]]:
+        order. One term: one range of the key. Several: a leapfrog over their ranges in the
+        database (``customer_terms_all``, see the migration), one seek per step."""
+        if len(group) == 1:
+            [(field, term)] = group
+            t = CustomerTerm.__table__.alias("t")
+            stmt = select(t.c.sort_key, t.c.customer_id).where(t.c.field == field, t.c.term == term)
+            if flt.after is not None:
+                stmt = stmt.where(tuple_(t.c.sort_key, t.c.customer_id) > tuple_(*flt.after))
+            stmt = stmt.order_by(t.c.sort_key, t.c.customer_id).limit(flt.limit)
+        else:
+            after_key, after_id = flt.after if flt.after is not None else (None, None)
+            every = func.customer_terms_all(
+                cast([f for f, _ in group], ARRAY(SmallInteger)),
+                cast([t for _, t in group], ARRAY(Text)),
+                cast(after_key, Text),
+                cast(after_id, BigInteger),
+                flt.limit,
+            ).table_valued("sort_key", "customer_id")
+            stmt = select(every.c.sort_key, every.c.customer_id)
         return [(r[0], r[1]) for r in await self.session.execute(stmt)]
-
-    def _term_range(self, term: tuple[int, str], flt: SearchFilter) -> Select[Any]:
-        t = CustomerTerm.__table__.alias("t")
-        stmt = select(t.c.sort_key, t.c.customer_id).where(
-            t.c.field == term[0], t.c.term == term[1]
-        )
-        if flt.after is not None:
-            stmt = stmt.where(tuple_(t.c.sort_key, t.c.customer_id) > tuple_(*flt.after))
-        return stmt.order_by(t.c.sort_key, t.c.customer_id)
-
-    def _beyond_walk(self, driver: tuple[int, str], flt: SearchFilter) -> Select[Any]:
-        """A row of the driver's range past the walk, if there is one."""
-        return self._term_range(driver, flt).offset(TERM_WALK).limit(1)
-
-    def _term_rows(
-        self,
-        driver: tuple[int, str],
-        others: Sequence[tuple[int, str]],
-        flt: SearchFilter,
-        *,
-        walk: int | None,
-    ) -> Select[Any]:
-        rows = self._term_range(driver, flt)
-        if walk is not None:
-            rows = rows.limit(walk)
-        d = rows.subquery("d")
-        stmt = select(d.c.sort_key, d.c.customer_id)
-        for field, term in others:
-            o = CustomerTerm.__table__.alias()
-            probe = select(o.c.customer_id).where(
-                o.c.field == field,
-                o.c.term == term,
-                o.c.sort_key == d.c.sort_key,
-                o.c.customer_id == d.c.customer_id,
-            )
-            # OFFSET 0 keeps the test a lookup per row of the walk (PostgreSQL would turn a
-            # plain EXISTS into a join, which may read the other term's whole range).
-            stmt = stmt.where((probe.offset(0) if walk is not None else probe).exists())
-        return stmt.order_by(d.c.sort_key, d.c.customer_id).limit(flt.limit)
 
     def _after(self, stmt: Select[Any], flt: SearchFilter) -> Select[Any]:
         if flt.after is not None:

@@ -96,6 +96,72 @@ END
 $$
 """
 
+# The first customers, after (after_key, after_id), having every (fields[j], terms[j]): a
+# leapfrog over the terms' ranges, each step one seek in the key to the first row at or after
+# the others' latest. The ranges are in name order, so one word's rows come in runs (every
+# "احمد علی..." together, then every "امیر علی..."): the steps follow the runs, not the rows,
+# and two common words are joined in a few hundred seeks where a merge reads both ranges.
+_ALL = """
+CREATE FUNCTION customer_terms_all(
+    fields smallint[], terms text[], after_key text, after_id bigint, wanted integer
+) RETURNS TABLE (sort_key text, customer_id bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    n integer := array_length(terms, 1);
+    j integer := 1;
+    agreed integer := 0;
+    found integer := 0;
+    k text := after_key;
+    i bigint := after_id;
+    inclusive boolean := false;
+    ck text;
+    ci bigint;
+BEGIN
+    LOOP
+        IF k IS NULL THEN
+            SELECT t.sort_key, t.customer_id INTO ck, ci FROM customer_terms t
+            WHERE t.field = fields[j] AND t.term = terms[j]
+            ORDER BY t.sort_key, t.customer_id LIMIT 1;
+        ELSIF inclusive THEN
+            SELECT t.sort_key, t.customer_id INTO ck, ci FROM customer_terms t
+            WHERE t.field = fields[j] AND t.term = terms[j]
+              AND (t.sort_key, t.customer_id) >= (k COLLATE "C", i)
+            ORDER BY t.sort_key, t.customer_id LIMIT 1;
+        ELSE
+            SELECT t.sort_key, t.customer_id INTO ck, ci FROM customer_terms t
+            WHERE t.field = fields[j] AND t.term = terms[j]
+              AND (t.sort_key, t.customer_id) > (k COLLATE "C", i)
+            ORDER BY t.sort_key, t.customer_id LIMIT 1;
+        END IF;
+        IF ck IS NULL THEN
+            RETURN;
+        END IF;
+        IF inclusive AND ck = k AND ci = i THEN
+            agreed := agreed + 1;
+        ELSE
+            k := ck;
+            i := ci;
+            agreed := 1;
+            inclusive := true;
+        END IF;
+        IF agreed = n THEN
+            sort_key := k;
+            customer_id := i;
+            RETURN NEXT;
+            found := found + 1;
+            IF found >= wanted THEN
+                RETURN;
+            END IF;
+            agreed := 0;
+            inclusive := false;
+        END IF;
+        ck := NULL;
+        j := j % n + 1;
+    END LOOP;
+END
+$$
+"""
+
 _TRIGGER = """
 CREATE TRIGGER customer_terms_sync
 AFTER INSERT OR DELETE OR UPDATE OF search_vector, sort_key, tags ON customers
@@ -114,6 +180,7 @@ def upgrade() -> None:
     op.execute(_TERMS_OF)
     op.execute(_SYNC)
     op.execute(_TRIGGER)
+    op.execute(_ALL)
     # Backfill before the key exists: one sorted build instead of a random insert per row.
     bind = op.get_bind()
     last = bind.execute(sa.text("SELECT coalesce(max(id), 0) FROM customers")).scalar_one()
@@ -140,5 +207,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER customer_terms_sync ON customers")
     op.execute("DROP FUNCTION customer_terms_sync()")
+    op.execute("DROP FUNCTION customer_terms_all(smallint[], text[], text, bigint, integer)")
     op.drop_table("customer_terms")
     op.execute("DROP FUNCTION customer_terms_of(tsvector, text[])")
