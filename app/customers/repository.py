@@ -237,7 +237,9 @@ class CustomerRepository:
     async def search(self, flt: SearchFilter) -> Sequence[Customer]:
         """The first ``flt.limit`` customers matching ``flt`` in name order, after the cursor.
 
-        Two steps, because neither plan is good for every query. A common word matches
+        A query whose words customer_terms holds is read from it (``_term_page``). The rest
+        (long words, other digit runs, the owner and priority filters) take two steps,
+        because neither plan is good for every query. A common word matches
         customers all through the name order: walking ``ix_customers_sort_key_id`` finds a
         page in a few hundred rows. A rare one (or one whose names sit late in the order)
         makes that walk read most of the table: then the GIN index gives the few matches to
