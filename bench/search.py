@@ -384,6 +384,9 @@ async def seed(db: Driver, customers: int, batch: int, seed_value: int, sample: 
     loop = asyncio.get_running_loop()
     ranges = [(lo, min(lo + batch - 1, customers)) for lo in range(1, customers + 1, batch)]
 
+    # The terms are derived from the copied vectors in one pass at the end (as the migration
+    # backfills them) rather than by the trigger, row by row, into a growing index.
+    await db.execute("ALTER TABLE customers DISABLE TRIGGER customer_terms_sync")
     started = time.perf_counter()
     # One worker computes the next chunk while this process copies the last one into the
     # server: on two cores, Python and PostgreSQL each keep one busy. One chunk ahead only,
@@ -414,14 +417,40 @@ async def seed(db: Driver, customers: int, batch: int, seed_value: int, sample: 
     await db.execute(
         "SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT max(id) FROM customers))"
     )
+    await db.execute("ALTER TABLE customers ENABLE TRIGGER customer_terms_sync")
+    await build_terms(db, base + 1, base + customers)
     loaded = time.perf_counter()
     # VACUUM as well as ANALYZE: sets hint bits and the visibility map now, and empties the
     # GIN pending list, so that none of it lands inside the measurement.
     await db.execute("VACUUM (ANALYZE) customers")
     await db.execute("VACUUM (ANALYZE) customer_phones")
+    await db.execute("VACUUM (ANALYZE) customer_terms")
     seconds = time.perf_counter() - started
     print(f"  vacuum + analyze {time.perf_counter() - loaded:7.1f} s")
     return Seeded(customers, phones, base + 1, seconds, people)
+
+
+async def build_terms(db: Driver, first: int, last: int) -> None:
+    """The customer_terms rows of the seeded customers, as the trigger would have written
+    them (the same function of the vector and sort key), with the key built once at the end."""
+    started = time.perf_counter()
+    await db.execute("ALTER TABLE customer_terms DROP CONSTRAINT pk_customer_terms")
+    await db.execute(
+        "INSERT INTO customer_terms (customer_id, field, term, sort_key)"
+        " SELECT c.id, t.field, t.term, c.sort_key"
+        " FROM customers c, customer_terms_of(c.search_vector, c.tags) t"
+        " WHERE c.id BETWEEN $1 AND $2",
+        first, last,
+    )  # fmt: skip
+    filled = time.perf_counter()
+    await db.execute("SET maintenance_work_mem = '512MB'")
+    await db.execute(
+        "ALTER TABLE customer_terms ADD CONSTRAINT pk_customer_terms"
+        " PRIMARY KEY (field, term, sort_key, customer_id)"
+    )
+    await db.execute("RESET maintenance_work_mem")
+    keyed = time.perf_counter() - filled
+    print(f"  customer_terms {filled - started:7.1f} s, its key {keyed:7.1f} s", flush=True)
 
 
 async def unseed(db: Driver, seeded: Seeded) -> None:
@@ -620,6 +649,7 @@ class Checks:
     walk_count_diffs: int = 0  # walks whose total differs from a count(*) of the query
     reindexed: int = 0  # seeded customers whose index CustomerService recomputed
     reindex_diffs: int = 0  # ... and found different from the seeded one
+    terms_missing: int = 0  # ... customer_terms rows their vectors call for, not in the table
 
 
 def check_page(
@@ -725,14 +755,27 @@ async def measure(
 
 
 @contextmanager
-def _walk_of(customers: int) -> Iterator[None]:
-    """The search's first step bounded to this many customers, while the block runs."""
-    saved = customer_repository.WALK
-    customer_repository.WALK = customers
+def _reference() -> Iterator[None]:
+    """While the block runs, the search answers from the search_vector alone, in one
+    statement with the query's whole condition: not from customer_terms, and its walk of the
+    name order bounded to 0 customers (so that the GIN step is always the one sent)."""
+    saved = customer_repository.WALK, customer_repository.USE_TERMS
+    customer_repository.WALK, customer_repository.USE_TERMS = 0, False
     try:
         yield
     finally:
-        customer_repository.WALK = saved
+        customer_repository.WALK, customer_repository.USE_TERMS = saved
+
+
+async def reference_statement(
+    db: Database, settings: Settings, query: Query, cursor: str | None
+) -> tuple[str, Any]:
+    """The search_vector statement answering ``query`` (see ``_reference``)."""
+    assert db.sessionmaker is not None
+    with _reference():
+        async with capture_statements(db) as sent:
+            await service_search(db.sessionmaker, settings, query, cursor)
+    return last_customers_statement(sent)
 
 
 def last_customers_statement(sent: Sequence[tuple[str, Any]]) -> tuple[str, Any]:
@@ -762,19 +805,24 @@ async def plan_cache_use(db: Database) -> tuple[int, int]:
     return custom, generic
 
 
-async def brute_force(db: Database, timed: Sequence[Timed], per_class: int, checks: Checks) -> None:
-    """The first pages of a few queries of each class, again with index scans disabled (a
-    sequential scan reads every row): the same customers must come back."""
+async def brute_force(
+    db: Database, settings: Settings, timed: Sequence[Timed], per_class: int, checks: Checks
+) -> None:
+    """The pages of a few queries of each class, again from the search_vector's condition
+    with index scans disabled (a sequential scan of customers tests every row): the same
+    customers must come back."""
     done: dict[str, int] = defaultdict(int)
-    async with raw_connection(db) as conn:
-        for t in timed:
-            if done[t.query.kind] >= per_class:
-                continue
+    picked = []
+    for t in timed:
+        if done[t.query.kind] < per_class:
             done[t.query.kind] += 1
+            picked.append((t, await reference_statement(db, settings, t.query, t.cursor)))
+    async with raw_connection(db) as conn:
+        for t, (statement, params) in picked:
             async with conn.transaction():
                 await conn.execute("SET LOCAL enable_indexscan = off")
                 await conn.execute("SET LOCAL enable_bitmapscan = off")
-                scanned = [r["id"] for r in await conn.fetch(t.statement, *t.params)][:LIMIT]
+                scanned = [r["id"] for r in await conn.fetch(statement, *params)][:LIMIT]
             checks.brute_checked += 1
             checks.brute_diffs += scanned != t.ids
 
@@ -806,13 +854,9 @@ async def walk(
                 break
         if cursor is not None:
             continue  # not paged to the end: no total to compare
-        # The query's whole condition: the service's unbounded statement (its second step,
-        # which a walk of 0 customers always reaches), without ORDER BY ... LIMIT (the last
-        # parameter).
-        with _walk_of(0):
-            async with capture_statements(db) as sent:
-                await service_search(db.sessionmaker, settings, t.query)
-        statement, params = last_customers_statement(sent)
+        # The query's whole condition, from the search_vector (see ``_reference``), without
+        # ORDER BY ... LIMIT (the last parameter).
+        statement, params = await reference_statement(db, settings, t.query, None)
         condition = statement[: statement.rindex("ORDER BY")]
         used = max((int(n) for n in re.findall(r"\$(\d+)", condition)), default=0)
         async with raw_connection(db) as conn:
@@ -821,6 +865,16 @@ async def walk(
             )
         checks.walks += 1
         checks.walk_count_diffs += expected != total
+
+
+# The customer_terms rows that the vectors of customers after $1 (the next $2) call for and
+# that are not in the table.
+TERMS_MISSING = """
+SELECT count(*) FROM (SELECT id, sort_key, search_vector, tags FROM customers WHERE id > $1
+    ORDER BY id LIMIT $2) AS c, customer_terms_of(c.search_vector, c.tags) AS t
+WHERE NOT EXISTS (SELECT 1 FROM customer_terms k WHERE k.field = t.field AND k.term = t.term
+    AND k.sort_key = c.sort_key AND k.customer_id = c.id)
+"""
 
 
 async def verify_index(db: Database, settings: Settings, seeded: Seeded, checks: Checks) -> None:
@@ -841,6 +895,7 @@ async def verify_index(db: Database, settings: Settings, seeded: Seeded, checks:
             before = [tuple(r) for r in await driver.fetch(read, after, 100)]
             done, _ = await CustomerService(session, settings).reindex_batch(after, 100)
             again = [tuple(r) for r in await driver.fetch(read, after, 100)]
+            checks.terms_missing += await driver.fetchval(TERMS_MISSING, after, 100)
             await session.rollback()
         checks.reindexed += done
         checks.reindex_diffs += sum(a != b for a, b in zip(before, again, strict=True))
@@ -1022,13 +1077,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             seeded = await seed(conn, args.customers, args.batch, args.seed, sample=5000)
             size = await conn.fetchval("SELECT pg_database_size(current_database())")
             gin = await conn.fetchval("SELECT pg_relation_size('ix_customers_search_vector')")
+            terms = await conn.fetchval("SELECT pg_total_relation_size('customer_terms')")
+            term_rows = await conn.fetchval(
+                "SELECT reltuples::bigint FROM pg_class WHERE relname = 'customer_terms'"
+            )
             collation = await conn.fetchval(
                 "SELECT datcollate FROM pg_database WHERE datname = current_database()"
             )
         database_mb, gin_mb = round(size / 2**20), round(gin / 2**20)
+        terms_mb = round(terms / 2**20)
         print(
             f"seeded {seeded.customers:,} customers, {seeded.phones:,} phones in "
-            f"{seeded.seconds:.1f} s; database {database_mb:,} MB (search index {gin_mb:,} MB)",
+            f"{seeded.seconds:.1f} s; database {database_mb:,} MB (search index {gin_mb:,} MB,"
+            f" customer_terms {term_rows:,} rows, {terms_mb:,} MB with its key)",
             flush=True,
         )
         checks = Checks(codepoint_order=collation in ("C", "POSIX") or collation.startswith("C."))
@@ -1047,7 +1108,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         timed = await measure(db, settings, warmup, queries, checks)
         custom_plans, generic_plans = await plan_cache_use(db)
         print("checking pages against sequential scans and paging to the end ...", flush=True)
-        await brute_force(db, timed, 2, checks)
+        await brute_force(db, settings, timed, 2, checks)
         await walk(db, settings, timed, ("full_name", "digits4", "digits3"), 15, checks)
         print("explaining each class's median and slowest query ...", flush=True)
         results = await summarise(db, timed, checks)
@@ -1079,6 +1140,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "seed_seconds": round(seeded.seconds, 1),
         "database_mb": database_mb,
         "search_index_mb": gin_mb,
+        "terms_mb": terms_mb,
+        "term_rows": term_rows,
         "search_p50_ms": round(results.overall.p50, 3),
         "search_p99_ms": round(results.overall.p99, 3),
         "search_mean_ms": round(results.overall.mean, 3),
@@ -1108,6 +1171,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "walk_duplicates": c.walk_duplicates,
             "walk_count_diffs": c.walk_count_diffs,
             "reindex_diffs": c.reindex_diffs,
+            "terms_missing": c.terms_missing,
             "load_average": round(load, 2),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "seed_worker_peak_rss_mb": round(
@@ -1198,7 +1262,7 @@ def report(results: Results) -> None:
         f"from a sequential scan; {c.walks} queries paged to the end with "
         f"{c.walk_duplicates} duplicates and {c.walk_count_diffs} totals differing from "
         f"count(*); {c.reindex_diffs} of {c.reindexed} seeded index entries differing from "
-        f"the service's"
+        f"the service's, {c.terms_missing} customer_terms rows missing"
     )
 
 

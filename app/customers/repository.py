@@ -6,21 +6,25 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Select,
+    SmallInteger,
+    Text,
     bindparam,
     cast,
     delete,
+    func,
     select,
     text,
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.db import HotRead
-from app.models import Customer, CustomerPhone, User
+from app.models import Customer, CustomerPhone, CustomerTerm, User
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,9 @@ class SearchFilter:
     priority: str | None = None
     after: tuple[str, int] | None = None
     limit: int = 50
+    # The same query as customer_terms rows: any of these groups, a customer having every
+    # (field, term) of the group. None when the table cannot answer it (see the service).
+    terms: Sequence[Sequence[tuple[int, str]]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +131,10 @@ def _holders(rows: Sequence[dict[str, Any]]) -> list[Holder]:
 
 # How many customers, in name order, a search tests before it asks the GIN index instead.
 WALK = 2000
+
+# Whether a search the customer_terms table can answer is answered from it (the benchmark
+# turns it off to compare with the search_vector's answer).
+USE_TERMS = True
 
 # Every query that returns customers loads their numbers with them (no lazy loads).
 _PHONES = selectinload(Customer.phones)
@@ -226,7 +237,9 @@ class CustomerRepository:
     async def search(self, flt: SearchFilter) -> Sequence[Customer]:
         """The first ``flt.limit`` customers matching ``flt`` in name order, after the cursor.
 
-        Two steps, because neither plan is good for every query. A common word matches
+        A query whose words customer_terms holds is read from it (``_term_page``). The rest
+        (long words, other digit runs, the owner and priority filters) take two steps,
+        because neither plan is good for every query. A common word matches
         customers all through the name order: walking ``ix_customers_sort_key_id`` finds a
         page in a few hundred rows. A rare one (or one whose names sit late in the order)
         makes that walk read most of the table: then the GIN index gives the few matches to
@@ -236,6 +249,8 @@ class CustomerRepository:
         expression is not indexed, so the planner cannot choose the unbounded walk)."""
         if flt.query is None and not flt.tags:
             return await self._page(self._filtered(select(Customer), flt), flt, indexed=True)
+        if USE_TERMS and flt.terms and flt.owner_id is None and flt.priority is None:
+            return await self._term_page(flt.terms, flt)
         walk = self._after(select(Customer.id), flt)
         walk = walk.order_by(Customer.sort_key, Customer.id).limit(WALK)
         first = self._filtered(select(Customer), flt).where(Customer.id.in_(walk.scalar_subquery()))
@@ -243,6 +258,44 @@ class CustomerRepository:
         if len(rows) >= flt.limit:
             return rows
         return await self._page(self._filtered(select(Customer), flt), flt, indexed=False)
+
+    async def _term_page(
+        self, groups: Sequence[Sequence[tuple[int, str]]], flt: SearchFilter
+    ) -> Sequence[Customer]:
+        """The page from customer_terms: each group's first customers in name order, merged,
+        then those customers (with their numbers) in one statement."""
+        keys: dict[int, str] = {}
+        for group in groups:
+            keys.update((cid, key) for key, cid in await self._term_group(group, flt))
+        page = sorted(keys, key=lambda cid: (keys[cid], cid))[: flt.limit]
+        if not page:
+            return []
+        return await self._page(select(Customer).where(Customer.id.in_(page)), flt, indexed=True)
+
+    async def _term_group(
+        self, group: Sequence[tuple[int, str]], flt: SearchFilter
+    ) -> Sequence[tuple[str, int]]:
+        """(sort_key, id) of the first customers having every term of ``group``, in name
+        order. One term: one range of the key. Several: a leapfrog over their ranges in the
+        database (``customer_terms_all``, see the migration), one seek per step."""
+        if len(group) == 1:
+            [(field, term)] = group
+            t = CustomerTerm.__table__.alias("t")
+            stmt = select(t.c.sort_key, t.c.customer_id).where(t.c.field == field, t.c.term == term)
+            if flt.after is not None:
+                stmt = stmt.where(tuple_(t.c.sort_key, t.c.customer_id) > tuple_(*flt.after))
+            stmt = stmt.order_by(t.c.sort_key, t.c.customer_id).limit(flt.limit)
+        else:
+            after_key, after_id = flt.after if flt.after is not None else (None, None)
+            every = func.customer_terms_all(
+                cast([f for f, _ in group], ARRAY(SmallInteger)),
+                cast([t for _, t in group], ARRAY(Text)),
+                cast(after_key, Text),
+                cast(after_id, BigInteger),
+                flt.limit,
+            ).table_valued("sort_key", "customer_id")
+            stmt = select(every.c.sort_key, every.c.customer_id)
+        return [(r[0], r[1]) for r in await self.session.execute(stmt)]
 
     def _after(self, stmt: Select[Any], flt: SearchFilter) -> Select[Any]:
         if flt.after is not None:

@@ -18,7 +18,7 @@ from app.customers.importer import ImportRow, RowError
 from app.customers.repository import CustomerRepository, Holder, SearchFilter, SearchVector
 from app.customers.schemas import CustomerCreate, CustomerUpdate, PhoneIn
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from app.models import Customer, CustomerPhone, Role, User
+from app.models import TERM_ANY, TERM_COMPANY, TERM_TAG, Customer, CustomerPhone, Role, User
 from app.phones import InvalidPhoneNumber, PhoneNumber, digits_of, parse_phone, try_parse_phone
 from app.schemas import MAX_BIGINT
 from app.textnorm import normalize, order_key, tokens
@@ -96,6 +96,52 @@ def build_tsquery(q: str) -> str | None:
         return every_word
     # "علی رضا" also finds "علیرضا" (a space typed where the name has none).
     return f"({every_word}) | '{''.join(words)}':*"
+
+
+# Words up to this long have their beginnings in customer_terms (the migration's
+# customer_terms_of), and digit runs of these lengths (numbers are indexed by their runs).
+MAX_TERM = 32
+NUMBER_TERMS = (3, 4)
+
+
+def _term_words(q: str) -> list[list[str]] | None:
+    """The words of ``q`` as ``build_tsquery`` reads them, as groups of words one customer
+    must all have: the words, or (typed with spaces) the words joined."""
+    text = q.strip()
+    words = [digits_of(text)] if _NUMBERISH.match(normalize(text)) else tokens(text)
+    words = [w for w in words if w]
+    if not words:
+        return None
+    return [words, ["".join(words)]] if len(words) > 1 else [words]
+
+
+def _in_terms(field: int, word: str) -> bool:
+    """Whether every customer having a lexeme that begins with ``word`` (in ``field``) has
+    a customer_terms row for it."""
+    if field == TERM_TAG:
+        return True
+    if len(word) > MAX_TERM:
+        return False
+    only_digits = word.isascii() and word.isdigit()
+    return field != TERM_ANY or not only_digits or len(word) in NUMBER_TERMS
+
+
+def term_groups(
+    q: str | None, company: str | None, tags: Sequence[str] = ()
+) -> list[list[tuple[int, str]]] | None:
+    """The customer_terms rows a search for ``q`` (and the company and tag filters, tags
+    normalised) asks for: any of the groups, a customer having every (field, term) of one.
+    None when the table cannot answer it (a word too long, a digit run of another length
+    than those indexed, or no words at all)."""
+    groups = [[(TERM_ANY, w) for w in words] for words in (_term_words(q) or [])] if q else []
+    filters = [(TERM_COMPANY, w) for w in tokens(company)] if company else []
+    # Tags are stored cut to the column's 64 characters (and compared so by the array filter).
+    filters += [(TERM_TAG, t[:64]) for t in tags]
+    if filters:
+        groups = [g + filters for g in groups] or [filters]
+    if not groups or not all(_in_terms(f, w) for g in groups for f, w in g):
+        return None
+    return [list(dict.fromkeys(g)) for g in groups]
 
 
 def name_lexemes(text: str) -> list[str]:
@@ -293,13 +339,15 @@ class CustomerService:
             words = tokens(company)
             if words:
                 parts.append("(" + " & ".join(f"'{w}':*B" for w in words) + ")")
+        wanted_tags = [t for t in (normalize(t) for t in tags) if t]
         flt = SearchFilter(
             query=" & ".join(parts) if parts else None,
-            tags=[t for t in (normalize(t) for t in tags) if t],
+            tags=wanted_tags,
             owner_id=owner_id,
             priority=priority,
             after=decode_cursor(cursor) if cursor else None,
             limit=limit + 1,
+            terms=term_groups(q, company, wanted_tags) if parts or wanted_tags else None,
         )
         rows = list(await self.repo.search(flt))
         next_cursor = None

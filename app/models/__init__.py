@@ -15,7 +15,16 @@ from app.models.cases import (
     TrackingCode,
     TrackingCodeCall,
 )
-from app.models.customers import Customer, CustomerKind, CustomerPhone, Priority
+from app.models.customers import (
+    TERM_ANY,
+    TERM_COMPANY,
+    TERM_TAG,
+    Customer,
+    CustomerKind,
+    CustomerPhone,
+    CustomerTerm,
+    Priority,
+)
 from app.models.integrations import (
     IntegrationEvent,
     WebhookAttempt,
@@ -30,6 +39,9 @@ from app.models.supervision import AgentActivity, SpySession
 from app.models.users import AuthToken, LoginThrottle, Role, User, UserDevice
 
 __all__ = [
+    "TERM_ANY",
+    "TERM_COMPANY",
+    "TERM_TAG",
     "AgentActivity",
     "AuditEvent",
     "AuthToken",
@@ -46,6 +58,7 @@ __all__ = [
     "Customer",
     "CustomerKind",
     "CustomerPhone",
+    "CustomerTerm",
     "IntegrationEvent",
     "LoginThrottle",
     "Origination",

@@ -8,6 +8,8 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -90,3 +92,35 @@ class CustomerPhone(Base):
     label: Mapped[str] = mapped_column(String(32), default="mobile")
 
     customer: Mapped[Customer] = relationship(back_populates="phones", lazy="raise")
+
+
+class CustomerTerm(Base):
+    """One beginning of one of a customer's search words, in name order: the phonebook's
+    typeahead reads one range of the primary key per typed word (``field``, ``term``), already
+    in the phonebook's order, instead of sorting every match of a common beginning.
+
+    Written by the database, not the app: a trigger on customers derives the rows from
+    ``search_vector`` and ``sort_key`` (``customer_terms_of``, see the migration), so every
+    writer of the vector keeps them. Field 0: up to 32 letters of every word of the name,
+    company, email and tags, and every 3- and 4-digit run of a number; field 1: the company's
+    words alone (the company filter); field 2: each tag whole (the tag filter). No foreign
+    key: the trigger removes a deleted customer's rows by their keys, which needs no index
+    on ``customer_id``."""
+
+    __tablename__ = "customer_terms"
+
+    # Declared in this order (bigint first): no alignment padding inside a row.
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    field: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    term: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
+    sort_key: Mapped[str] = mapped_column(String(200, collation="C"), primary_key=True)
+
+    __table_args__ = (
+        PrimaryKeyConstraint("field", "term", "sort_key", "customer_id", name="pk_customer_terms"),
+    )
+
+
+# Fields of customer_terms.
+TERM_ANY = 0
+TERM_COMPANY = 1
+TERM_TAG = 2
