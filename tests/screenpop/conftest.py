@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 from sqlalchemy import delete
 
 from app.db import Database, unit_of_work
@@ -40,6 +41,17 @@ async def db(scratch_db: Database) -> AsyncIterator[Database]:
         )
         for model in models:
             await session.execute(delete(model))
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, once per module (modules with their own fixture keep theirs)."""
+    from tests.screenpop.test_panel import ARGS, installed_chromium
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=installed_chromium(), args=ARGS)
+        yield chromium
+        await chromium.close()
 
 
 @pytest.fixture

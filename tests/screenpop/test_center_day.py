@@ -4,12 +4,10 @@ opens the reports and the history on the call center's date, in a real Chromium.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from app.config import Settings
 from app.db import Database, unit_of_work
@@ -17,18 +15,9 @@ from app.models import Role
 from telephony.simulator import AmiSimulator
 from tests.fixtures.factories import PASSWORD, make_user
 from tests.screenpop.support import instance_settings, serving
-from tests.screenpop.test_panel import ARGS, installed_chromium
 
 CENTER = "Pacific/Kiritimati"  # UTC+14
 BROWSER = "Pacific/Pago_Pago"  # UTC-11
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=installed_chromium(), args=ARGS)
-        yield chromium
-        await chromium.close()
 
 
 async def test_the_reports_open_on_the_call_centers_day(

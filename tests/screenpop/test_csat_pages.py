@@ -4,11 +4,8 @@ agent and per queue, equal to the API's), and on the call in the history."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from app.config import Settings
@@ -18,15 +15,7 @@ from app.surveys.service import SurveyService
 from telephony.simulator import AmiSimulator
 from tests.fixtures.factories import make_token, make_user
 from tests.screenpop.support import eventually, follows, instance_settings, replay, serving, team
-from tests.screenpop.test_panel import ARGS, Panel, installed_chromium
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=installed_chromium(), args=ARGS)
-        yield chromium
-        await chromium.close()
+from tests.screenpop.test_panel import Panel
 
 
 async def test_csat_on_the_wallboard_in_the_reports_and_on_the_call(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 from pydantic import SecretStr
 from sqlalchemy import text
 
@@ -19,17 +19,9 @@ from telephony.simulator import AmiSimulator
 from tests.fixtures.factories import make_user
 from tests.fixtures.sms_provider import API_KEY, FakeSms
 from tests.screenpop.support import eventually, instance_settings, serving, team
-from tests.screenpop.test_panel import ARGS, Panel, installed_chromium
+from tests.screenpop.test_panel import Panel
 
 ALI = "+989121234567"  # the customer team() makes: 0912 123 4567
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=installed_chromium(), args=ARGS)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture
