@@ -6,31 +6,23 @@ after it."""
 from __future__ import annotations
 
 from telephony import members
-from telephony.events import event_from_message
-from telephony.framing import FrameParser, Message
-from tests.telephony.traces import trace_chunks, trace_facts
+from tests.telephony.replay import trace_events
+from tests.telephony.traces import trace_facts
 
 NAME = "L6_paused_queue"
 
 
 def test_a_paused_agent_is_not_rung_and_is_seen_paused_then_available() -> None:
-    parser = FrameParser()
     seen: list[tuple[str, str, bool, str]] = []  # (event, queue, paused, reason) of 1002
     called: list[str] = []
-    for chunk, at in trace_chunks(NAME):
-        for frame in parser.feed(chunk):
-            if not isinstance(frame, Message):
-                continue
-            event = event_from_message("dev", frame, at)
-            if event is None:
-                continue
-            signal = members.signal_from_event(event)
-            if signal is not None and signal.kind == "called":
-                called.append(signal.interface)
-                seen.append(("AgentCalled", signal.queue, False, signal.interface))
-            state = members.member_from_event(event)
-            if state is not None and state.interface == "PJSIP/1002":
-                seen.append((event.name, state.queue, state.paused, state.paused_reason))
+    for event in trace_events(NAME, "dev"):
+        signal = members.signal_from_event(event)
+        if signal is not None and signal.kind == "called":
+            called.append(signal.interface)
+            seen.append(("AgentCalled", signal.queue, False, signal.interface))
+        state = members.member_from_event(event)
+        if state is not None and state.interface == "PJSIP/1002":
+            seen.append((event.name, state.queue, state.paused, state.paused_reason))
     pauses = [s for s in seen if s[0] == "QueueMemberPause"]
     assert pauses == [
         ("QueueMemberPause", "support-vip", True, "break"),
